@@ -3,7 +3,7 @@
  * /usr/src; we unpack each once into a shared test cache and reuse it.
  * The unpack happens under a lock and lands by rename, so parallel test files are safe.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 
@@ -45,6 +45,3 @@ export function kernelTree(series: string): string {
 export function removeTree(path: string): void {
   rmSync(path, { recursive: true, force: true });
 }
-
-// Kept for callers that want to move a prepared tree into place themselves.
-export { renameSync };
