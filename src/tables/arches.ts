@@ -30,6 +30,20 @@ export interface ArchSpec {
   qemuBios?: string;
   /** UTS machine string the kernel reports. */
   utsMachine: string;
+  /** CPU model under TCG (qemuCpu when absent); under KVM kiln uses "host". */
+  qemuCpuTcg?: string;
+  /** Kernel command-line words every boot of this arch gets (after console=). */
+  bootAppend: readonly string[];
+  /** The config symbol that gives the kernel its console on `console`, named when there is no output. */
+  consoleConfig: string;
+  /** How kiln proves KVM really runs a guest of this arch on a host of the same arch. */
+  kvmProbe?: "x86-debug-exit" | "arm64-psci-off";
+  /** Console lines (regex sources) printed by firmware before the kernel runs. */
+  firmwareLines: readonly string[];
+  /** Console lines (regex sources) printed while the kernel image decompresses itself. */
+  decompressLines: readonly string[];
+  /** Time budget for one smoke boot under TCG, in seconds. */
+  tcgTimeoutSec: number;
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -47,6 +61,12 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     qemuPackage: "qemu-system-x86",
     console: "ttyS0",
     utsMachine: "x86_64",
+    bootAppend: [],
+    consoleConfig: "CONFIG_SERIAL_8250_CONSOLE",
+    kvmProbe: "x86-debug-exit",
+    firmwareLines: ["^SeaBIOS \\(version", "^Booting from ROM", "^iPXE", "^qboot"],
+    decompressLines: ["^Decompressing Linux", "^Parsing ELF", "^Booting the kernel"],
+    tcgTimeoutSec: 60,
   },
   aarch64: {
     name: "aarch64",
@@ -63,6 +83,13 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     qemuPackage: "qemu-system-arm",
     console: "ttyAMA0",
     utsMachine: "aarch64",
+    qemuCpuTcg: "cortex-a57",
+    bootAppend: [],
+    consoleConfig: "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
+    kvmProbe: "arm64-psci-off",
+    firmwareLines: ["^U-Boot ", "^UEFI firmware", "^BdsDxe"],
+    decompressLines: ["^EFI stub: Decompressing"],
+    tcgTimeoutSec: 120,
   },
   riscv64: {
     name: "riscv64",
@@ -79,6 +106,12 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     console: "ttyS0",
     qemuBios: "default",
     utsMachine: "riscv64",
+    qemuCpuTcg: "rv64",
+    bootAppend: [],
+    consoleConfig: "CONFIG_SERIAL_8250_CONSOLE (with CONFIG_SERIAL_OF_PLATFORM)",
+    firmwareLines: ["^OpenSBI v", "^Platform Name\\s*:", "^Boot HART ", "^U-Boot "],
+    decompressLines: [],
+    tcgTimeoutSec: 120,
   },
 };
 

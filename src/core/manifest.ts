@@ -1,0 +1,123 @@
+/**
+ * The build manifest (manifest.json), one document merged from the step results. Every field
+ * can be traced to the step that produced it. The JSON Schema in schemas/manifest.schema.json
+ * is generated from this definition (npm run schema) and a test keeps the two in step.
+ */
+import { z } from "zod";
+
+const Duration = z.number().nonnegative().describe("milliseconds");
+
+export const DiagnosticSchema = z.object({
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  severity: z.enum(["error", "warning", "note"]),
+  message: z.string(),
+  flag: z.string().optional(),
+  tool: z.string(),
+});
+
+export const ManifestSchema = z
+  .object({
+    schema: z.literal("kiln.manifest/v1"),
+    status: z.enum(["running", "ok", "failed"]),
+    started_at: z.string(),
+    finished_at: z.string().optional(),
+    kiln_version: z.string(),
+    project: z.object({ name: z.string(), dir: z.string(), kiln_toml_sha256: z.string() }),
+    target: z.string(),
+    arch: z.string(),
+    inputs: z.object({
+      source: z.object({
+        name: z.string(),
+        kind: z.enum(["url", "debian", "file", "git"]),
+        package: z.string().optional(),
+        version: z.string().optional(),
+        url: z.string().optional(),
+        tarball_sha256: z.string().optional(),
+        deb_sha256: z.string().optional(),
+        commit: z.string().optional(),
+        tree: z.string(),
+        timestamp: z.number().int(),
+      }),
+      series: z.array(z.object({ name: z.string(), sha256: z.string() })),
+      config_method: z.enum(["preset", "make", "fragments"]),
+      config_base: z.string().optional(),
+      preset: z.string().optional(),
+      goals: z.array(z.string()).optional(),
+      fragments: z.array(z.object({ layer: z.string(), file: z.string() })),
+      toolchain: z.string(),
+      make_vars: z.record(z.string(), z.string()),
+      label: z.string(),
+    }),
+    commit: z.string().optional().describe("the source commit (git pins)"),
+    source_tree: z.string().describe("content hash of the prepared (patched) source tree"),
+    kernel_version: z.string().optional(),
+    identity: z
+      .object({
+        digest: z.string(),
+        label: z.string(),
+        toolchain: z.array(z.object({ name: z.string(), version: z.string(), sha256: z.string() })),
+        make_flags: z.array(z.string()).describe("identity make flags with host paths blanked"),
+      })
+      .optional(),
+    uts_release: z.string().optional(),
+    provenance: z
+      .object({
+        linux_compiler: z.string().optional(),
+        linux_compile_by: z.string().optional(),
+        linux_compile_host: z.string().optional(),
+        uts_version: z.string().optional(),
+        uts_machine: z.string().optional(),
+      })
+      .optional(),
+    config: z.object({
+      requested: z.number().int(),
+      dropped: z.array(z.object({ symbol: z.string(), requested: z.string(), actual: z.string(), file: z.string(), line: z.number().int() })),
+      redefined: z.array(z.object({ symbol: z.string(), from: z.string(), to: z.string(), file: z.string(), line: z.number().int() })),
+    }).optional(),
+    reuse: z.object({
+      status: z.enum(["built", "reused", "waited-reused"]),
+      from: z.string().optional().describe("where a reused build came from"),
+    }).optional(),
+    compile: z
+      .object({
+        steps: z.number().int(),
+        jobs: z.number().int(),
+        warnings: z.number().int(),
+        errors: z.number().int(),
+        diagnostics: z.array(DiagnosticSchema),
+        ccache: z.object({ hits: z.number().int(), misses: z.number().int(), uncacheable: z.number().int() }).optional(),
+        log: z.string(),
+      })
+      .optional(),
+    artifacts: z
+      .object({
+        store_entry: z.string(),
+        image: z.string(),
+        system_map: z.string(),
+        config: z.string(),
+        vmlinux: z.string().optional(),
+        modules: z.string().optional(),
+      })
+      .optional(),
+    build_dir: z.string().optional(),
+    steps: z.record(z.string(), Duration).describe("per-step durations"),
+    reproduce: z.string().describe("a command line that reproduces this build"),
+    error: z.string().optional(),
+  })
+  .describe("kiln build manifest");
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export function manifestJsonSchema(): unknown {
+  return z.toJSONSchema(ManifestSchema, { target: "draft-2020-12" });
+}
+
+/** Read the provenance fields from the kernel's generated headers (formats.md §2). Pure. */
+export function parseGeneratedHeaders(texts: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of texts)
+    for (const m of t.matchAll(/^#define\s+([A-Z_]+)\s+"((?:[^"\\]|\\.)*)"/gm)) out[m[1]!] = m[2]!.replace(/\\(.)/g, "$1");
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * kiln's one object store for source trees: a bare git repository under KILN_HOME/git.
+ * Trees are imported once per tarball (content-addressed) and checked out into warm trees
+ * with a per-tree index, so switching trees rewrites only the files whose content changed.
+ * Warm trees hold no .git, so the kernel's setlocalversion sees a plain tree.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { run, output, type RunOptions } from "./proc.js";
+
+export class GitStore {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    if (existsSync(join(this.dir, "HEAD"))) return;
+    mkdirSync(this.dir, { recursive: true });
+    await run(["git", "init", "-q", "--bare", this.dir]);
+    for (const [k, v] of [
+      ["gc.auto", "0"],
+      ["core.compression", "1"],
+      ["core.looseCompression", "1"],
+      ["core.bigFileThreshold", "16m"],
+      ["core.excludesFile", "/dev/null"],
+    ] as const)
+      await run(["git", "--git-dir", this.dir, "config", k, v]);
+  }
+
+  /** Run git on this store; indexFile and workTree select a tree's index and files. */
+  git(args: readonly string[], o: { index?: string; workTree?: string } & RunOptions = {}) {
+    const argv = ["git", "--git-dir", this.dir];
+    if (o.workTree) argv.push("--work-tree", o.workTree);
+    const env = { ...(o.env ?? {}), ...(o.index ? { GIT_INDEX_FILE: o.index } : {}), GIT_CONFIG_NOSYSTEM: "1" };
+    return run([...argv, ...args], { ...o, env });
+  }
+
+  async out(args: readonly string[], o: { index?: string; workTree?: string } & RunOptions = {}): Promise<string> {
+    return (await this.git(args, o)).stdout.trim();
+  }
+
+  async hasObject(oid: string): Promise<boolean> {
+    const r = await this.git(["cat-file", "-e", oid], { allowFail: true });
+    return r.exitCode === 0;
+  }
+
+  /** Keep an object reachable (kiln never runs gc, but a person might). */
+  async keep(kind: string, oid: string): Promise<void> {
+    await this.git(["update-ref", `refs/kiln/${kind}/${oid}`, oid]);
+  }
+}
+
+export async function gitVersion(): Promise<string> {
+  return output(["git", "--version"]);
+}

@@ -1,0 +1,99 @@
+/**
+ * Step 4, build_flags: the make command line for this (target, arch): arch and toolchain from
+ * the tables, reproducibility (timestamp, user, host, build version, prefix maps), ccache, and
+ * the target's own make variables. Pure apart from reading the ccache version.
+ */
+import type { ArchSpec } from "../tables/arches.js";
+import { hostArch } from "../tables/arches.js";
+import { TOOLCHAINS } from "../tables/toolchains.js";
+
+export const BUILD_USER = "kiln";
+export const BUILD_HOST = "kiln";
+
+export interface FlagInputs {
+  arch: ArchSpec;
+  toolchain: string;
+  src: string;
+  build: string;
+  timestamp: number;
+  makeVars: Record<string, string>;
+  ccache?: { bin: string };
+}
+
+export interface BuildFlags {
+  /** Variables that change the output bytes: they enter the identity (host paths blanked there). */
+  identityVars: string[];
+  /** Everything passed to make (identity vars plus CC wrappers). */
+  makeVars: string[];
+  cc: string;
+  crossPrefix: string;
+  timestampText: string;
+}
+
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** `date`-style UTC text for KBUILD_BUILD_TIMESTAMP ("Sun Nov 22 04:21:35 UTC 2026"); date -d reads it. */
+export function timestampText(epoch: number): string {
+  const d = new Date(epoch * 1000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
+}
+
+export function buildFlags(i: FlagInputs): BuildFlags {
+  const tc = TOOLCHAINS[i.toolchain]!;
+  const cross = i.arch.name !== hostArch();
+  const crossPrefix = cross ? i.arch.crossPrefix : "";
+  const ts = timestampText(i.timestamp);
+  const prefixMaps = `-ffile-prefix-map=${i.src}/= -ffile-prefix-map=${i.build}/=`;
+  const userK = i.makeVars.KCFLAGS ? ` ${i.makeVars.KCFLAGS}` : "";
+  const userA = i.makeVars.KAFLAGS ? ` ${i.makeVars.KAFLAGS}` : "";
+  const identityVars = [
+    `ARCH=${i.arch.kernelArch}`,
+    ...(crossPrefix && tc.usesCrossPrefix ? [`CROSS_COMPILE=${crossPrefix}`] : []),
+    ...tc.makeVars,
+    `KBUILD_BUILD_TIMESTAMP=${ts}`,
+    `KBUILD_BUILD_USER=${BUILD_USER}`,
+    `KBUILD_BUILD_HOST=${BUILD_HOST}`,
+    `KBUILD_BUILD_VERSION=1`,
+    `KCFLAGS=${prefixMaps}${userK}`,
+    `KAFLAGS=${prefixMaps}${userA}`,
+    ...Object.entries(i.makeVars)
+      .filter(([k]) => k !== "KCFLAGS" && k !== "KAFLAGS")
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`),
+  ];
+  const cc = tc.cc.replace("{prefix}", tc.usesCrossPrefix ? crossPrefix : "");
+  const makeVars = [...identityVars];
+  // ccache does not change output bytes, so it stays out of the identity.
+  if (i.ccache) makeVars.push(`CC=${i.ccache.bin} ${cc}`);
+  return { identityVars, makeVars, cc, crossPrefix, timestampText: ts };
+}
+
+/** The ccache environment: shared cache, hits across trees and folders (base dir /, no cwd hash). */
+export function ccacheEnv(dir: string, statsLog: string): Record<string, string> {
+  return {
+    CCACHE_DIR: dir,
+    CCACHE_BASEDIR: "/",
+    CCACHE_NOHASHDIR: "1",
+    CCACHE_COMPILERCHECK: "content",
+    CCACHE_SLOPPINESS: "time_macros,include_file_mtime,include_file_ctime,file_stat_matches,locale",
+    CCACHE_MAXSIZE: process.env.KILN_CCACHE_MAXSIZE ?? "10G",
+    CCACHE_STATSLOG: statsLog,
+  };
+}
+
+/** Pure: count hits and misses in a ccache stats log written during one build. */
+export function parseCcacheStatsLog(text: string): { hits: number; misses: number; uncacheable: number } {
+  let hits = 0;
+  let misses = 0;
+  let uncacheable = 0;
+  for (const raw of text.split("\n")) {
+    const l = raw.trim();
+    if (!l || l.startsWith("#")) continue;
+    if (/^(direct_cache_hit|preprocessed_cache_hit)$/.test(l)) hits++;
+    else if (l === "cache_miss") misses++;
+    else if (/^(called_for_link|called_for_preprocessing|unsupported_|no_input_file|multiple_source_files|could_not_|compiler_check_failed|bad_compiler_arguments|autoconf_test|compile_failed|preprocessor_error|output_to_stdout|unsupported_code_directive|unsupported_compiler_option|unsupported_source_language|internal_error|missing_cache_file|remote_storage_error|disabled|recache)/.test(l)) uncacheable++;
+  }
+  return { hits, misses, uncacheable };
+}

@@ -1,0 +1,159 @@
+/**
+ * Step 5, configure: produce the build's .config with one of three methods, every time (never
+ * "a .config exists, so skip": a changed input must be seen), then report every requested value
+ * that did not survive olddefconfig.
+ *   preset:    make KCONFIG_ALLCONFIG=<preset> alldefconfig (preset inside the presets folder)
+ *   make:      in-tree goals in order, e.g. defconfig kvm_guest.config
+ *   fragments: scripts/kconfig/merge_config.sh [-n] over allnoconfig/alldefconfig, layers in order
+ * Layers are folders of fragments; with preset/make they are merged on top of the method's result.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { ProjectError, BuildFailure } from "../errors.js";
+import { parseFragment, mergeRequests, parseDotConfig, droppedValues, type Request, type Redefinition, type Dropped, type FragmentIssue } from "../core/fragment.js";
+import { run, type RunResult } from "../effects/proc.js";
+import { locateKey } from "../project/toml_locate.js";
+import { projectPath, type Project } from "../project/load.js";
+import type { TargetDecl } from "../project/schema.js";
+import type { ArchSpec } from "../tables/arches.js";
+
+export interface FragmentFile {
+  layer: string;
+  file: string; // absolute
+  rel: string; // relative to the project
+}
+
+export interface ConfigureResult {
+  method: TargetDecl["config"]["method"];
+  fragments: FragmentFile[];
+  preset?: string;
+  goals?: string[];
+  requested: number;
+  redefinitions: Redefinition[];
+  dropped: Dropped[];
+  issues: FragmentIssue[];
+  /** .config text with LOCALVERSION_AUTO off, before the identity is baked. */
+  configText: string;
+}
+
+export interface MakeEnv {
+  src: string;
+  build: string;
+  makeVars: string[];
+  env: Record<string, string>;
+}
+
+export function makeArgv(m: MakeEnv, goals: string[], extra: string[] = []): string[] {
+  return ["make", "-C", m.src, `O=${m.build}`, ...m.makeVars, ...extra, ...goals];
+}
+
+async function make(m: MakeEnv, goals: string[], extra: string[] = []): Promise<RunResult> {
+  const r = await run(makeArgv(m, goals, extra), { env: m.env, allowFail: true });
+  if (r.exitCode !== 0) {
+    const tail = r.all.trim().split("\n").slice(-20).join("\n");
+    throw new BuildFailure(`configuration failed: make ${goals.join(" ")} exited with ${r.exitCode}\n${tail}`);
+  }
+  return r;
+}
+
+const FRAGMENT_NAME = /(\.config|\.cfg|\.fragment)$|^CONFIG_[A-Za-z0-9_]+$/;
+
+/** The fragment files of the target's layers, in merge order: layers as declared, files by name. */
+export function layerFiles(project: Project, tname: string, target: TargetDecl, arch: string): FragmentFile[] {
+  const out: FragmentFile[] = [];
+  target.config.layers.forEach((layer, i) => {
+    const rel = layer.replaceAll("{arch}", arch);
+    const dir = projectPath(project, rel);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new ProjectError(
+        `config layer "${rel}" of target "${tname}" is not a folder`,
+        { file: project.file, line: locateKey(project.text, ["target", tname, "config", "layers", i]) },
+        `create ${rel}/ with fragment files (*.config), or remove the layer`,
+      );
+    }
+    for (const f of readdirSync(dir).sort()) {
+      const abs = join(dir, f);
+      if (FRAGMENT_NAME.test(f) && statSync(abs).isFile()) out.push({ layer: rel, file: abs, rel: relative(project.dir, abs) });
+    }
+  });
+  return out;
+}
+
+export async function configure(project: Project, tname: string, target: TargetDecl, arch: ArchSpec, m: MakeEnv): Promise<ConfigureResult> {
+  const cfg = target.config;
+  const fragments = layerFiles(project, tname, target, arch.name);
+  const lists: Request[][] = [];
+  const issues: FragmentIssue[] = [];
+  let presetAbs: string | undefined;
+  if (cfg.method === "preset") {
+    presetAbs = projectPath(project, join(project.decl.presets_dir, cfg.preset!), project.decl.presets_dir, "preset");
+    if (!existsSync(presetAbs)) throw new ProjectError(`preset ${cfg.preset} does not exist in ${project.decl.presets_dir}/`, { file: project.file, line: locateKey(project.text, ["target", tname, "config", "preset"]) });
+    const p = parseFragment(readFileSync(presetAbs, "utf8"), relative(project.dir, presetAbs), "preset");
+    lists.push(p.requests);
+    issues.push(...p.issues);
+  }
+  for (const f of fragments) {
+    const p = parseFragment(readFileSync(f.file, "utf8"), f.rel, f.layer);
+    lists.push(p.requests);
+    issues.push(...p.issues);
+  }
+  if (issues.length) {
+    throw new ProjectError(
+      `config fragments have errors:\n  ${issues.map((i) => `${i.origin.file}:${i.origin.line}: ${i.message}`).join("\n  ")}`,
+      {},
+      "fix the lines above; a fragment holds only CONFIG_X=value and \"# CONFIG_X is not set\" lines",
+    );
+  }
+  const { merged, redefinitions } = mergeRequests(lists);
+  const dotconfig = join(m.build, ".config");
+
+  if (cfg.method === "preset") {
+    await make(m, ["alldefconfig"], [`KCONFIG_ALLCONFIG=${presetAbs}`]);
+  } else if (cfg.method === "make") {
+    for (const g of cfg.goals!) await make(m, [g]);
+  }
+  if (cfg.method === "fragments" || fragments.length) {
+    const argv = [join(m.src, "scripts/kconfig/merge_config.sh")];
+    if (cfg.method === "fragments") {
+      if (cfg.base === "allnoconfig") argv.push("-n");
+      argv.push("-O", m.build, ...fragments.map((f) => f.file));
+    } else {
+      // on top of the method's result: merge only, olddefconfig below
+      argv.push("-m", "-O", m.build, dotconfig, ...fragments.map((f) => f.file));
+    }
+    const env = { ...m.env, ...Object.fromEntries(m.makeVars.filter((v) => /^(ARCH|CROSS_COMPILE|LLVM)=/.test(v)).map((v) => v.split(/=(.*)/s).slice(0, 2) as [string, string])) };
+    const r = await run(argv, { cwd: m.src, env, allowFail: true });
+    if (r.exitCode !== 0) throw new BuildFailure(`configuration failed: merge_config.sh exited with ${r.exitCode}\n${r.all.trim().split("\n").slice(-20).join("\n")}`);
+  }
+  // kiln owns the release string: no setlocalversion suffix, no leftover LOCALVERSION.
+  await run([join(m.src, "scripts/config"), "--file", dotconfig, "--disable", "LOCALVERSION_AUTO", "--set-str", "LOCALVERSION", ""], { env: m.env });
+  await make(m, ["olddefconfig"]);
+  const configText = readFileSync(dotconfig, "utf8");
+  const dropped = droppedValues(merged, parseDotConfig(configText)).filter((d) => d.symbol !== "LOCALVERSION" && d.symbol !== "LOCALVERSION_AUTO");
+  return {
+    method: cfg.method,
+    fragments,
+    ...(presetAbs ? { preset: relative(project.dir, presetAbs) } : {}),
+    ...(cfg.goals ? { goals: cfg.goals } : {}),
+    requested: merged.size,
+    redefinitions,
+    dropped,
+    issues,
+    configText,
+  };
+}
+
+/** Bake CONFIG_LOCALVERSION and read the release back with `make -s kernelrelease`. */
+export async function bakeRelease(m: MakeEnv, localversion: string): Promise<{ release: string; configText: string }> {
+  const dotconfig = join(m.build, ".config");
+  await run([join(m.src, "scripts/config"), "--file", dotconfig, "--disable", "LOCALVERSION_AUTO", "--set-str", "LOCALVERSION", localversion], { env: m.env });
+  await make(m, ["olddefconfig"]);
+  const r = await make(m, ["kernelrelease"], ["-s"]);
+  const release = r.stdout.trim().split("\n").pop() ?? "";
+  return { release, configText: readFileSync(dotconfig, "utf8") };
+}
+
+export async function kernelVersion(m: MakeEnv): Promise<string> {
+  const r = await make(m, ["kernelversion"], ["-s"]);
+  return r.stdout.trim().split("\n").pop() ?? "";
+}

@@ -1,0 +1,61 @@
+/**
+ * Step 3, prepare_worktree: bring the target's warm source tree to the wanted tree id.
+ * The warm tree keeps its own git index (state/index), so the switch rewrites only files whose
+ * content differs; make then rebuilds incrementally. Local edits in the warm tree are reverted
+ * (kiln's trees are kiln's), and files a previous series added are removed.
+ */
+import { existsSync, mkdirSync, renameSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { GitStore } from "../effects/git.js";
+import type { WarmTree } from "../store/paths.js";
+import { writeFileAtomic } from "../effects/fsx.js";
+
+export interface WorktreeResult {
+  src: string;
+  build: string;
+  /** "fresh" (first checkout), "adopted" (the import's extraction), "switched" or "unchanged". */
+  mode: "fresh" | "adopted" | "switched" | "unchanged";
+  changedFiles: number;
+}
+
+export async function prepareWorktree(git: GitStore, warm: WarmTree, tree: string, adoptable?: { dir: string; index: string }, wipeBuild = false): Promise<WorktreeResult> {
+  mkdirSync(warm.state, { recursive: true });
+  const index = join(warm.state, "index");
+  const headFile = join(warm.state, "tree");
+  if (wipeBuild) rmSync(warm.build, { recursive: true, force: true });
+  mkdirSync(warm.build, { recursive: true });
+  const current = existsSync(headFile) && existsSync(index) && existsSync(warm.src) ? readFileSync(headFile, "utf8").trim() : undefined;
+  if (!current) {
+    rmSync(warm.src, { recursive: true, force: true });
+    rmSync(index, { force: true });
+    let mode: WorktreeResult["mode"] = "fresh";
+    if (adoptable && existsSync(adoptable.dir)) {
+      renameSync(adoptable.dir, warm.src);
+      renameSync(adoptable.index, index);
+      mode = "adopted";
+    } else {
+      mkdirSync(warm.src, { recursive: true });
+      await git.git(["read-tree", tree], { index });
+      await git.git(["checkout-index", "-a", "-f"], { index, workTree: warm.src });
+    }
+    // adopted trees are the base import; switch to the wanted (maybe patched) tree
+    const n = mode === "adopted" ? await switchTree(git, warm, index, tree) : 0;
+    writeFileAtomic(headFile, tree);
+    return { src: warm.src, build: warm.build, mode, changedFiles: n };
+  }
+  if (adoptable) rmSync(adoptable.dir, { recursive: true, force: true }), rmSync(adoptable.index, { force: true });
+  const n = await switchTree(git, warm, index, tree);
+  writeFileAtomic(headFile, tree);
+  return { src: warm.src, build: warm.build, mode: n || current !== tree ? "switched" : "unchanged", changedFiles: n };
+}
+
+/** Revert local edits, then move the index and files to `tree`. Returns how many paths changed. */
+async function switchTree(git: GitStore, warm: WarmTree, index: string, tree: string): Promise<number> {
+  const o = { index, workTree: warm.src, cwd: warm.src };
+  await git.git(["update-index", "-q", "--refresh"], { ...o, allowFail: true });
+  const dirty = (await git.out(["diff-files", "--name-only", "-z"], o)).split("\0").filter(Boolean);
+  if (dirty.length) await git.git(["checkout-index", "-f", "-z", "--stdin"], { ...o, input: dirty.join("\0") + "\0" });
+  const changed = (await git.out(["diff-index", "--cached", "--name-only", "-z", tree], o)).split("\0").filter(Boolean);
+  if (changed.length) await git.git(["read-tree", "--reset", "-u", tree], o);
+  return changed.length + dirty.length;
+}

@@ -1,0 +1,147 @@
+/**
+ * The kiln.toml schema. Validation errors are turned into file:line:key messages by load.ts.
+ *
+ * A project declares source pins, a patch series, and targets. See docs/project-file.md.
+ */
+import { z } from "zod";
+import { ARCHES } from "../tables/arches.js";
+import { TOOLCHAINS } from "../tables/toolchains.js";
+
+const sha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "expected a sha256: 64 lower-case hex characters");
+
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/\S+$/, "expected an http:// or https:// URL");
+
+/** Pin kinds are told apart by their key (url, debian, path, git); each is validated strictly. */
+export const UrlPinSchema = z.strictObject({
+  url: httpUrl,
+  sha256,
+  mirrors: z.array(httpUrl).default([]),
+  /** Build timestamp (seconds since the epoch); default: the tarball's top directory mtime. */
+  timestamp: z.number().int().nonnegative().optional(),
+});
+export const DebianPinSchema = z.strictObject({
+  debian: z
+    .string()
+    .regex(/^linux-source-[0-9]+\.[0-9]+$/, "expected a Debian package name like linux-source-6.12"),
+  /** Exact package version; default: the archive's current candidate (recorded in kiln.lock). */
+  version: z.string().min(1).optional(),
+  timestamp: z.number().int().nonnegative().optional(),
+});
+export const FilePinSchema = z.strictObject({
+  path: z.string().min(1),
+  sha256: sha256.optional(),
+  timestamp: z.number().int().nonnegative().optional(),
+});
+export const GitPinSchema = z.strictObject({
+  git: z.string().min(1),
+  ref: z.string().min(1),
+});
+
+export type UrlPin = z.infer<typeof UrlPinSchema>;
+export type DebianPin = z.infer<typeof DebianPinSchema>;
+export type FilePin = z.infer<typeof FilePinSchema>;
+export type GitPin = z.infer<typeof GitPinSchema>;
+export type Pin =
+  | ({ kind: "url" } & UrlPin)
+  | ({ kind: "debian" } & DebianPin)
+  | ({ kind: "file" } & FilePin)
+  | ({ kind: "git" } & GitPin);
+
+export const PIN_KINDS = { url: UrlPinSchema, debian: DebianPinSchema, path: FilePinSchema, git: GitPinSchema } as const;
+
+export const SeriesSchema = z.strictObject({
+  /** A folder of patches applied in name order, or holding a quilt `series` file. */
+  dir: z.string().min(1).optional(),
+  /** A quilt-style series file; patch names are relative to its folder. */
+  file: z.string().min(1).optional(),
+  /** Subject used for the label when the series is a mailed one (cover letter subject). */
+  subject: z.string().optional(),
+});
+
+const CONFIG_BASES = ["allnoconfig", "alldefconfig"] as const;
+
+export const ConfigSchema = z
+  .strictObject({
+    method: z.enum(["preset", "make", "fragments"]),
+    /** preset: a file inside the project's presets folder. */
+    preset: z.string().min(1).optional(),
+    /** make: in-tree goals in order, e.g. ["defconfig", "kvm_guest.config"]. */
+    goals: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected a make goal such as defconfig")).optional(),
+    /** fragments: the base config. */
+    base: z.enum(CONFIG_BASES).default("allnoconfig"),
+    /** Ordered fragment folders (later wins). "{arch}" is replaced by the target arch. */
+    layers: z.array(z.string().min(1)).default([]),
+  })
+  .superRefine((c, ctx) => {
+    if (c.method === "preset" && !c.preset)
+      ctx.addIssue({ code: "custom", path: ["preset"], message: 'method "preset" needs preset = "<file in presets/>"' });
+    if (c.method === "make" && (!c.goals || c.goals.length === 0))
+      ctx.addIssue({ code: "custom", path: ["goals"], message: 'method "make" needs goals = ["defconfig", ...]' });
+    if (c.method === "fragments" && c.layers.length === 0)
+      ctx.addIssue({ code: "custom", path: ["layers"], message: 'method "fragments" needs at least one layer folder' });
+  });
+
+/** Make variables kiln owns; a target may not set them (like TuxMake's refusals). */
+export const RESERVED_MAKE_VARS = [
+  "ARCH",
+  "CROSS_COMPILE",
+  "CC",
+  "LD",
+  "HOSTCC",
+  "LLVM",
+  "O",
+  "INSTALL_MOD_PATH",
+  "INSTALL_PATH",
+  "KBUILD_BUILD_TIMESTAMP",
+  "KBUILD_BUILD_USER",
+  "KBUILD_BUILD_HOST",
+  "KBUILD_BUILD_VERSION",
+  "LOCALVERSION",
+] as const;
+
+export const OUTPUTS = ["install", "artifact", "bundle", "deb"] as const;
+
+export const TargetSchema = z.strictObject({
+  source: z.string().min(1),
+  arches: z
+    .array(z.string().refine((a) => a in ARCHES, { message: `expected one of ${Object.keys(ARCHES).join(", ")}` }))
+    .min(1),
+  toolchain: z
+    .string()
+    .refine((t) => t in TOOLCHAINS, { message: `expected one of ${Object.keys(TOOLCHAINS).join(", ")}` })
+    .default("gcc"),
+  config: ConfigSchema,
+  /** Patch series for this target; default: the project's [series]. */
+  series: SeriesSchema.optional(),
+  /** Readable label baked into the release; default inferred (formats.md §1). */
+  label: z.string().optional(),
+  make_vars: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a make variable name"), z.string())
+    .default({})
+    .superRefine((vars, ctx) => {
+      for (const k of Object.keys(vars))
+        if ((RESERVED_MAKE_VARS as readonly string[]).includes(k))
+          ctx.addIssue({ code: "custom", path: [k], message: `${k} is set by kiln and cannot be overridden here` });
+    }),
+  outputs: z.array(z.enum(OUTPUTS)).default(["install"]),
+  /** Extra make goals; default: the image, and modules when CONFIG_MODULES=y. */
+  goals: z.array(z.string().regex(/^[A-Za-z0-9_./-]+$/)).default([]),
+});
+
+export const ProjectSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case name: letters, digits, . _ -"),
+  /** Folder that holds presets for the preset method (default "presets"). */
+  presets_dir: z.string().default("presets"),
+  source: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.record(z.string(), z.unknown())),
+  series: SeriesSchema.optional(),
+  target: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected a lower-case target name"), TargetSchema),
+});
+
+export type SeriesDecl = z.infer<typeof SeriesSchema>;
+export type ConfigDecl = z.infer<typeof ConfigSchema>;
+export type TargetDecl = z.infer<typeof TargetSchema>;
+export type ProjectDecl = z.infer<typeof ProjectSchema>;

@@ -1,0 +1,47 @@
+/**
+ * Host requirements: each row is a command kiln runs, the Debian package that provides it, and
+ * why. `kiln doctor` checks them; `kiln doctor --install` installs the missing packages.
+ */
+export interface HostTool {
+  cmd: string;
+  pkg: string;
+  why: string;
+  /** Needed only for some targets/commands. */
+  optional?: boolean;
+  /** Only for these arches (cross compilers, QEMU). */
+  arch?: string;
+}
+
+export const HOST_TOOLS: readonly HostTool[] = [
+  { cmd: "make", pkg: "make", why: "kbuild" },
+  { cmd: "gcc", pkg: "gcc", why: "the default toolchain" },
+  { cmd: "ld", pkg: "binutils", why: "linker" },
+  { cmd: "flex", pkg: "flex", why: "kconfig lexer" },
+  { cmd: "bison", pkg: "bison", why: "kconfig parser" },
+  { cmd: "bc", pkg: "bc", why: "kernel build scripts" },
+  { cmd: "perl", pkg: "perl", why: "kernel build scripts" },
+  { cmd: "git", pkg: "git", why: "source store and warm trees" },
+  { cmd: "patch", pkg: "patch", why: "the patch series gate" },
+  { cmd: "tar", pkg: "tar", why: "unpacking sources" },
+  { cmd: "xz", pkg: "xz-utils", why: "xz tarballs" },
+  { cmd: "zstd", pkg: "zstd", why: "artifacts" },
+  { cmd: "cpio", pkg: "cpio", why: "initramfs tooling" },
+  { cmd: "flock", pkg: "util-linux", why: "build locks" },
+  { cmd: "rsync", pkg: "rsync", why: "headers_install" },
+  { cmd: "depmod", pkg: "kmod", why: "modules_install" },
+  { cmd: "ccache", pkg: "ccache", why: "compiler cache (>= 4.7.3)", optional: true },
+  { cmd: "pahole", pkg: "dwarves", why: "BTF, when DEBUG_INFO_BTF is on", optional: true },
+  { cmd: "clang", pkg: "clang", why: "the clang toolchain (LLVM=1)", optional: true },
+  { cmd: "ld.lld", pkg: "lld", why: "the clang toolchain (LLVM=1)", optional: true },
+  { cmd: "qemu-system-x86_64", pkg: "qemu-system-x86", why: "boot x86_64 guests", optional: true },
+  { cmd: "qemu-system-aarch64", pkg: "qemu-system-arm", why: "boot aarch64 guests", optional: true, arch: "aarch64" },
+  { cmd: "qemu-system-riscv64", pkg: "qemu-system-misc", why: "boot riscv64 guests", optional: true, arch: "riscv64" },
+  { cmd: "aarch64-linux-gnu-gcc", pkg: "gcc-aarch64-linux-gnu", why: "cross-compile aarch64", optional: true, arch: "aarch64" },
+  { cmd: "riscv64-linux-gnu-gcc", pkg: "gcc-riscv64-linux-gnu", why: "cross-compile riscv64", optional: true, arch: "riscv64" },
+];
+
+/** Libraries checked by their headers (no command to probe). */
+export const HOST_HEADERS: readonly { header: string; pkg: string; why: string }[] = [
+  { header: "/usr/include/libelf.h", pkg: "libelf-dev", why: "objtool and ORC unwinder (x86)" },
+  { header: "/usr/include/openssl/ssl.h", pkg: "libssl-dev", why: "module signing and certificate tools" },
+];
