@@ -20,6 +20,7 @@ import { GitStore } from "./effects/git.js";
 import { run, which } from "./effects/proc.js";
 import { makeUi, fmtBytes, type Ui } from "./ui/log.js";
 import { KILN_VERSION } from "./version.js";
+import { manifestJsonSchema } from "./core/manifest.js";
 import { rmSync } from "node:fs";
 
 interface Globals {
@@ -160,13 +161,44 @@ export function program(): Command {
       }
     });
 
+  check
+    .command("configured [targets...]")
+    .description("the config gate: configure every cell and fail when a requested value did not survive olddefconfig")
+    .option("--arch <arch>", "only this arch")
+    .option("--report-only", "report dropped values without failing")
+    .action(async (targets: string[], o: { arch?: string; reportOnly?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = openProject(g);
+      const cells = selectCells(project, targets, o.arch);
+      const p = kilnPaths();
+      const out: CellResult[] = [];
+      try {
+        const sources = await resolveSources(project, [...new Set(cells.map((c) => project.targets[c.target]!.source))], { paths: p, ui });
+        for (const c of cells) out.push(await buildCell(project, c.target, c.arch, sources[project.targets[c.target]!.source]!, { ui, paths: p, configureOnly: true }));
+      } finally {
+        discardAdoptables();
+      }
+      if (g.json) process.stdout.write(JSON.stringify(out.map((r) => ({ target: r.manifest.target, arch: r.manifest.arch, uts_release: r.manifest.uts_release, config: r.manifest.config })), null, 2) + "\n");
+      const bad = out.filter((r) => (r.manifest.config?.dropped.length ?? 0) > 0);
+      if (bad.length && !o.reportOnly) {
+        throw new GateFailure(`${bad.map((r) => `${r.manifest.target}/${r.manifest.arch}: ${r.manifest.config!.dropped.length}`).join(", ")} requested config value(s) did not survive olddefconfig`, {}, "fix the fragments (see the warnings above), or pass --report-only");
+      }
+      if (!bad.length) ui.step("configured", `${out.length} cell(s): every requested value survived`);
+    });
+
   prog
     .command("manifest [target]")
     .description("print the manifest of a target's latest build (or of a store entry by release)")
     .option("--arch <arch>", "the arch (default: the target's first)")
     .option("--release <release>", "print the manifest of this store entry")
-    .action((target: string | undefined, o: { arch?: string; release?: string }) => {
+    .option("--schema", "print the manifest's JSON Schema")
+    .action((target: string | undefined, o: { arch?: string; release?: string; schema?: boolean }) => {
       const g = prog.opts<Globals>();
+      if (o.schema) {
+        process.stdout.write(JSON.stringify(manifestJsonSchema(), null, 2) + "\n");
+        return;
+      }
       const p = kilnPaths();
       let file: string;
       if (o.release) file = join(p.store, o.release, "manifest.json");

@@ -66,9 +66,6 @@ export async function acquire(path: string, opts: LockOptions = {}): Promise<Hel
   const child = spawn("flock", ["-x", path, "sh", "-c", GUARDIAN, "sh", pgidFile], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  // The guardian must not keep kiln alive, and kiln must not wait for it except on release.
-  child.unref();
-  (child.stdout as unknown as { unref?: () => void }).unref?.();
   let waited = false;
   const timer = setTimeout(() => {
     waited = true;

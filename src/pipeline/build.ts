@@ -43,6 +43,8 @@ export interface BuildOptions {
   ccache?: boolean;
   wipe?: boolean;
   label?: string;
+  /** Stop after configure and identity (the `check configured` gate). */
+  configureOnly?: boolean;
   ui: Ui;
   paths?: Paths;
 }
@@ -161,6 +163,12 @@ export async function buildCell(project: Project, tname: string, archName: strin
     manifest.build_dir = wt.build;
     save(manifest);
     ui.step("identity", release);
+    if (opts.configureOnly) {
+      manifest.status = "ok";
+      manifest.finished_at = new Date().toISOString();
+      save(manifest);
+      return { manifest, manifestPath };
+    }
 
     // reuse_check -> compile -> install, under the identity lock so one of two equal builds compiles
     const reuse = opts.reuse !== false;

@@ -147,7 +147,8 @@ export async function configure(project: Project, tname: string, target: TargetD
 export async function bakeRelease(m: MakeEnv, localversion: string): Promise<{ release: string; configText: string }> {
   const dotconfig = join(m.build, ".config");
   await run([join(m.src, "scripts/config"), "--file", dotconfig, "--disable", "LOCALVERSION_AUTO", "--set-str", "LOCALVERSION", localversion], { env: m.env });
-  await make(m, ["olddefconfig"]);
+  // syncconfig = olddefconfig + include/config/auto.conf, which setlocalversion reads.
+  await make(m, ["syncconfig"]);
   const r = await make(m, ["kernelrelease"], ["-s"]);
   const release = r.stdout.trim().split("\n").pop() ?? "";
   return { release, configText: readFileSync(dotconfig, "utf8") };

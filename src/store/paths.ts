@@ -38,7 +38,7 @@ export function paths(home = kilnHome()): Paths {
     work: join(home, "work"),
     store: join(home, "store"),
     storeTmp: join(home, "store", ".tmp"),
-    ccache: join(home, "ccache"),
+    ccache: process.env.KILN_CCACHE_DIR ?? join(home, "ccache"),
     locks: join(home, "locks"),
   };
 }

@@ -1,0 +1,56 @@
+/**
+ * Reading and writing .config text the way kconfig does (confdata.c): `CONFIG_X=value`,
+ * `# CONFIG_X is not set` (= n), other comments and blank lines ignored.
+ */
+import { ProjectError } from "../errors.js";
+
+export interface ConfigLine {
+  name: string;
+  value: string;
+  line: number;
+}
+
+/**
+ * Parses .config text into name -> value (no CONFIG_ prefix; strings unquoted and unescaped).
+ * A symbol given twice keeps the later value at the later position, as kconfig does.
+ */
+export function parseDotConfig(text: string, file = ".config"): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of dotConfigLines(text, file)) {
+    out.delete(l.name);
+    out.set(l.name, l.value);
+  }
+  return out;
+}
+
+/** Every assignment with its line number, for callers that report file:line. */
+export function dotConfigLines(text: string, file = ".config"): ConfigLine[] {
+  const out: ConfigLine[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const raw = (lines[i] ?? "").replace(/\r$/, "");
+    const line = raw.trim() === "" ? "" : raw;
+    if (!line) continue;
+    if (line.startsWith("#")) {
+      const m = /^# CONFIG_([A-Za-z0-9_]+) is not set$/.exec(line);
+      if (m) out.push({ name: m[1] as string, value: "n", line: i + 1 });
+      continue;
+    }
+    const m = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (!m) throw new ProjectError(`unexpected data: ${line}`, { file, line: i + 1 });
+    let v = m[2] as string;
+    if (v.startsWith('"')) {
+      if (!v.endsWith('"') || v.length < 2) throw new ProjectError(`unterminated string: ${line}`, { file, line: i + 1 });
+      v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    }
+    out.push({ name: m[1] as string, value: v, line: i + 1 });
+  }
+  return out;
+}
+
+/** One .config line for a symbol of the given type. */
+export function formatConfigLine(name: string, type: string, value: string): string {
+  if ((type === "bool" || type === "tristate") && value === "n") return `# CONFIG_${name} is not set`;
+  if (type === "string") return `CONFIG_${name}="${value.replace(/(["\\])/g, "\\$1")}"`;
+  return `CONFIG_${name}=${value}`;
+}

@@ -1,0 +1,12 @@
+/**
+ * The Kconfig reader: parse a kernel tree's Kconfig for one arch, evaluate it against a
+ * .config, explain any symbol's value. See docs/adr/0010-kconfig-reader.md.
+ */
+export type { Expr, KconfigModel, Loc, MenuNode, Prop, Sym, SymType, Tri } from "./ast.js";
+export { exprToString, triName } from "./ast.js";
+export { parseKconfig, menuPath, type FileReader, type ParseOptions } from "./parser.js";
+export { Macros, UNKNOWN, isUnknown, type MacroHost } from "./macro.js";
+export { Evaluation, evaluate, type EvalInput } from "./eval.js";
+export { parseDotConfig, dotConfigLines, formatConfigLine } from "./dotconfig.js";
+export { explain, type Explanation } from "./explain.js";
+export { loadKconfig, type LoadOptions } from "./load.js";

@@ -1,0 +1,39 @@
+/**
+ * Loading a real tree: wires the pure parser to the tree's files and the arch's environment.
+ */
+import { join } from "node:path";
+import type { KconfigModel } from "./ast.js";
+import { parseKconfig } from "./parser.js";
+import { ccVersionText, kconfigArch, kconfigEnv, realShell, treeReader } from "./run.js";
+
+export interface LoadOptions {
+  /** kiln arch name or kernel ARCH: x86_64, arm64, riscv. */
+  arch: string;
+  /**
+   * Run `$(shell,...)` macros (compiler checks) with the target toolchain. Off by default:
+   * symbols computed by such checks then take their values from a kconfig-written .config
+   * (EvalInput.pinned).
+   */
+  runShell?: boolean;
+  /** Extra or overriding environment variables (CC, LD, ...). */
+  env?: Record<string, string>;
+}
+
+export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
+  const a = kconfigArch(opts.arch);
+  const env: Record<string, string> = { ...kconfigEnv(tree, a), ...(opts.env ?? {}) };
+  if (opts.runShell && env.CC_VERSION_TEXT === undefined) env.CC_VERSION_TEXT = ccVersionText(env.CC ?? "gcc");
+  const read = treeReader(tree);
+  const symbolC = read(join("scripts", "kconfig", "symbol.c")) ?? "";
+  const choiceModel = symbolC.includes("choice_members") ? "v6.11" : "legacy";
+  const known = new Set(["SRCARCH", "ARCH", "srctree", "KERNELVERSION"]);
+  return parseKconfig(read, {
+    choiceModel,
+    host: {
+      // Like kconfig, an unset variable reads as empty once commands are run for real;
+      // otherwise kiln does not claim to know the environment make would have exported.
+      env: (name) => (known.has(name) || opts.env?.[name] !== undefined ? env[name] : opts.runShell ? env[name] ?? "" : undefined),
+      shell: opts.runShell ? realShell(tree, env) : undefined,
+    },
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * Kconfig's preprocessor (Documentation/kbuild/kconfig-macro-language.rst):
+ * `$(VAR)`, `$(fn,arg,...)`, `VAR := value` (simple), `VAR = value` (recursive), `VAR += value`,
+ * and the built-ins shell, info, warning-if, error-if, filename, lineno.
+ *
+ * Pure: the environment and `$(shell,...)` come from a MacroHost. When the host cannot answer
+ * (no shell runner, unset environment variable), the result is the UNKNOWN marker; any text
+ * built from it stays unknown, and symbols whose definitions use it take their value from a
+ * .config produced by kconfig itself (see evaluate()).
+ */
+import { ProjectError } from "../errors.js";
+
+/** Marker for a value kiln could not compute. Never valid in a real Kconfig name or string. */
+export const UNKNOWN = "\u0001?\u0001";
+
+export function isUnknown(s: string): boolean {
+  return s.includes("\u0001");
+}
+
+export interface MacroHost {
+  /** An environment variable as top-level make exports it; undefined when kiln does not know it. */
+  env(name: string): string | undefined;
+  /** Runs `$(shell,cmd)`; undefined (or absent) when commands are not run. */
+  shell?(cmd: string): string | undefined;
+  /** `$(info,...)` and `$(warning-if,...)` output. */
+  message?(text: string): void;
+}
+
+interface Variable {
+  flavor: "simple" | "recursive";
+  value: string;
+}
+
+export class Macros {
+  private readonly vars = new Map<string, Variable>();
+  /** Environment variables the tree read, with the value used (kconfig records these too). */
+  readonly envUsed = new Map<string, string | undefined>();
+  /** Shell commands run (or left unknown), in order of first use. */
+  readonly shellCalls = new Map<string, string | undefined>();
+
+  constructor(private readonly host: MacroHost) {}
+
+  assign(name: string, op: "=" | ":=" | "+=", raw: string, file: string, line: number): void {
+    const n = this.expand(name, file, line).trim();
+    if (!n || /\s/.test(n)) throw new ProjectError(`invalid variable name '${n}'`, { file, line });
+    const old = this.vars.get(n);
+    if (op === "+=" && old) {
+      const add = old.flavor === "simple" ? this.expand(raw, file, line) : raw;
+      old.value = old.value ? `${old.value} ${add}` : add;
+      return;
+    }
+    if (op === ":=") this.vars.set(n, { flavor: "simple", value: this.expand(raw, file, line) });
+    else this.vars.set(n, { flavor: "recursive", value: raw });
+  }
+
+  /** Expands every `$(...)` in text. */
+  expand(text: string, file: string, line: number, args: string[] = []): string {
+    if (!text.includes("$")) return text;
+    let out = "";
+    let i = 0;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === "$" && text[i + 1] === "(") {
+        const end = matchParen(text, i + 1);
+        if (end < 0) throw new ProjectError("unterminated reference to '$('", { file, line });
+        out += this.evalRef(text.slice(i + 2, end), file, line, args);
+        i = end + 1;
+      } else {
+        out += c;
+        i++;
+      }
+    }
+    return out;
+  }
+
+  private evalRef(inner: string, file: string, line: number, args: string[]): string {
+    const parts = splitTopLevel(inner);
+    const name = this.expand(parts[0] ?? "", file, line, args);
+    const argv = parts.slice(1).map((p) => this.expand(p, file, line, args));
+    if (/^[0-9]+$/.test(name)) {
+      const n = Number(name);
+      return n >= 1 && n <= args.length ? (args[n - 1] ?? "") : "";
+    }
+    const v = this.vars.get(name);
+    if (v) return v.flavor === "recursive" ? this.expand(v.value, file, line, argv) : v.value;
+    switch (name) {
+      case "shell": {
+        const cmd = argv.join(",");
+        if (isUnknown(cmd)) return UNKNOWN;
+        if (this.shellCalls.has(cmd)) return this.shellCalls.get(cmd) ?? UNKNOWN;
+        const r = this.host.shell ? this.host.shell(cmd) : undefined;
+        this.shellCalls.set(cmd, r);
+        return r ?? UNKNOWN;
+      }
+      case "info":
+        this.host.message?.(argv.join(","));
+        return "";
+      case "warning-if":
+        if (argv[0] === "y") this.host.message?.(`${file}:${line}: ${argv.slice(1).join(",")}`);
+        return "";
+      case "error-if":
+        if (argv[0] === "y") {
+          throw new ProjectError(argv.slice(1).join(","), { file, line });
+        }
+        return "";
+      case "filename":
+        return file;
+      case "lineno":
+        return String(line);
+    }
+    if (argv.length === 0) {
+      if (!this.envUsed.has(name)) this.envUsed.set(name, this.host.env(name));
+      const e = this.envUsed.get(name);
+      return e === undefined ? UNKNOWN : e;
+    }
+    throw new ProjectError(`unknown function '${name}'`, { file, line });
+  }
+}
+
+/** Index of the ')' matching the '(' at open, or -1. */
+export function matchParen(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    const c = s[i];
+    if (c === "(") depth++;
+    else if (c === ")") {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const c of s) {
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    if (c === "," && depth === 0) {
+      parts.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  parts.push(cur);
+  return parts;
+}

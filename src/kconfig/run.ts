@@ -1,0 +1,133 @@
+/**
+ * Effects around the Kconfig reader: reading a tree's files, running the kernel's own kconfig
+ * (`make O=<dir> ARCH=... <goal>`) and running `$(shell,...)` macros for real.
+ * The parser and evaluator stay pure; they receive the functions defined here.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { InfraError } from "../errors.js";
+
+/** The ARCH/SRCARCH/CROSS_COMPILE triple kconfig needs for one target arch. */
+export interface KconfigArch {
+  /** ARCH= for make, e.g. x86_64, arm64, riscv. */
+  arch: string;
+  /** SRCARCH: the folder under arch/, e.g. x86. */
+  srcArch: string;
+  /** CROSS_COMPILE prefix, "" for the host compiler. */
+  crossCompile: string;
+}
+
+/** The three arches kiln supports, as kconfig sees them on an x86_64 host. */
+export function kconfigArch(name: string): KconfigArch {
+  switch (name) {
+    case "x86_64":
+    case "x86":
+      return { arch: "x86_64", srcArch: "x86", crossCompile: "" };
+    case "arm64":
+    case "aarch64":
+      return { arch: "arm64", srcArch: "arm64", crossCompile: "aarch64-linux-gnu-" };
+    case "riscv":
+    case "riscv64":
+      return { arch: "riscv", srcArch: "riscv", crossCompile: "riscv64-linux-gnu-" };
+    default:
+      throw new InfraError(`no kconfig arch mapping for ${name}`);
+  }
+}
+
+/** A file reader for the parser: path relative to the tree root, undefined when absent. */
+export function treeReader(tree: string): (rel: string) => string | undefined {
+  return (rel) => {
+    const p = join(tree, rel);
+    try {
+      return readFileSync(p, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR") {
+        return undefined;
+      }
+      throw e;
+    }
+  };
+}
+
+/** The environment variables top-level make exports to kconfig, as far as kiln can know them. */
+export function kconfigEnv(tree: string, a: KconfigArch): Record<string, string> {
+  const cc = `${a.crossCompile}gcc`;
+  return {
+    SRCARCH: a.srcArch,
+    ARCH: a.arch,
+    srctree: tree,
+    CC: cc,
+    LD: `${a.crossCompile}ld`,
+    OBJCOPY: `${a.crossCompile}objcopy`,
+    HOSTCC: "gcc",
+    HOSTCXX: "g++",
+    AR: `${a.crossCompile}ar`,
+    NM: `${a.crossCompile}nm`,
+    OBJDUMP: `${a.crossCompile}objdump`,
+    READELF: `${a.crossCompile}readelf`,
+    STRIP: `${a.crossCompile}strip`,
+    CPP: `${cc} -E`,
+    RUSTC: "rustc",
+    BINDGEN: "bindgen",
+    PAHOLE: "pahole",
+    AWK: "awk",
+  };
+}
+
+/** The first line of `<cc> --version`, as top-level make exports it in CC_VERSION_TEXT. */
+export function ccVersionText(cc: string): string {
+  const r = spawnSync(cc, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  return (r.stdout ?? "").split("\n")[0] ?? "";
+}
+
+/**
+ * Runs `$(shell,cmd)` the way kconfig does: `sh -c <literal text from the tree>` in the tree,
+ * stdout with newlines turned into spaces and the trailing newline dropped. Results are cached
+ * per command text for the life of the returned function.
+ */
+export function realShell(tree: string, env: Record<string, string>): (cmd: string) => string {
+  const cache = new Map<string, string>();
+  return (cmd) => {
+    const hit = cache.get(cmd);
+    if (hit !== undefined) return hit;
+    const r = spawnSync("sh", ["-c", cmd], {
+      cwd: tree,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = r.stdout ?? "";
+    out = out.replace(/\n$/, "").replace(/\n/g, " ");
+    cache.set(cmd, out);
+    return out;
+  };
+}
+
+export interface KconfigGoal {
+  /** make goal: defconfig, tinyconfig, allnoconfig, olddefconfig, ... */
+  goal: string;
+  /** KCONFIG_ALLCONFIG file for all*config goals. */
+  allconfig?: string;
+}
+
+/**
+ * Runs the kernel's own kconfig out of tree and returns the resulting .config text.
+ * The tree is never written to: everything lands in outDir.
+ */
+export function runKernelKconfig(tree: string, a: KconfigArch, outDir: string, g: KconfigGoal): string {
+  mkdirSync(outDir, { recursive: true });
+  const args = ["-s", "-C", tree, `O=${outDir}`, `ARCH=${a.arch}`];
+  if (a.crossCompile) args.push(`CROSS_COMPILE=${a.crossCompile}`);
+  if (g.allconfig) args.push(`KCONFIG_ALLCONFIG=${g.allconfig}`);
+  args.push(g.goal);
+  try {
+    execFileSync("make", args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string };
+    throw new InfraError(`make ${g.goal} failed in ${tree}: ${(err.stderr ?? "").slice(-2000)}`);
+  }
+  const cfg = join(outDir, ".config");
+  if (!existsSync(cfg)) throw new InfraError(`make ${g.goal} left no .config in ${outDir}`);
+  return readFileSync(cfg, "utf8");
+}

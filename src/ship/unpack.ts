@@ -1,0 +1,274 @@
+/**
+ * Safe unpacking of artifacts kiln did not necessarily write itself.
+ *
+ * Policy (checked per entry, before anything is written):
+ * - paths are relative, with no "..", no empty or "." components, no NUL;
+ * - no entry is written through a symlink the archive created, and no path appears twice;
+ * - symlinks are relative, have the shape "../../a/b" (ups first, then names) and stay
+ *   inside the archive root; hardlinks name a regular file extracted before;
+ * - devices, fifos and unknown types are refused;
+ * - per-entry size, total size and entry count are limited.
+ * Everything lands in a fresh temporary folder beside the destination, which is renamed
+ * into place only when the whole archive was read; any failure removes it.
+ */
+import { closeSync, lstatSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, futimesSync, writeSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { execa } from "execa";
+import { TarReader, TarFormatError, type TarEntryHeader } from "./tar.js";
+import { SourceError, InfraError } from "../errors.js";
+
+export interface UnpackLimits {
+  /** Largest single file, bytes. */
+  maxEntrySize: number;
+  /** Sum of all file sizes, bytes. */
+  maxTotalSize: number;
+  maxEntries: number;
+}
+
+export const DEFAULT_LIMITS: UnpackLimits = {
+  maxEntrySize: 1 << 30,
+  maxTotalSize: 8 * (1 << 30),
+  maxEntries: 200_000,
+};
+
+/** Why an entry is refused, or undefined when its path is acceptable. Pure. */
+export function checkEntryPath(path: string): string | undefined {
+  if (path === "" ) return "empty path";
+  if (path.includes("\0")) return "NUL in path";
+  if (path.startsWith("/")) return "absolute path";
+  if (/^[A-Za-z]:/.test(path) || path.includes("\\")) return "path with a drive letter or backslash";
+  const parts = path.replace(/^\.\//, "").split("/");
+  for (const p of parts) {
+    if (p === "..") return "path with a \"..\" component";
+    if (p === "" || p === ".") return "path with an empty or \".\" component";
+  }
+  return undefined;
+}
+
+export function normalEntryPath(path: string): string {
+  return path.replace(/^\.\//, "");
+}
+
+/**
+ * Why a symlink at `path` pointing to `target` is refused, or undefined. Pure.
+ * Targets are "../" repeated, then plain names, and must stay inside the root.
+ */
+export function checkSymlink(path: string, target: string): string | undefined {
+  if (target === "" || target.includes("\0")) return "empty symlink target";
+  if (target.startsWith("/")) return `absolute symlink target ${target}`;
+  const parts = target.split("/").filter((p) => p !== "" && p !== ".");
+  let ups = 0;
+  let names = 0;
+  for (const p of parts) {
+    if (p === "..") {
+      if (names > 0) return `symlink target ${target} goes up after going down`;
+      ups++;
+    } else names++;
+  }
+  const depth = normalEntryPath(path).split("/").length - 1; // folders above the link inside the root
+  if (ups > depth) return `symlink target ${target} points outside the archive`;
+  return undefined;
+}
+
+export interface UnpackResult {
+  entries: number;
+  bytes: number;
+}
+
+class Extractor {
+  private kinds = new Map<string, "dir" | "file" | "symlink">();
+  private fd?: number;
+  private fdPath = "";
+  entries = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly limits: UnpackLimits,
+    private readonly what: string,
+  ) {
+    this.kinds.set("", "dir");
+  }
+
+  private refuse(h: TarEntryHeader, reason: string): never {
+    throw new SourceError(
+      `refusing archive entry ${JSON.stringify(h.path)}: ${reason} (archive byte ${h.offset})`,
+      { file: this.what },
+      "the artifact is malformed or hostile; do not use it, and tell its publisher",
+    );
+  }
+
+  private parents(h: TarEntryHeader, rel: string): void {
+    const parts = rel.split("/");
+    let cur = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+      const k = this.kinds.get(cur);
+      if (k === "symlink") this.refuse(h, `its folder ${cur} is a symlink in the archive`);
+      if (k === "file") this.refuse(h, `its folder ${cur} is a file in the archive`);
+      if (!k) {
+        mkdirSync(join(this.root, cur), { mode: 0o755 });
+        this.kinds.set(cur, "dir");
+      }
+    }
+  }
+
+  entry(h: TarEntryHeader): void {
+    if (++this.entries > this.limits.maxEntries) this.refuse(h, `more than ${this.limits.maxEntries} entries`);
+    if (h.type === "dir" && (h.path === "." || h.path === "./")) return; // the root itself
+    const bad = checkEntryPath(h.path);
+    if (bad) this.refuse(h, bad);
+    const rel = normalEntryPath(h.path);
+    const existing = this.kinds.get(rel);
+    if (existing && !(existing === "dir" && h.type === "dir")) this.refuse(h, "path appears twice");
+    const abs = join(this.root, rel);
+    switch (h.type) {
+      case "dir":
+        this.parents(h, rel);
+        if (!existing) mkdirSync(abs, { mode: 0o755 });
+        this.kinds.set(rel, "dir");
+        return;
+      case "file": {
+        if (h.size > this.limits.maxEntrySize) this.refuse(h, `size ${h.size} is over the per-file limit of ${this.limits.maxEntrySize}`);
+        if (this.bytes + h.size > this.limits.maxTotalSize) this.refuse(h, `total size would exceed the limit of ${this.limits.maxTotalSize}`);
+        this.bytes += h.size;
+        this.parents(h, rel);
+        this.fd = openSync(abs, "wx", h.mode & 0o111 ? 0o755 : 0o644);
+        this.fdPath = abs;
+        this.kinds.set(rel, "file");
+        return;
+      }
+      case "symlink": {
+        const why = checkSymlink(rel, h.linkname);
+        if (why) this.refuse(h, why);
+        this.parents(h, rel);
+        symlinkSync(h.linkname, abs);
+        this.kinds.set(rel, "symlink");
+        return;
+      }
+      case "hardlink": {
+        const tbad = checkEntryPath(h.linkname);
+        if (tbad) this.refuse(h, `hardlink target: ${tbad}`);
+        const target = normalEntryPath(h.linkname);
+        if (this.kinds.get(target) !== "file") this.refuse(h, `hardlink target ${h.linkname} is not a file extracted before it`);
+        this.parents(h, rel);
+        linkSync(join(this.root, target), abs);
+        this.kinds.set(rel, "file");
+        return;
+      }
+      case "chardev":
+      case "blockdev":
+        this.refuse(h, "device node");
+      case "fifo":
+        this.refuse(h, "fifo");
+      default:
+        this.refuse(h, `unsupported entry type ${JSON.stringify(h.typeflag)}`);
+    }
+  }
+
+  data(_h: TarEntryHeader, chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd!, chunk, off);
+  }
+
+  end(h: TarEntryHeader): void {
+    const fd = this.fd!;
+    this.fd = undefined;
+    try {
+      if (h.mtime > 0) futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** A temp path beside `dest`, so the final rename stays on one filesystem. */
+export function siblingTemp(dest: string, tag: string): string {
+  return join(dirname(dest), `.${tag}-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+/**
+ * Unpacks a tar (or tar.zst) file into `dest`, which must not exist yet.
+ * On any failure nothing is left at `dest` or beside it.
+ */
+export async function safeUnpack(opts: {
+  archive: string;
+  dest: string;
+  compression?: "zstd" | "none";
+  limits?: Partial<UnpackLimits>;
+}): Promise<UnpackResult> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  if (existsSync(opts.dest)) {
+    throw new InfraError(`unpack destination already exists`, { file: opts.dest }, "remove it or choose another folder");
+  }
+  mkdirSync(dirname(opts.dest), { recursive: true });
+  const tmp = siblingTemp(opts.dest, "kiln-unpack");
+  mkdirSync(tmp, { mode: 0o755 });
+  const ex = new Extractor(tmp, limits, opts.archive);
+  const reader = new TarReader(ex);
+  // Archive bytes beyond the content limit plus generous header room mean a bomb.
+  const maxStream = limits.maxTotalSize + (limits.maxEntries + 2) * 2048;
+  let streamed = 0;
+  const compression = opts.compression ?? (opts.archive.endsWith(".zst") ? "zstd" : "none");
+  const proc =
+    compression === "zstd"
+      ? execa("zstd", ["-d", "-c", "-q", "--no-progress", "--", opts.archive], { buffer: false, stdout: "pipe", stderr: "pipe", reject: false })
+      : undefined;
+  let stderr = "";
+  proc?.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  try {
+    const source = proc ? proc.stdout! : createReadStream(opts.archive, { highWaterMark: 1 << 20 });
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      streamed += chunk.length;
+      if (streamed > maxStream) {
+        throw new SourceError(`archive decompresses to more than ${maxStream} bytes`, { file: opts.archive }, "raise the size limit if this is expected");
+      }
+      reader.write(chunk);
+      if (reader.finished) break;
+    }
+    if (proc) {
+      if (reader.finished) proc.kill();
+      const r = await proc;
+      if (!reader.finished && (r.exitCode ?? 1) !== 0) {
+        throw new SourceError(
+          `zstd could not decompress the artifact: ${stderr.trim() || `exit ${r.exitCode}`}`,
+          { file: opts.archive },
+          "the download is corrupt or truncated; delete it and fetch again",
+        );
+      }
+    }
+    reader.finish();
+    ex.close();
+    renameSync(tmp, opts.dest);
+    return { entries: ex.entries, bytes: ex.bytes };
+  } catch (e) {
+    ex.close();
+    if (proc && proc.exitCode === null) proc.kill();
+    await proc?.catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+    if (e instanceof TarFormatError) {
+      throw new SourceError(`not a valid tar archive: ${e.message}`, { file: opts.archive }, "the artifact is corrupt or truncated; fetch it again");
+    }
+    if (e instanceof Error && "code" in e && e.code === "ENOENT" && !(e instanceof SourceError) && !existsSync(opts.archive)) {
+      throw new SourceError(`archive not found`, { file: opts.archive });
+    }
+    throw e;
+  }
+}
+
+/** True when `p` exists without following a final symlink. */
+export function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * kiln build on the real Debian linux-source-6.12, with real make, kconfig, patch and ccache.
+ * The tests run in order and share one KILN_HOME (test/support/kiln.ts), so the source import
+ * and the first compile happen once.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync, readdirSync, rmSync, mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { createReadStream, statSync } from "node:fs";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { kiln, kilnSpawn, exampleCopy, removeProject, TEST_HOME } from "../support/kiln.js";
+import { debianTarball } from "../support/trees.js";
+import { projectId } from "../../src/store/paths.js";
+import type { Manifest } from "../../src/core/manifest.js";
+
+const TARBALL = debianTarball("6.12");
+const skip = !TARBALL && "linux-source-6.12 is not installed (apt-get install linux-source-6.12)";
+const projects: string[] = [];
+
+function project(tag: string): string {
+  const d = exampleCopy(tag);
+  projects.push(d);
+  return d;
+}
+
+function manifestOf(dir: string, target = "base", arch = "x86_64"): Manifest {
+  const f = join(TEST_HOME, "work", projectId("microvm", dir), `${target}-${arch}`, "state", "manifest.json");
+  return JSON.parse(readFileSync(f, "utf8")) as Manifest;
+}
+
+function buildLog(dir: string): string {
+  return readFileSync(join(TEST_HOME, "work", projectId("microvm", dir), "base-x86_64", "state", "build.log"), "utf8");
+}
+
+after(() => {
+  for (const p of projects) {
+    rmSync(join(TEST_HOME, "work", projectId("microvm", p)), { recursive: true, force: true });
+    removeProject(p);
+  }
+});
+
+// A loopback HTTP server that serves one file and counts requests.
+let server: Server | undefined;
+let served = 0;
+let base = "";
+before(async () => {
+  if (skip) return;
+  server = createServer((req, res) => {
+    served++;
+    if (req.url !== "/linux.tar.xz") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-length": String(statSync(TARBALL!).size) });
+    createReadStream(TARBALL!).pipe(res);
+  });
+  await new Promise<void>((r) => server!.listen(0, "127.0.0.1", () => r()));
+  const addr = server.address();
+  base = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
+});
+after(() => server?.close());
+
+function urlPin(dir: string, sha: string): void {
+  const f = join(dir, "kiln.toml");
+  writeFileSync(f, readFileSync(f, "utf8").replace('debian = "linux-source-6.12"', `url = "${base}/linux.tar.xz"\nsha256 = "${sha}"`));
+}
+
+test("a sha256 mismatch is refused: the download is deleted and nothing is extracted", { skip }, async () => {
+  const home = join(TEST_HOME, "..", "kiln-home-mismatch");
+  rmSync(home, { recursive: true, force: true });
+  const dir = project("mismatch");
+  const wrong = "0".repeat(64);
+  urlPin(dir, wrong);
+  const r = await kiln(["-C", dir, "build"], { home });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`sha256 mismatch for ${base}/linux.tar.xz: expected ${wrong}, got [0-9a-f]{64}`));
+  assert.match(r.stderr, /nothing was extracted/);
+  const dl = join(home, "downloads", "sha256");
+  assert.deepEqual(existsSync(dl) ? readdirSync(dl) : [], [], "no download left behind");
+  const imports = join(home, "git", "imports");
+  assert.deepEqual(existsSync(imports) ? readdirSync(imports) : [], [], "nothing imported");
+  assert.ok(!existsSync(join(home, "work")), "no tree was laid out");
+  rmSync(home, { recursive: true, force: true });
+});
+
+let release = "";
+let mainDir = "";
+
+test("a full build of the example succeeds and lands in the store with the §2 layout", { skip, timeout: 40 * 60_000 }, async () => {
+  mainDir = project("main");
+  const r = await kiln(["-C", mainDir, "build", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const [m] = JSON.parse(r.stdout) as Manifest[];
+  assert.ok(m);
+  assert.equal(m.status, "ok");
+  assert.equal(m.reuse?.status, "built");
+  release = m.uts_release!;
+  assert.match(release, /^6\.12\.\d+-microvm-[0-9a-f]{12}$/);
+  assert.equal(m.identity!.digest, release.slice(-12));
+  const entry = join(TEST_HOME, "store", release);
+  for (const f of [`boot/vmlinuz-${release}`, `boot/System.map-${release}`, `boot/config-${release}`, "manifest.json"]) assert.ok(existsSync(join(entry, f)), f);
+  assert.match(readFileSync(join(entry, `boot/config-${release}`), "utf8"), new RegExp(`^CONFIG_LOCALVERSION="-microvm-${m.identity!.digest}"$`, "m"));
+  // provenance comes from the kernel's own generated headers
+  assert.equal(m.provenance!.linux_compile_by, "kiln");
+  assert.equal(m.provenance!.linux_compile_host, "kiln");
+  assert.equal(m.provenance!.uts_machine, "x86_64");
+  assert.match(m.provenance!.linux_compiler!, /gcc/);
+  assert.match(m.provenance!.uts_version!, /^#1 /);
+  assert.equal(m.inputs.series.length, 1);
+  assert.equal(m.inputs.source.kind, "debian");
+  assert.ok(m.compile!.steps > 500);
+  assert.equal(m.compile!.errors, 0);
+  assert.ok(m.steps.compile! > 0 && m.steps.configure! > 0);
+  assert.match(m.reproduce, /kiln build base --arch x86_64 --locked/);
+  // the lock records what the pin resolved to
+  const lock = readFileSync(join(mainDir, "kiln.lock"), "utf8");
+  assert.match(lock, /version = "6\.12\.\d+/);
+  assert.match(lock, /tarball_sha256 = "[0-9a-f]{64}"/);
+  assert.match(lock, /tree = "[0-9a-f]{40}"/);
+  // the image really is a bzImage that names the release
+  const img = readFileSync(join(entry, `boot/vmlinuz-${release}`));
+  assert.equal(img.subarray(0x202, 0x206).toString("latin1"), "HdrS");
+  // the setup header's kernel_version string (offset at 0x20e, from 0x200) names the release
+  const verAt = 0x200 + img.readUInt16LE(0x20e);
+  const ver = img.subarray(verAt, img.indexOf(0, verAt)).toString("latin1");
+  assert.ok(ver.startsWith(`${release} (kiln@kiln) #1`), ver);
+});
+
+test("a second build with the same inputs is reused, with the same release", { skip, timeout: 10 * 60_000 }, async () => {
+  assert.ok(release, "needs the full build");
+  const r = await kiln(["-C", mainDir, "build", "--locked"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`reused +${release.replace(/\./g, "\\.")}`));
+  const m = manifestOf(mainDir);
+  assert.equal(m.uts_release, release);
+  assert.equal(m.reuse?.status, "reused");
+  assert.equal(m.steps.compile, undefined, "no compile step ran");
+  console.log(`reuse took ${r.ms} ms`);
+});
+
+test("the same tarball by URL in a second project downloads and unpacks nothing", { skip, timeout: 10 * 60_000 }, async () => {
+  const sha = execFileSync("sha256sum", [TARBALL!]).toString().split(" ")[0]!;
+  const dir = project("by-url");
+  urlPin(dir, sha);
+  served = 0;
+  const r = await kiln(["-C", dir, "check", "patches"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(served, 0, "no request reached the server");
+  assert.doesNotMatch(r.stdout, /unpack/);
+});
+
+test("a patch that needs an offset is refused, naming the patch, the file and the hunk", { skip, timeout: 10 * 60_000 }, async () => {
+  const dir = project("offset");
+  const p = join(dir, "patches", "0001-init-say-which-kernel-this-is.patch");
+  writeFileSync(p, readFileSync(p, "utf8").replace("@@ -1352,6 +1352,7 @@", "@@ -1340,6 +1340,7 @@"));
+  const r = await kiln(["-C", dir, "check", "patches"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /does not apply clean/);
+  assert.match(r.stderr, /0001-init-say-which-kernel-this-is\.patch: init\/main\.c: hunk #1 \(@@ -1340,6 \+1340,7 @@\) applies only at an offset of 12 lines/);
+});
+
+test("a dropped fragment value is reported with the fragment file and line", { skip, timeout: 15 * 60_000 }, async () => {
+  const dir = project("dropped");
+  writeFileSync(join(dir, "config", "common", "90-debug.config"), "# wants bounds checking\nCONFIG_UBSAN_BOUNDS=y\n");
+  const r = await kiln(["-C", dir, "check", "configured", "--json"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /config\/common\/90-debug\.config:2: requested CONFIG_UBSAN_BOUNDS=y, got CONFIG_UBSAN_BOUNDS absent/);
+  const [cell] = JSON.parse(r.stdout) as { config: { dropped: { symbol: string; file: string; line: number }[] } }[];
+  assert.deepEqual(cell!.config.dropped.map((d) => [d.symbol, d.file, d.line]), [["UBSAN_BOUNDS", "config/common/90-debug.config", 2]]);
+});
+
+test("two concurrent builds of one identity end with one compile", { skip, timeout: 40 * 60_000 }, async () => {
+  const a = project("conc-a");
+  const b = project("conc-b");
+  const [ra, rb] = await Promise.all([kiln(["-C", a, "build", "--label", "concurrent"]), kiln(["-C", b, "build", "--label", "concurrent"])]);
+  assert.equal(ra.code, 0, ra.stderr);
+  assert.equal(rb.code, 0, rb.stderr);
+  const ma = manifestOf(a);
+  const mb = manifestOf(b);
+  assert.equal(ma.uts_release, mb.uts_release, "two folders, one identity");
+  const statuses = [ma.reuse!.status, mb.reuse!.status].sort();
+  assert.deepEqual(statuses, ["built", "waited-reused"]);
+  const waiter = ma.reuse!.status === "built" ? rb : ra;
+  assert.match(waiter.stdout, /waiting to reuse it/);
+  const built = ma.reuse!.status === "built" ? ma : mb;
+  // a second folder hits ccache: the first build filled it
+  assert.ok(built.compile!.ccache!.hits > built.compile!.ccache!.misses, JSON.stringify(built.compile!.ccache));
+});
+
+test("a build killed with SIGKILL mid-compile completes on the next run", { skip, timeout: 40 * 60_000 }, async () => {
+  const dir = project("killed");
+  const child = kilnSpawn(["-C", dir, "build", "--label", "killed", "--no-ccache"]);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  await new Promise<void>((res, rej) => {
+    const t = setInterval(() => {
+      if (/compile +\d+%/.test(out) || /compile +6\.12/.test(out)) {
+        clearInterval(t);
+        setTimeout(res, 8000);
+      }
+      if (child.exitCode !== null) {
+        clearInterval(t);
+        rej(new Error(`kiln ended before compiling: ${out}`));
+      }
+    }, 200);
+  });
+  child.kill("SIGKILL");
+  await new Promise((r) => child.on("close", r));
+  const state = join(TEST_HOME, "work", projectId("microvm", dir), "base-x86_64");
+  // the guardian stops make: nothing keeps compiling in the warm tree
+  let alive = "";
+  for (let i = 0; i < 100; i++) {
+    alive = execFileSync("sh", ["-c", 'pgrep -af "O=$1" || true', "sh", join(state, "build")]).toString().trim();
+    if (!alive) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(alive, "", "make was stopped");
+  const m0 = manifestOf(dir);
+  assert.equal(m0.status, "running", "the early manifest is there, and says the build did not finish");
+  assert.ok(!existsSync(join(TEST_HOME, "store", m0.uts_release!)), "no partial store entry");
+  const r = await kiln(["-C", dir, "build", "--label", "killed"]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifestOf(dir);
+  assert.equal(m.status, "ok");
+  assert.equal(m.uts_release, m0.uts_release);
+  assert.ok(existsSync(join(TEST_HOME, "store", m.uts_release!, "boot", `vmlinuz-${m.uts_release}`)));
+});
+
+test("after a one-file patch is added, the rebuild compiles only a handful of objects", { skip, timeout: 20 * 60_000 }, async () => {
+  assert.ok(mainDir, "needs the full build");
+  writeFileSync(
+    join(mainDir, "patches", "0002-calibrate-comment.patch"),
+    [
+      "Subject: [PATCH] calibrate: a comment",
+      "",
+      "--- a/init/calibrate.c",
+      "+++ b/init/calibrate.c",
+      "@@ -1,4 +1,5 @@",
+      " // SPDX-License-Identifier: GPL-2.0",
+      "+/* kiln test: a one-file change */",
+      " /* calibrate.c: default delay calibration",
+      " *",
+      " * Excised from init/main.c",
+      "",
+    ].join("\n"),
+  );
+  const head = readFileSync(join(TEST_HOME, "work", projectId("microvm", mainDir), "base-x86_64", "src", "init", "calibrate.c"), "utf8").split("\n").slice(0, 4);
+  assert.equal(head[0], "// SPDX-License-Identifier: GPL-2.0", "the patch context matches this tree");
+  const r = await kiln(["-C", mainDir, "build"]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifestOf(mainDir);
+  assert.equal(m.reuse!.status, "built");
+  assert.notEqual(m.uts_release, release, "a new source tree is a new identity");
+  const cc = buildLog(mainDir).split("\n").filter((l) => /^\s+CC\s/.test(l));
+  console.log(`incremental rebuild: ${cc.length} CC lines, ${m.compile!.steps} steps: ${cc.map((l) => l.trim().split(/\s+/)[1]).join(" ")}`);
+  assert.ok(cc.some((l) => /init\/calibrate\.o/.test(l)), "the patched file was compiled");
+  assert.ok(cc.length <= 12, `only a handful of objects compiled, got ${cc.length}`);
+});

@@ -1,0 +1,54 @@
+/**
+ * Run the real kiln CLI as a subprocess, with its own KILN_HOME, as a user would.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TEST_CACHE } from "./trees.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (dist/test/support -> ../../..). */
+export const REPO = resolve(here, "..", "..", "..");
+export const KILN_BIN = join(REPO, "bin", "kiln");
+
+/** One KILN_HOME shared by the integration tests, so the source import happens once per machine. */
+export const TEST_HOME = process.env.KILN_TEST_HOME ?? join(TEST_CACHE, "kiln-home");
+
+export interface KilnRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function kilnSpawn(args: string[], o: { home?: string; cwd?: string; env?: Record<string, string> } = {}): ChildProcess {
+  return spawn(process.execPath, [KILN_BIN, ...args], {
+    cwd: o.cwd ?? REPO,
+    env: { ...process.env, KILN_HOME: o.home ?? TEST_HOME, NO_COLOR: "1", ...o.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function kiln(args: string[], o: { home?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<KilnRun> {
+  const t0 = Date.now();
+  const child = kilnSpawn(args, o);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return new Promise((res) => child.on("close", (code) => res({ code: code ?? 1, stdout, stderr, ms: Date.now() - t0 })));
+}
+
+/** A fresh copy of the bundled example in a temporary folder. */
+export function exampleCopy(tag: string): string {
+  const root = join(TEST_CACHE, "projects");
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(join(root, `${tag}-`));
+  cpSync(join(REPO, "examples", "microvm"), dir, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
+  return dir;
+}
+
+export function removeProject(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
