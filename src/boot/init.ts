@@ -303,7 +303,21 @@ export function nolibcKey(tree: string): string {
   return sha256(parts);
 }
 
-async function toolIdentity(cc: string[]): Promise<string> {
+const toolIds = new Map<string, Promise<string>>();
+
+/** The compiler's version and target, asked once per process. */
+function toolIdentity(cc: string[]): Promise<string> {
+  const key = cc.join("\0");
+  let p = toolIds.get(key);
+  if (!p) {
+    p = askToolIdentity(cc);
+    toolIds.set(key, p);
+    p.catch(() => toolIds.delete(key));
+  }
+  return p;
+}
+
+async function askToolIdentity(cc: string[]): Promise<string> {
   try {
     const r = await execa(cc[0]!, [...cc.slice(1), "--version"], { reject: true });
     const m = await execa(cc[0]!, [...cc.slice(1), "-dumpmachine"], { reject: true });

@@ -121,9 +121,7 @@ export function extractExecOutput(raw: string): { output: string; status: number
 /** Runs one shell command in the guest (busybox sh) and returns its output and exit code. */
 export async function runExec(o: RunOptions & { command: string; timeoutSec?: number; consoleLog?: string }): Promise<ExecResult> {
   const arch = resolveArch(o.arch);
-  if (o.rootfs && !o.initrd) {
-    // With a rootfs kiln's init still runs from the initramfs; the disk is there as /dev/vda.
-  }
+  // With --rootfs, kiln's init still runs from the initramfs; the disk is there as /dev/vda.
   const choice = await chooseAccel(arch, o.accel ?? "auto", { cacheDir: o.cacheDir, notify: o.notify });
   const initrd = o.initrd ?? (await kilnInitramfs(o, arch, `${o.command}\n`));
   const consoleLog = o.consoleLog ?? join(o.workDir, `exec-${arch.name}.log`);

@@ -121,7 +121,11 @@ export async function bootGuest(o: GuestBootOptions): Promise<GuestBootResult> {
       const done = s.marker !== undefined && (o.doneWhen ? o.doneWhen(s) : true);
       // The guest is done, or powered off / halted (QEMU does not exit on a halt): give
       // QEMU a moment to exit by itself, then stop it.
-      if (s.poweredOff && graceKind !== "off") {
+      if (s.panic.some((l) => /^---\[ end Kernel panic/.test(l)) && graceKind === undefined) {
+        // A panic that did not reset the machine (too early for panic=-1): nothing more will come.
+        graceKind = "done";
+        graceTimer = setTimeout(() => stop({ kind: "stopped" }), 1000);
+      } else if (s.poweredOff && graceKind !== "off") {
         if (graceTimer) clearTimeout(graceTimer);
         graceKind = "off";
         graceTimer = setTimeout(() => stop({ kind: "stopped" }), 200);

@@ -70,6 +70,8 @@ export interface Sym {
   choice?: MenuNode;
   /** For choices: members in the order written. */
   members?: Sym[];
+  /** Declared `transitional` (newer trees): kept for reading old configs; see docs/kconfig.md. */
+  transitional: boolean;
   /** Set when any of its definitions uses an unknown macro result. */
   envDerived: boolean;
   /** Stable index (definition order) for arrays in the evaluator. */

@@ -54,3 +54,59 @@ export function formatConfigLine(name: string, type: string, value: string): str
   if (type === "string") return `CONFIG_${name}="${value.replace(/(["\\])/g, "\\$1")}"`;
   return `CONFIG_${name}=${value}`;
 }
+
+/** The minimal view of an evaluation the writer needs (kept structural to stay pure). */
+interface WritableEvaluation {
+  model: import("./ast.js").KconfigModel;
+  written(s: import("./ast.js").Sym): boolean;
+  value(s: import("./ast.js").Sym): string;
+  expr(e: import("./ast.js").Expr | undefined): number;
+  tri(s: import("./ast.js").Sym): number;
+}
+
+/**
+ * The .config text kconfig's conf_write produces for an evaluation: heading, menu and comment
+ * blocks, every written symbol once in menu order.
+ */
+export function writeDotConfig(ev: WritableEvaluation): string {
+  const { model } = ev;
+  type Node = import("./ast.js").MenuNode;
+  let out = `#\n# Automatically generated file; DO NOT EDIT.\n# ${model.mainmenu ?? "Linux Kernel Configuration"}\n#\n`;
+  const written = new Set<string>();
+  let needNewline = false;
+  const visible = (n: Node): boolean => {
+    if (!n.prompt) return false;
+    if (n.visibility && ev.expr(n.visibility) === 0) return false;
+    if (n.sym) {
+      if (ev.expr(n.prompt.visible) !== 0) return true;
+      if (ev.tri(n.sym) === 0) return false;
+      return n.children.some(visible);
+    }
+    return ev.expr(n.prompt.visible) !== 0;
+  };
+  const walk = (n: Node): void => {
+    const s = n.sym;
+    if (!s) {
+      if (visible(n)) {
+        out += `\n#\n# ${n.prompt?.text ?? ""}\n#\n`;
+        needNewline = false;
+      }
+    } else if (!s.isChoice && !written.has(s.name)) {
+      if (ev.written(s)) {
+        if (needNewline) {
+          out += "\n";
+          needNewline = false;
+        }
+        written.add(s.name);
+        out += formatConfigLine(s.name, s.type, ev.value(s)) + "\n";
+      }
+    }
+    for (const c of n.children) walk(c);
+    if (!s && n.kind === "menu" && visible(n)) {
+      out += `# end of ${n.prompt?.text ?? ""}\n`;
+      needNewline = true;
+    }
+  };
+  for (const c of model.root.children) walk(c);
+  return out;
+}

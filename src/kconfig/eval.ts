@@ -234,9 +234,8 @@ export class Evaluation {
   }
 
   private userStr(s: Sym): string {
-    const u = this.userRaw(s) ?? "";
-    if (s.type === "hex" && !/^0[xX]/.test(u)) return "0x" + u;
-    return u;
+    // kconfig keeps a hex value as written (a bare "0" stays "0").
+    return this.userRaw(s) ?? "";
   }
 
   private propVisible(p: Prop): Tri {

@@ -130,6 +130,10 @@ class Explainer {
       if (vis > 0 && ev.userValue(s) !== undefined) {
         const u = ev.userValue(s) as string;
         if (u === value) return out("requested", `${head} as requested`);
+        if (u === "m" && value === "y" && s.type === "tristate" && ev.effectiveType(s) === "bool") {
+          const modules = ev.model.modules;
+          return out("requested", `${head}: requested m, but ${modules ? `CONFIG_${modules.name}=n` : "the lack of module support"} turns m into y`, modules ? [`enable CONFIG_${modules.name}`] : []);
+        }
         if (u !== value && tri < (u === "y" ? 2 : u === "m" ? 1 : 0)) {
           return out("dependency", `${head}: requested ${u}, but its prompt depends on ${this.failing(prompts.map((p) => p.visible), 2)} which limits it to ${triName(vis)}`);
         }
@@ -169,6 +173,11 @@ class Explainer {
     }
     if (user !== undefined && vis > 0) details.push(`the requested value ${user} is outside its range or malformed`);
     const d = ev.activeDefault(s);
+    if (user !== undefined && vis === 0 && prompts.length && (!s.dirDep || ev.dirDep(s) > 0)) {
+      const acts = this.actions(prompts.map((p) => p.visible));
+      const dflt = d ? `, so its default applies: ${exprToString(d.expr)} (${d.loc.file}:${d.loc.line})` : "";
+      return out("invisible", `${head}: not visible: its prompt depends on ${this.failing(prompts.map((p) => p.visible))}${dflt}`, acts);
+    }
     if (!written && s.dirDep && ev.dirDep(s) === 0) {
       const acts = this.actions([s.dirDep]);
       return out("dependency", `CONFIG_${s.name} is not set because it depends on ${this.failing([s.dirDep])}${acts.length ? ": " + acts.join(", ") : ""}`, acts);
@@ -234,7 +243,11 @@ class Explainer {
         // Not settable by users: what it needs, or what it is derived from.
         if (s.dirDep && ev.expr(s.dirDep) === 0 && depth < 3) return this.fix(s.dirDep, depth + 1);
         if (ev.isPinned(s)) return [`CONFIG_${s.name} comes from a toolchain check that failed`];
-        return [`enable something that selects CONFIG_${s.name}`];
+        const sel = (reverseIndex(ev).get(s) ?? []).filter((p) => p.kind === "select" && p.node.sym).map((p) => `CONFIG_${(p.node.sym as Sym).name}`);
+        const uniq = [...new Set(sel)];
+        if (uniq.length === 0) return [`CONFIG_${s.name} cannot be enabled: it has no prompt and nothing selects it`];
+        const shown = uniq.slice(0, 6).join(" | ") + (uniq.length > 6 ? ` | ... (${uniq.length - 6} more)` : "");
+        return [`enable one of ${shown} (they select CONFIG_${s.name})`];
       }
       case "not":
         return e.e.t === "sym" && !e.e.sym.isConst ? [`disable CONFIG_${e.e.sym.name}`] : [`make ${exprToString(e.e)} false`];

@@ -26,6 +26,10 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
   const read = treeReader(tree);
   const symbolC = read(join("scripts", "kconfig", "symbol.c")) ?? "";
   const choiceModel = symbolC.includes("choice_members") ? "v6.11" : "legacy";
+  if (env.KERNELVERSION === undefined) {
+    const v = kernelVersion(read("Makefile") ?? "");
+    if (v) env.KERNELVERSION = v;
+  }
   const known = new Set(["SRCARCH", "ARCH", "srctree", "KERNELVERSION"]);
   return parseKconfig(read, {
     choiceModel,
@@ -36,4 +40,12 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
       shell: opts.runShell ? realShell(tree, env) : undefined,
     },
   });
+}
+
+/** VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION from the top Makefile, as make computes KERNELVERSION. */
+export function kernelVersion(makefile: string): string | undefined {
+  const get = (k: string) => new RegExp(`^${k}\\s*=[ \\t]*(.*)$`, "m").exec(makefile)?.[1]?.trim();
+  const [v, p, s] = [get("VERSION"), get("PATCHLEVEL"), get("SUBLEVEL")];
+  if (!v || p === undefined) return undefined;
+  return `${v}.${p}${s ? `.${s}` : ""}${get("EXTRAVERSION") ?? ""}`;
 }

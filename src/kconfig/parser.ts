@@ -261,6 +261,7 @@ class Parser {
       isChoice: false,
       isModules: false,
       optional: false,
+      transitional: false,
       props: [],
       nodes: [],
       envDerived: false,
@@ -520,6 +521,7 @@ class Parser {
       }
       case "transitional":
         ts.end();
+        needSym().transitional = true;
         return;
       case "help":
       case "---help---":
@@ -541,10 +543,13 @@ class Parser {
     if (node.sym) node.sym.props.push(node.prompt);
   }
 
-  /** A prompt; kconfig ANDs the `visible if` of every enclosing menu into its condition. */
+  /**
+   * A prompt. For symbol prompts kconfig ANDs the `visible if` of every enclosing menu into the
+   * condition; menu titles and comments (P_MENU, P_COMMENT) do not get it.
+   */
   private promptProp(node: MenuNode, text: string, cond: Expr | undefined, loc: Loc): Prop {
     let c = cond;
-    for (let m = node.parent; m; m = m.parent) {
+    for (let m = node.parent; m && node.sym; m = m.parent) {
       if (m.visibility) c = c ? { t: "and", a: c, b: m.visibility } : m.visibility;
     }
     return { kind: "prompt", node, loc, text, cond: c };

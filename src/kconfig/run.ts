@@ -104,6 +104,12 @@ export function realShell(tree: string, env: Record<string, string>): (cmd: stri
   };
 }
 
+/** Whether a command (e.g. the arch's cross gcc) is on PATH. */
+export function hasCommand(name: string): boolean {
+  const r = spawnSync("sh", ["-c", 'command -v "$1" >/dev/null', "sh", name], { stdio: "ignore" });
+  return r.status === 0;
+}
+
 export interface KconfigGoal {
   /** make goal: defconfig, tinyconfig, allnoconfig, olddefconfig, ... */
   goal: string;

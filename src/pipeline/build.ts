@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError } from "../errors.js";
 import type { Project } from "../project/load.js";
+import type { TargetDecl } from "../project/schema.js";
 import { seriesFor } from "../project/load.js";
 import type { LockEntry } from "../project/lock.js";
 import { ARCHES, type ArchSpec } from "../tables/arches.js";
@@ -24,7 +25,7 @@ import { readSeries, applySeries } from "./apply_patches.js";
 import { prepareWorktree } from "./prepare_worktree.js";
 import { takeAdoptable } from "./prepare_source.js";
 import { buildFlags, ccacheEnv } from "./build_flags.js";
-import { configure, bakeRelease, type MakeEnv } from "./configure.js";
+import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import { computeDigest, inferLabel, fitLabel, bakeLocalversion, releaseString, blankHostPaths } from "../core/identity.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
 import { formatDropped } from "../core/fragment.js";
@@ -134,7 +135,27 @@ export async function buildCell(project: Project, tname: string, archName: strin
     const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(p.ccache, statsLog) : {}) };
     const m: MakeEnv = { src: wt.src, build: wt.build, makeVars: flags.makeVars, env };
 
-    const cfg = await timed("configure", () => configure(project, tname, target, arch, m));
+    // Configure re-runs whenever one of its inputs changed; when none did and the build folder
+    // still holds the config it produced, its result is taken from the record (docs/adr/0005).
+    const cfgKey = configureKey({ tree: patched.tree, target, label, project, arch: archName, identityVars: flags.identityVars.map(blankHostPaths), toolchain: tcid.canonical, hostKconfig: await kconfigHostFacts() });
+    const cfgRecord = join(warm.state, "configure.json");
+    const kv = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
+    const cached = readConfigureRecord(cfgRecord, cfgKey, join(wt.build, ".config"));
+    let cfg: ConfigureRecord["cfg"];
+    let digest: string;
+    let fitted: string;
+    let baked: { release: string; configText: string };
+    if (cached) {
+      ({ cfg, digest, fitted, baked } = cached);
+      ui.debug("configure: inputs unchanged since the last run, config taken from its record");
+    } else {
+      const c = await timed("configure", () => configure(project, tname, target, arch, m));
+      cfg = { ...c, configText: "" };
+      digest = computeDigest({ config: c.configText, toolchain: tcid.canonical, makeFlags: flags.identityVars, sourceTree: patched.tree });
+      fitted = fitLabel(label, kv);
+      baked = await timed("configure", () => bakeRelease(m, bakeLocalversion("", fitted, digest)));
+      writeFileAtomic(cfgRecord, JSON.stringify({ key: cfgKey, cfg, digest, fitted, baked } satisfies ConfigureRecord & { key: string }));
+    }
     manifest.inputs.fragments = cfg.fragments.map((f) => ({ layer: f.layer, file: f.rel }));
     if (cfg.preset) manifest.inputs.preset = cfg.preset;
     if (cfg.goals) manifest.inputs.goals = cfg.goals;
@@ -146,13 +167,7 @@ export async function buildCell(project: Project, tname: string, archName: strin
     if (cfg.dropped.length) {
       ui.warn(`${cfg.dropped.length} requested config value(s) did not survive olddefconfig:\n  ${cfg.dropped.map(formatDropped).join("\n  ")}`);
     }
-
-    // identity
-    const kv = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
-    const digest = computeDigest({ config: cfg.configText, toolchain: tcid.canonical, makeFlags: flags.identityVars, sourceTree: patched.tree });
-    const fitted = fitLabel(label, kv);
     const expected = releaseString(kv, label, digest);
-    const baked = await timed("configure", () => bakeRelease(m, bakeLocalversion("", fitted, digest)));
     if (baked.release !== expected) {
       throw new KilnError(`the kernel reports release "${baked.release}" but kiln baked "${expected}"`, { file: join(wt.build, ".config") }, "a patch or make variable changed LOCALVERSION handling; check the series and make_vars");
     }
@@ -258,3 +273,42 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+
+interface ConfigureRecord {
+  cfg: ConfigureResult;
+  digest: string;
+  fitted: string;
+  baked: { release: string; configText: string };
+}
+
+/** Everything configure reads, hashed: the tree, the method and every fragment's bytes, the flags, the toolchain. */
+function configureKey(i: { tree: string; target: TargetDecl; label: string; project: Project; arch: string; identityVars: string[]; toolchain: string; hostKconfig: string }): string {
+  const h = createHash("sha256");
+  h.update(`kiln-configure/1\0${i.tree}\0${i.arch}\0${JSON.stringify(i.target.config)}\0${i.label}\0`);
+  h.update(`${i.identityVars.join(" ")}\0${i.toolchain}\0${i.hostKconfig}\0`);
+  for (const f of layerFiles(i.project, "", i.target, i.arch)) h.update(`${f.rel}\0`).update(readFileSync(f.file)).update("\0");
+  if (i.target.config.method === "preset") {
+    const pf = join(i.project.dir, i.project.decl.presets_dir, i.target.config.preset!);
+    if (existsSync(pf)) h.update(readFileSync(pf));
+  }
+  return h.digest("hex");
+}
+
+function readConfigureRecord(file: string, key: string, dotconfig: string): ConfigureRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8")) as ConfigureRecord & { key: string };
+    if (r.key !== key) return undefined;
+    // the build folder must still hold exactly the config that run produced
+    if (readFileSync(dotconfig, "utf8") !== r.baked.configText) return undefined;
+    return r;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Host facts kconfig reads besides the compiler: Rust availability. */
+async function kconfigHostFacts(): Promise<string> {
+  const facts: string[] = [];
+  for (const t of ["rustc", "bindgen"]) facts.push(`${t}=${(await which(t)) ?? "-"}`);
+  return facts.join(",");
+}

@@ -7,7 +7,7 @@
  *   fragments: scripts/kconfig/merge_config.sh [-n] over allnoconfig/alldefconfig, layers in order
  * Layers are folders of fragments; with preset/make they are merged on top of the method's result.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ProjectError, BuildFailure } from "../errors.js";
 import { parseFragment, mergeRequests, parseDotConfig, droppedValues, type Request, type Redefinition, type Dropped, type FragmentIssue } from "../core/fragment.js";
@@ -112,22 +112,22 @@ export async function configure(project: Project, tname: string, target: TargetD
   } else if (cfg.method === "make") {
     for (const g of cfg.goals!) await make(m, [g]);
   }
-  if (cfg.method === "fragments" || fragments.length) {
-    const argv = [join(m.src, "scripts/kconfig/merge_config.sh")];
-    if (cfg.method === "fragments") {
-      if (cfg.base === "allnoconfig") argv.push("-n");
-      argv.push("-O", m.build, ...fragments.map((f) => f.file));
-    } else {
-      // on top of the method's result: merge only, olddefconfig below
-      argv.push("-m", "-O", m.build, dotconfig, ...fragments.map((f) => f.file));
-    }
-    const env = { ...m.env, ...Object.fromEntries(m.makeVars.filter((v) => /^(ARCH|CROSS_COMPILE|LLVM)=/.test(v)).map((v) => v.split(/=(.*)/s).slice(0, 2) as [string, string])) };
-    const r = await run(argv, { cwd: m.src, env, allowFail: true });
+  // kiln owns the release string: no setlocalversion suffix, no leftover LOCALVERSION. Given as
+  // the last fragment, so the fragments method needs no extra olddefconfig pass.
+  const own = join(m.build, ".kiln-identity.config");
+  writeFileSync(own, '# CONFIG_LOCALVERSION_AUTO is not set\nCONFIG_LOCALVERSION=""\n');
+  const env = { ...m.env, ...Object.fromEntries(m.makeVars.filter((v) => /^(ARCH|CROSS_COMPILE|LLVM)=/.test(v)).map((v) => v.split(/=(.*)/s).slice(0, 2) as [string, string])) };
+  const mergeConfig = async (args: string[]) => {
+    const r = await run([join(m.src, "scripts/kconfig/merge_config.sh"), ...args], { cwd: m.src, env, allowFail: true });
     if (r.exitCode !== 0) throw new BuildFailure(`configuration failed: merge_config.sh exited with ${r.exitCode}\n${r.all.trim().split("\n").slice(-20).join("\n")}`);
+  };
+  if (cfg.method === "fragments") {
+    await mergeConfig([...(cfg.base === "allnoconfig" ? ["-n"] : []), "-O", m.build, ...fragments.map((f) => f.file), own]);
+  } else {
+    // on top of the method's result: merge only, then olddefconfig
+    await mergeConfig(["-m", "-O", m.build, dotconfig, ...fragments.map((f) => f.file), own]);
+    await make(m, ["olddefconfig"]);
   }
-  // kiln owns the release string: no setlocalversion suffix, no leftover LOCALVERSION.
-  await run([join(m.src, "scripts/config"), "--file", dotconfig, "--disable", "LOCALVERSION_AUTO", "--set-str", "LOCALVERSION", ""], { env: m.env });
-  await make(m, ["olddefconfig"]);
   const configText = readFileSync(dotconfig, "utf8");
   const dropped = droppedValues(merged, parseDotConfig(configText)).filter((d) => d.symbol !== "LOCALVERSION" && d.symbol !== "LOCALVERSION_AUTO");
   return {
@@ -148,8 +148,7 @@ export async function bakeRelease(m: MakeEnv, localversion: string): Promise<{ r
   const dotconfig = join(m.build, ".config");
   await run([join(m.src, "scripts/config"), "--file", dotconfig, "--disable", "LOCALVERSION_AUTO", "--set-str", "LOCALVERSION", localversion], { env: m.env });
   // syncconfig = olddefconfig + include/config/auto.conf, which setlocalversion reads.
-  await make(m, ["syncconfig"]);
-  const r = await make(m, ["kernelrelease"], ["-s"]);
+  const r = await make(m, ["syncconfig", "kernelrelease"], ["-s"]);
   const release = r.stdout.trim().split("\n").pop() ?? "";
   return { release, configText: readFileSync(dotconfig, "utf8") };
 }

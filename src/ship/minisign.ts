@@ -12,7 +12,7 @@
  * Pure apart from keygen's file writing.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from "node:crypto";
-import { existsSync, chmodSync } from "node:fs";
+import { existsSync, chmodSync, readFileSync } from "node:fs";
 import { blake2b } from "./blake2b.js";
 import { SourceError, ProjectError } from "../errors.js";
 import { writeFileAtomic } from "./artifact.js";
@@ -182,4 +182,16 @@ export function keygen(opts: { publicPath: string; secretPath: string; force?: b
   chmodSync(opts.secretPath, 0o600); // an existing file's mode is not changed by the rename
   writeFileAtomic(opts.publicPath, formatPublicKey(kp));
   return { keyId: keyIdHex(kp.keyId), publicKey: formatPublicKey(kp).split("\n")[1]! };
+}
+
+/**
+ * The keys a consumer trusts, configured explicitly: each item is a path to a minisign
+ * public key file or the bare base64 key (as `minisign -P` takes).
+ */
+export function loadTrustedKeys(items: string[]): MinisignPublicKey[] {
+  return items.map((item) => {
+    if (/^RW[A-Za-z0-9+/]{54}$/.test(item.trim())) return parsePublicKey(item, "trusted key");
+    if (!existsSync(item)) throw new ProjectError("trusted public key file not found", { file: item }, "give a minisign .pub file or the base64 key");
+    return parsePublicKey(readFileSync(item, "utf8"), item);
+  });
 }

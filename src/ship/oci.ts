@@ -14,7 +14,7 @@
 import http from "node:http";
 import https from "node:https";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { homedir } from "node:os";
 import { InfraError, SourceError, ProjectError } from "../errors.js";
@@ -124,7 +124,7 @@ export class RegistryClient {
   private raw(method: string, url: string, headers: Record<string, string>, body?: Body): Promise<Res> {
     const mod = url.startsWith("https:") ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, timeout: 120_000 });
+      const req = mod.request(url, { method, agent: false, headers, timeout: 120_000 });
       req.on("response", (r) => resolve({ status: r.statusCode ?? 0, headers: r.headers, stream: r }));
       req.on("timeout", () => req.destroy(new Error("no answer within 120 s")));
       req.on("error", (e) => reject(new InfraError(`${method} failed: ${e.message}`, { url }, "check that the registry is reachable")));
@@ -262,7 +262,6 @@ export class RegistryClient {
     }
     await this.expect(r, [200], `get blob ${d.digest}`, this.url(path));
     const tmp = siblingTemp(dest, "kiln-blob");
-    const { createWriteStream } = await import("node:fs");
     const out = createWriteStream(tmp);
     let outErr: Error | undefined;
     out.on("error", (e) => (outErr = e));
@@ -273,7 +272,8 @@ export class RegistryClient {
         h.update(c as Buffer);
         n += (c as Buffer).length;
         if (n > d.size) throw new SourceError(`blob ${d.digest} is larger than its descriptor's ${d.size} bytes`, { url: this.url(path) });
-        out.write(c);
+        if (!out.write(c)) await new Promise<void>((res) => out.once("drain", () => res()));
+        if (outErr) throw outErr;
       }
       await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
       if (outErr) throw outErr;

@@ -4,7 +4,7 @@
  * a temp file and a rename on disk; one PUT with a Content-Length over HTTP. Every
  * download is checked against the announced length, so a cut connection is an error.
  */
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, existsSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import http from "node:http";
 import https from "node:https";
@@ -62,10 +62,8 @@ export class DirTransport implements Transport {
     mkdirSync(dirname(dest), { recursive: true });
     const tmp = siblingTemp(dest, "kiln-put");
     try {
-      if (Buffer.isBuffer(data)) {
-        const { writeFileSync } = await import("node:fs");
-        writeFileSync(tmp, data);
-      } else copyFileSync(data.file, tmp);
+      if (Buffer.isBuffer(data)) writeFileSync(tmp, data);
+      else copyFileSync(data.file, tmp);
       renameSync(tmp, dest);
     } catch (e) {
       rmSync(tmp, { force: true });
@@ -151,7 +149,8 @@ export class HttpTransport implements Transport {
   private request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | { file: string; size: number }): Promise<http.IncomingMessage> {
     const mod = url.startsWith("https:") ? https : http;
     return new Promise((res, rej) => {
-      const req = mod.request(url, { method, headers: { ...this.opts.headers, ...headers }, timeout: this.opts.timeoutMs ?? 60_000 });
+      // agent: false: no idle keep-alive sockets that a server may close under us between calls
+      const req = mod.request(url, { method, agent: false, headers: { ...this.opts.headers, ...headers }, timeout: this.opts.timeoutMs ?? 60_000 });
       req.on("response", res);
       req.on("timeout", () => req.destroy(new Error(`no answer within ${this.opts.timeoutMs ?? 60_000} ms`)));
       req.on("error", (e) => rej(new InfraError(`${method} failed: ${e.message}`, { url }, "check that the mirror is reachable")));

@@ -84,7 +84,9 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     console: "ttyAMA0",
     utsMachine: "aarch64",
     qemuCpuTcg: "cortex-a57",
-    bootAppend: [],
+    // earlycon with no argument follows the device tree's stdout-path: output from the first
+    // instructions, so an early death is seen rather than a silent console.
+    bootAppend: ["earlycon"],
     consoleConfig: "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
     kvmProbe: "arm64-psci-off",
     firmwareLines: ["^U-Boot ", "^UEFI firmware", "^BdsDxe"],
@@ -107,7 +109,7 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     qemuBios: "default",
     utsMachine: "riscv64",
     qemuCpuTcg: "rv64",
-    bootAppend: [],
+    bootAppend: ["earlycon"],
     consoleConfig: "CONFIG_SERIAL_8250_CONSOLE (with CONFIG_SERIAL_OF_PLATFORM)",
     firmwareLines: ["^OpenSBI v", "^Platform Name\\s*:", "^Boot HART ", "^U-Boot "],
     decompressLines: [],

@@ -258,3 +258,28 @@ test("after a one-file patch is added, the rebuild compiles only a handful of ob
   assert.ok(cc.some((l) => /init\/calibrate\.o/.test(l)), "the patched file was compiled");
   assert.ok(cc.length <= 12, `only a handful of objects compiled, got ${cc.length}`);
 });
+
+test("--locked refuses a project whose lock is missing or stale", { skip, timeout: 5 * 60_000 }, async () => {
+  const dir = project("locked");
+  const r = await kiln(["-C", dir, "build", "--locked"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--locked: kiln.toml and kiln.lock disagree:\n\s+there is no kiln.lock/);
+});
+
+test("a locked Debian version gone from the archive gives the command that re-pins", { skip, timeout: 5 * 60_000 }, async () => {
+  const home = join(TEST_HOME, "..", "kiln-home-gone");
+  rmSync(home, { recursive: true, force: true });
+  const dir = project("gone");
+  // What `kiln lock` wrote a while ago, for a version the archive has since dropped.
+  const { pinDeclHash } = await import("../../src/project/lock.js");
+  const declared = pinDeclHash({ kind: "debian", debian: "linux-source-6.12" });
+  writeFileSync(
+    join(dir, "kiln.lock"),
+    `version = 1\n[source.linux]\ndeclared = "${declared}"\nkind = "debian"\npackage = "linux-source-6.12"\nversion = "6.12.1-1"\ntarball_sha256 = "${"1".repeat(64)}"\ntree = "${"2".repeat(40)}"\ntimestamp = 1\nkernel_version = "6.12.1"\n`,
+  );
+  const r = await kiln(["-C", dir, "build", "--locked"], { home });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /linux-source-6\.12 version 6\.12\.1-1 is no longer in the Debian archive/);
+  assert.match(r.stderr, /kiln lock --update linux/);
+  rmSync(home, { recursive: true, force: true });
+});
