@@ -3,6 +3,8 @@
  * `# CONFIG_X is not set` (= n), other comments and blank lines ignored.
  */
 import { ProjectError } from "../errors.js";
+import type { MenuNode } from "./ast.js";
+import type { Evaluation } from "./eval.js";
 
 export interface ConfigLine {
   name: string;
@@ -55,26 +57,16 @@ export function formatConfigLine(name: string, type: string, value: string): str
   return `CONFIG_${name}=${value}`;
 }
 
-/** The minimal view of an evaluation the writer needs (kept structural to stay pure). */
-interface WritableEvaluation {
-  model: import("./ast.js").KconfigModel;
-  written(s: import("./ast.js").Sym): boolean;
-  value(s: import("./ast.js").Sym): string;
-  expr(e: import("./ast.js").Expr | undefined): number;
-  tri(s: import("./ast.js").Sym): number;
-}
-
 /**
  * The .config text kconfig's conf_write produces for an evaluation: heading, menu and comment
  * blocks, every written symbol once in menu order.
  */
-export function writeDotConfig(ev: WritableEvaluation): string {
+export function writeDotConfig(ev: Evaluation): string {
   const { model } = ev;
-  type Node = import("./ast.js").MenuNode;
   let out = `#\n# Automatically generated file; DO NOT EDIT.\n# ${model.mainmenu ?? "Linux Kernel Configuration"}\n#\n`;
   const written = new Set<string>();
   let needNewline = false;
-  const visible = (n: Node): boolean => {
+  const visible = (n: MenuNode): boolean => {
     if (!n.prompt) return false;
     if (n.visibility && ev.expr(n.visibility) === 0) return false;
     if (n.sym) {
@@ -84,7 +76,7 @@ export function writeDotConfig(ev: WritableEvaluation): string {
     }
     return ev.expr(n.prompt.visible) !== 0;
   };
-  const walk = (n: Node): void => {
+  const walk = (n: MenuNode): void => {
     const s = n.sym;
     if (!s) {
       if (visible(n)) {

@@ -4,7 +4,7 @@
  */
 export type { Expr, KconfigModel, Loc, MenuNode, Prop, Sym, SymType, Tri } from "./ast.js";
 export { exprToString, triName } from "./ast.js";
-export { parseKconfig, menuPath, type FileReader, type ParseOptions } from "./parser.js";
+export { parseKconfig, menuPath, symbolMenuPath, type FileReader, type ParseOptions } from "./parser.js";
 export { Macros, UNKNOWN, isUnknown, type MacroHost } from "./macro.js";
 export { Evaluation, evaluate, type EvalInput } from "./eval.js";
 export { parseDotConfig, dotConfigLines, formatConfigLine, writeDotConfig } from "./dotconfig.js";

@@ -880,3 +880,9 @@ export function menuPath(node: MenuNode): string[] {
   }
   return out;
 }
+
+/** Menu path of a symbol by name (its first definition), or undefined when it is not defined. */
+export function symbolMenuPath(model: KconfigModel, name: string): string[] | undefined {
+  const n = model.symbols.get(name.replace(/^CONFIG_/, ""))?.nodes[0];
+  return n ? menuPath(n) : undefined;
+}

@@ -40,16 +40,25 @@ export function isExcluded(rel: string): boolean {
 }
 
 /**
+ * What the artifact carries from a store entry: `boot/` and `lib/modules/`. Not the entry's
+ * `vmlinux` (large; bundles are made from it at build time) nor `manifest.json` (it records
+ * times and host paths, which would break byte identity across rebuilds).
+ */
+export function inArtifact(rel: string): boolean {
+  return rel === "boot" || rel.startsWith("boot/") || rel === "lib" || rel === "lib/modules" || rel.startsWith("lib/modules/");
+}
+
+/**
  * Lists an install tree as sorted tar entries, mtimes clamped to `timestamp`.
  * Refuses device nodes, fifos, sockets and symlinks that leave the tree.
  */
-export function listTree(root: string, timestamp: number): TreeEntry[] {
+export function listTree(root: string, timestamp: number, include: (rel: string) => boolean = () => true): TreeEntry[] {
   const out: TreeEntry[] = [];
   const walk = (rel: string) => {
     const abs = rel ? join(root, rel) : root;
     for (const name of readdirSync(abs)) {
       const r = rel ? `${rel}/${name}` : name;
-      if (isExcluded(r)) continue;
+      if (isExcluded(r) || !include(r)) continue;
       const st = lstatSync(join(root, r));
       const mtime = Math.min(Math.floor(st.mtimeMs / 1000), timestamp);
       if (st.isDirectory()) {
@@ -174,7 +183,10 @@ export async function writeArtifact(opts: {
 }): Promise<ArtifactResult> {
   const file = artifactFileName(opts.name, opts.release, opts.arch);
   const path = join(opts.outDir, file);
-  const entries = listTree(opts.entryDir, opts.timestamp);
+  const entries = listTree(opts.entryDir, opts.timestamp, inArtifact);
+  if (!entries.some((e) => e.type === "file" && e.path.startsWith("boot/"))) {
+    throw new ProjectError("the install tree has no files under boot/", { file: opts.entryDir }, "pass the store entry of a finished build");
+  }
   await writeTarZst(entries, path, opts.zstdLevel);
   const sha256 = await sha256File(path);
   const sha256Path = `${path}.sha256`;

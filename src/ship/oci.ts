@@ -324,7 +324,7 @@ export async function pushKernelOci(p: OciPushInput): Promise<OciPushResult> {
   mkdirSync(p.workDir, { recursive: true });
   if (existsSync(join(p.entryDir, "lib", "modules", r))) {
     const modsPath = join(p.workDir, `modules-${r}.tar.zst`);
-    const entries = listTree(p.entryDir, p.timestamp).filter((e) => e.path === "lib" || e.path === "lib/modules" || e.path.startsWith(`lib/modules/${r}`));
+    const entries = listTree(p.entryDir, p.timestamp, (rel) => rel === "lib" || rel === "lib/modules" || rel === `lib/modules/${r}` || rel.startsWith(`lib/modules/${r}/`));
     await writeTarZst(entries, modsPath);
     files.splice(1, 0, { role: "modules", title: `modules-${r}.tar.zst`, path: modsPath });
   }
