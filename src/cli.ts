@@ -181,10 +181,14 @@ export function program(): Command {
       }
       if (g.json) process.stdout.write(JSON.stringify(out.map((r) => ({ target: r.manifest.target, arch: r.manifest.arch, uts_release: r.manifest.uts_release, config: r.manifest.config })), null, 2) + "\n");
       const bad = out.filter((r) => (r.manifest.config?.dropped.length ?? 0) > 0);
+      const broken = out.filter((r) => (r.manifest.config?.invariants?.length ?? 0) > 0);
+      if (broken.length) {
+        throw new GateFailure(`config invariants violated: ${broken.map((r) => `${r.manifest.arch}/${r.manifest.target}: ${r.manifest.config!.invariants!.length}`).join(", ")}`, {}, "every violation is listed above");
+      }
       if (bad.length && !o.reportOnly) {
         throw new GateFailure(`${bad.map((r) => `${r.manifest.target}/${r.manifest.arch}: ${r.manifest.config!.dropped.length}`).join(", ")} requested config value(s) did not survive olddefconfig`, {}, "fix the fragments (see the warnings above), or pass --report-only");
       }
-      if (!bad.length) ui.step("configured", `${out.length} cell(s): every requested value survived`);
+      if (!bad.length) ui.step("configured", `${out.length} cell(s): every requested value survived, invariants hold`);
     });
 
   prog

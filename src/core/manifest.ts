@@ -75,6 +75,7 @@ export const ManifestSchema = z
       requested: z.number().int(),
       dropped: z.array(z.object({ symbol: z.string(), requested: z.string(), actual: z.string(), file: z.string(), line: z.number().int() })),
       redefined: z.array(z.object({ symbol: z.string(), from: z.string(), to: z.string(), file: z.string(), line: z.number().int() })),
+      invariants: z.array(z.object({ kind: z.enum(["required", "forbidden"]), symbol: z.string(), message: z.string(), origin: z.string() })).optional(),
     }).optional(),
     reuse: z.object({
       status: z.enum(["built", "reused", "waited-reused"]),

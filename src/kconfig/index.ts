@@ -10,4 +10,5 @@ export { Evaluation, evaluate, type EvalInput } from "./eval.js";
 export { parseDotConfig, dotConfigLines, formatConfigLine, writeDotConfig } from "./dotconfig.js";
 export { explain, type Explanation, type Reason } from "./explain.js";
 export { writeDefconfig, defaultString } from "./defconfig.js";
+export { newSymbols, type NewSymbol } from "./newsyms.js";
 export { loadKconfig, type LoadOptions } from "./load.js";

@@ -860,8 +860,11 @@ function computeMenuParents(root: MenuNode): void {
             if (c.sym && dependsOn(dep, c.sym)) under = c;
           }
           if (!under) break;
-          m.menuParent = under;
-          visit(m, m.kind === "if" ? under : m);
+          // kconfig undoes submenus under entries without a prompt: their children move up.
+          let shown: MenuNode = under;
+          while (!shown.prompt && shown !== displayParent && shown.menuParent) shown = shown.menuParent;
+          m.menuParent = shown;
+          visit(m, m.kind === "if" ? shown : m);
           chain.push(m);
         }
         i = j - 1;

@@ -9,7 +9,8 @@ import { availableParallelism } from "node:os";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { KilnError } from "../errors.js";
+import { KilnError, GateFailure } from "../errors.js";
+import { checkInvariants, type InvariantRule } from "../core/invariants.js";
 import type { Project } from "../project/load.js";
 import type { TargetDecl } from "../project/schema.js";
 import { seriesFor } from "../project/load.js";
@@ -28,7 +29,7 @@ import { buildFlags, ccacheEnv } from "./build_flags.js";
 import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import { computeDigest, inferLabel, fitLabel, bakeLocalversion, releaseString, blankHostPaths } from "../core/identity.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
-import { formatDropped } from "../core/fragment.js";
+import { formatDropped, parseDotConfig } from "../core/fragment.js";
 import { compile, estimateSteps, buildLogPath } from "./compile.js";
 import { install } from "./install.js";
 import { entryDir, hasEntry, commitEntry, newTmpDir, touchEntry } from "../store/store.js";
@@ -166,6 +167,12 @@ export async function buildCell(project: Project, tname: string, archName: strin
     };
     if (cfg.dropped.length) {
       ui.warn(`${cfg.dropped.length} requested config value(s) did not survive olddefconfig:\n  ${cfg.dropped.map(formatDropped).join("\n  ")}`);
+    }
+    const violations = checkInvariants(invariantRules(project), parseDotConfig(baked.configText), archName, tname);
+    manifest.config.invariants = violations.map((v) => ({ kind: v.kind, symbol: v.symbol, message: v.message, origin: v.origin }));
+    if (violations.length) ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
+    if (violations.length && !opts.configureOnly) {
+      throw new GateFailure(`the config gate failed for ${archName}/${tname}: ${violations.length} invariant violation(s)`, {}, "fix the fragments or the invariants in kiln.toml; `kiln check configured` lists every violation");
     }
     const expected = releaseString(kv, label, digest);
     if (baked.release !== expected) {
@@ -311,4 +318,20 @@ async function kconfigHostFacts(): Promise<string> {
   const facts: string[] = [];
   for (const t of ["rustc", "bindgen"]) facts.push(`${t}=${(await which(t)) ?? "-"}`);
   return facts.join(",");
+}
+
+/** The project's invariants, each with the kiln.toml line of its [[invariant]] table. */
+export function invariantRules(project: Project): InvariantRule[] {
+  const lines: number[] = [];
+  project.text.split("\n").forEach((l, i) => {
+    if (/^\s*\[\[\s*invariant\s*\]\]/.test(l)) lines.push(i + 1);
+  });
+  return project.decl.invariant.map((r, i) => ({
+    origin: `${project.file}:${lines[i] ?? 0}`,
+    ...(r.arches ? { arches: r.arches } : {}),
+    ...(r.variants ? { variants: r.variants } : {}),
+    ...(r.not_variants ? { not_variants: r.not_variants } : {}),
+    required: r.required,
+    forbidden: r.forbidden,
+  }));
 }

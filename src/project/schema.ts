@@ -132,6 +132,19 @@ export const TargetSchema = z.strictObject({
   goals: z.array(z.string().regex(/^[A-Za-z0-9_./-]+$/)).default([]),
 });
 
+const SymbolName = z.string().regex(/^(CONFIG_)?[A-Za-z0-9_]+$/, "expected a Kconfig symbol such as VIRTIO_BLK");
+
+/** A config invariant: required symbols with exact values and forbidden symbols, optionally scoped. */
+export const InvariantSchema = z.strictObject({
+  arches: z.array(z.string()).optional(),
+  /** Variants are target names (base, debug, ...). */
+  variants: z.array(z.string()).optional(),
+  not_variants: z.array(z.string()).optional(),
+  required: z.record(SymbolName, z.string().regex(/^(y|m|n|-?[0-9]+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*")$/, "expected y, m, n, a number or a quoted string")).default({}),
+  forbidden: z.array(SymbolName).default([]),
+});
+export type InvariantDecl = z.infer<typeof InvariantSchema>;
+
 export const ProjectSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case name: letters, digits, . _ -"),
   /** Folder that holds presets for the preset method (default "presets"). */
@@ -139,6 +152,8 @@ export const ProjectSchema = z.strictObject({
   source: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.record(z.string(), z.unknown())),
   series: SeriesSchema.optional(),
   target: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected a lower-case target name"), TargetSchema),
+  /** Config invariants checked after configure (seed 003's "configured" gate). */
+  invariant: z.array(InvariantSchema).default([]),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;

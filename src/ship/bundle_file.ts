@@ -28,8 +28,16 @@ export function bundleInputPath(arch: BundleArch, buildDir: string): string {
   return join(buildDir, spec.imagePath);
 }
 
-export function payloadFromBuild(arch: BundleArch, buildDir: string, opts: { aarch64Base?: bigint } = {}): KernelPayload {
-  const file = bundleInputPath(arch, buildDir);
+/**
+ * The file a bundle is made from in a store entry: `vmlinux` for x86_64, the installed raw
+ * Image (`boot/vmlinuz-<release>`) for aarch64 and riscv64.
+ */
+export function bundleInputInEntry(arch: BundleArch, entryDir: string, release: string): string {
+  return arch === "x86_64" ? join(entryDir, "vmlinux") : join(entryDir, "boot", `vmlinuz-${release}`);
+}
+
+export function payloadFromBuild(arch: BundleArch, buildDir: string, opts: { aarch64Base?: bigint; file?: string } = {}): KernelPayload {
+  const file = opts.file ?? bundleInputPath(arch, buildDir);
   if (!existsSync(file)) throw new ProjectError(`the build has no ${file}`, { file }, arch === "x86_64" ? "build the vmlinux goal" : `build the ${archSpec(arch)?.imageGoal ?? "Image"} goal`);
   const data = readFileSync(file);
   if (arch === "x86_64") return payloadFromVmlinux(data, file);
@@ -42,13 +50,15 @@ export function packBundleFromBuild(o: {
   arch: BundleArch;
   variant: BundleVariant;
   buildDir: string;
+  /** Overrides the input file (e.g. bundleInputInEntry for a store entry). */
+  input?: string;
   out: string;
   abiVersion?: number;
   aarch64Base?: bigint;
   qboot?: string;
   initrd?: string;
 }): { path: string; sha256: string; size: number } {
-  const kernel = payloadFromBuild(o.arch, o.buildDir, { aarch64Base: o.aarch64Base });
+  const kernel = payloadFromBuild(o.arch, o.buildDir, { aarch64Base: o.aarch64Base, file: o.input });
   const bundle = packBundle({
     arch: o.arch,
     variant: o.variant,

@@ -87,3 +87,78 @@ export function readElf64(buf: Buffer): Elf64 {
   }
   return { type, machine, entry, segments };
 }
+
+export interface ElfSection {
+  index: number;
+  name: string;
+  type: number;
+  offset: number;
+  size: number;
+}
+
+export const SHT_NOBITS = 8;
+
+/** Section headers with names. Throws ElfFormatError on a malformed table. */
+export function readElfSections(buf: Buffer): ElfSection[] {
+  readElf64(buf); // validates the identification and header
+  const shoff = Number(buf.readBigUInt64LE(40));
+  const shentsize = buf.readUInt16LE(58);
+  const shnum = buf.readUInt16LE(60);
+  const shstrndx = buf.readUInt16LE(62);
+  if (shnum === 0) return [];
+  if (shentsize < 64) throw new ElfFormatError(`section header entry size ${shentsize} < 64`, 58);
+  const raw: { name: number; type: number; offset: number; size: number }[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * shentsize;
+    need(buf, at, 64, `section header ${i}`);
+    raw.push({
+      name: buf.readUInt32LE(at),
+      type: buf.readUInt32LE(at + 4),
+      offset: Number(buf.readBigUInt64LE(at + 24)),
+      size: Number(buf.readBigUInt64LE(at + 32)),
+    });
+  }
+  const strtab = raw[shstrndx];
+  const name = (off: number) => {
+    if (!strtab || strtab.offset + off >= buf.length) return `#${off}`;
+    const start = strtab.offset + off;
+    const end = buf.indexOf(0, start);
+    return buf.toString("latin1", start, end < 0 ? buf.length : end);
+  };
+  return raw.map((s, index) => ({ index, name: name(s.name), type: s.type, offset: s.offset, size: s.size }));
+}
+
+/**
+ * The first section whose bytes differ between two ELF files, in file order, or a note on
+ * why sections cannot be compared. Pure.
+ */
+export function firstDifferingSection(a: Buffer, b: Buffer): string {
+  let sa: ElfSection[];
+  let sb: ElfSection[];
+  try {
+    sa = readElfSections(a);
+    sb = readElfSections(b);
+  } catch (e) {
+    return `not comparable by section (${(e as Error).message})`;
+  }
+  const byName = new Map(sb.map((s) => [s.name, s]));
+  const ordered = [...sa].sort((x, y) => x.offset - y.offset);
+  for (const s of ordered) {
+    const t = byName.get(s.name);
+    if (!t) return `section ${s.name} is only in the first file`;
+    if (s.type === SHT_NOBITS || t.type === SHT_NOBITS) {
+      if (s.size !== t.size) return `section ${s.name} (nobits): size ${s.size} vs ${t.size}`;
+      continue;
+    }
+    const x = a.subarray(s.offset, s.offset + s.size);
+    const y = b.subarray(t.offset, t.offset + t.size);
+    if (!x.equals(y)) {
+      const n = Math.min(x.length, y.length);
+      let i = 0;
+      while (i < n && x[i] === y[i]) i++;
+      return `section ${s.name}: first difference at section offset 0x${i.toString(16)} (sizes ${s.size} vs ${t.size})`;
+    }
+  }
+  for (const t of sb) if (!sa.some((s) => s.name === t.name)) return `section ${t.name} is only in the second file`;
+  return "all sections equal; the headers or layout differ";
+}

@@ -21,7 +21,8 @@ export {
   type KernelPayload,
   type PackInput,
 } from "./bundle.js";
-export { packBundleFromBuild, inspectBundleFile, payloadFromBuild, bundleInputPath } from "./bundle_file.js";
+export { packBundleFromBuild, inspectBundleFile, payloadFromBuild, bundleInputPath, bundleInputInEntry } from "./bundle_file.js";
+export { inspectDeb, checkKernelImageDeb, assertKernelDeb, extractDebs, type DebInfo } from "./deb.js";
 export {
   writeArtifact,
   artifactFileName,
@@ -66,3 +67,5 @@ export {
   type OciPullResult,
   type RegistryCredentials,
 } from "./oci.js";
+export { compareArtifacts, compareTrees, renderDifferences, type Difference } from "./compare.js";
+export { firstDifferingSection, readElfSections } from "./elf.js";
