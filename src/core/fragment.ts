@@ -15,7 +15,12 @@ export interface Request {
   symbol: string; // without the CONFIG_ prefix
   value: string; // y, m, n, a number, or a quoted string as written
   origin: Origin;
+  /** Reason given on a preceding "# kiln-allow: <reason>" line: a mismatch is expected. */
+  allow?: string;
 }
+
+/** A comment line that exempts the next CONFIG line from the mismatch gate, with a reason. */
+export const ALLOW = /^#\s*kiln-allow:\s*(\S.*)$/;
 
 export interface FragmentIssue {
   kind: "malformed" | "duplicate";
@@ -37,12 +42,17 @@ export function parseFragment(text: string, file: string, layer?: string): { req
   const issues: FragmentIssue[] = [];
   const seen = new Map<string, number>();
   const lines = text.split("\n");
+  let allow: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!.replace(/\r$/, "");
     const line = raw.trim();
     const origin: Origin = { file, line: i + 1, ...(layer ? { layer } : {}) };
     let m: RegExpExecArray | null;
     let req: Request | undefined;
+    if ((m = ALLOW.exec(line))) {
+      allow = m[1]!.trim();
+      continue;
+    }
     if ((m = UNSET.exec(line))) req = { symbol: m[1]!, value: "n", origin };
     else if ((m = SET.exec(line))) {
       const value = m[2]!.trim();
@@ -51,7 +61,10 @@ export function parseFragment(text: string, file: string, layer?: string): { req
         continue;
       }
       req = { symbol: m[1]!, value, origin };
-    } else if (line === "" || line.startsWith("#")) continue;
+    } else if (line === "" || line.startsWith("#")) {
+      if (line === "") allow = undefined;
+      continue;
+    }
     else {
       issues.push({ kind: "malformed", origin, message: `not a CONFIG_ line: ${JSON.stringify(raw.slice(0, 80))} (expected CONFIG_X=value or "# CONFIG_X is not set")` });
       continue;
@@ -62,6 +75,8 @@ export function parseFragment(text: string, file: string, layer?: string): { req
       continue;
     }
     seen.set(req.symbol, i + 1);
+    if (allow) req.allow = allow;
+    allow = undefined;
     requests.push(req);
   }
   return { requests, issues };
@@ -103,6 +118,8 @@ export interface Dropped {
   actual: string; // "n" when unset or absent
   present: boolean; // false when the symbol is not in the final config at all
   origin: Origin;
+  /** The opt-out reason, when the line was marked "# kiln-allow: <reason>". */
+  allow?: string;
 }
 
 /** Every requested value that did not survive configuration. */
@@ -111,7 +128,7 @@ export function droppedValues(merged: Map<string, Request>, final: Map<string, s
   for (const r of merged.values()) {
     const actual = final.get(r.symbol);
     const a = actual ?? "n";
-    if (!sameValue(r.value, a)) out.push({ symbol: r.symbol, requested: r.value, actual: a, present: actual !== undefined, origin: r.origin });
+    if (!sameValue(r.value, a)) out.push({ symbol: r.symbol, requested: r.value, actual: a, present: actual !== undefined, origin: r.origin, ...(r.allow ? { allow: r.allow } : {}) });
   }
   return out.sort((x, y) => x.origin.file.localeCompare(y.origin.file) || x.origin.line - y.origin.line);
 }
@@ -125,5 +142,5 @@ function sameValue(req: string, act: string): boolean {
 export function formatDropped(d: Dropped): string {
   const where = `${d.origin.file}:${d.origin.line}`;
   const act = d.present ? `CONFIG_${d.symbol}=${d.actual}` : `CONFIG_${d.symbol} absent (no such symbol for this arch, or its menu is off)`;
-  return `${where}: requested CONFIG_${d.symbol}=${d.requested}, got ${act}`;
+  return `${where}: requested CONFIG_${d.symbol}=${d.requested}, got ${act}${d.allow ? ` (allowed: ${d.allow})` : ""}`;
 }

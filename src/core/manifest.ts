@@ -73,8 +73,8 @@ export const ManifestSchema = z
       .optional(),
     config: z.object({
       requested: z.number().int(),
-      dropped: z.array(z.object({ symbol: z.string(), requested: z.string(), actual: z.string(), file: z.string(), line: z.number().int() })),
-      redefined: z.array(z.object({ symbol: z.string(), from: z.string(), to: z.string(), file: z.string(), line: z.number().int() })),
+      dropped: z.array(z.object({ symbol: z.string(), requested: z.string(), actual: z.string(), file: z.string(), line: z.number().int(), allowed: z.string().optional().describe("the opt-out reason") })),
+      redefined: z.array(z.object({ symbol: z.string(), from: z.string(), to: z.string(), file: z.string(), line: z.number().int(), override: z.boolean() })),
       invariants: z.array(z.object({ kind: z.enum(["required", "forbidden"]), symbol: z.string(), message: z.string(), origin: z.string() })).optional(),
     }).optional(),
     reuse: z.object({

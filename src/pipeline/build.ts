@@ -162,11 +162,15 @@ export async function buildCell(project: Project, tname: string, archName: strin
     if (cfg.goals) manifest.inputs.goals = cfg.goals;
     manifest.config = {
       requested: cfg.requested,
-      dropped: cfg.dropped.map((d) => ({ symbol: d.symbol, requested: d.requested, actual: d.actual, file: d.origin.file, line: d.origin.line })),
-      redefined: cfg.redefinitions.map((r) => ({ symbol: r.symbol, from: r.from.value, to: r.to.value, file: r.to.origin.file, line: r.to.origin.line })),
+      dropped: cfg.dropped.map((d) => ({ symbol: d.symbol, requested: d.requested, actual: d.actual, file: d.origin.file, line: d.origin.line, ...(d.allow ? { allowed: d.allow } : {}) })),
+      redefined: cfg.redefinitions.map((r) => ({ symbol: r.symbol, from: r.from.value, to: r.to.value, file: r.to.origin.file, line: r.to.origin.line, override: r.override })),
     };
     if (cfg.dropped.length) {
       ui.warn(`${cfg.dropped.length} requested config value(s) did not survive olddefconfig:\n  ${cfg.dropped.map(formatDropped).join("\n  ")}`);
+    }
+    const redef = cfg.redefinitions.filter((r) => !r.override);
+    if (redef.length) {
+      ui.warn(`${redef.length} config value(s) redefined by a later layer that is not declared an override:\n  ${redef.map((r) => `${r.to.origin.file}:${r.to.origin.line}: CONFIG_${r.symbol}=${r.to.value} (was ${r.from.value} at ${r.from.origin.file}:${r.from.origin.line})`).join("\n  ")}`);
     }
     const violations = checkInvariants(invariantRules(project), parseDotConfig(baked.configText), archName, tname);
     manifest.config.invariants = violations.map((v) => ({ kind: v.kind, symbol: v.symbol, message: v.message, origin: v.origin }));

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { ProjectError, BuildFailure } from "../errors.js";
+import { ProjectError, BuildFailure, GateFailure } from "../errors.js";
 import { parseFragment, mergeRequests, parseDotConfig, droppedValues, type Request, type Redefinition, type Dropped, type FragmentIssue } from "../core/fragment.js";
 import { run, type RunResult } from "../effects/proc.js";
 import { locateKey } from "../project/toml_locate.js";
@@ -21,6 +21,8 @@ export interface FragmentFile {
   layer: string;
   file: string; // absolute
   rel: string; // relative to the project
+  /** The layer is declared an override: its redefinitions are intended. */
+  override: boolean;
 }
 
 export interface ConfigureResult {
@@ -29,7 +31,8 @@ export interface ConfigureResult {
   preset?: string;
   goals?: string[];
   requested: number;
-  redefinitions: Redefinition[];
+  /** Every redefinition; `override` tells whether the later layer is declared an override. */
+  redefinitions: (Redefinition & { override: boolean })[];
   dropped: Dropped[];
   issues: FragmentIssue[];
   /** .config text with LOCALVERSION_AUTO off, before the identity is baked. */
@@ -61,9 +64,11 @@ const FRAGMENT_NAME = /(\.config|\.cfg|\.fragment)$|^CONFIG_[A-Za-z0-9_]+$/;
 /** The fragment files of the target's layers, in merge order: layers as declared, files by name. */
 export function layerFiles(project: Project, tname: string, target: TargetDecl, arch: string): FragmentFile[] {
   const out: FragmentFile[] = [];
-  target.config.layers.forEach((layer, i) => {
-    const rel = layer.replaceAll("{arch}", arch);
+  target.config.layers.forEach((layer0, i) => {
+    const layer = typeof layer0 === "string" ? { path: layer0, override: false, optional: false } : layer0;
+    const rel = layer.path.replaceAll("{arch}", arch);
     const dir = projectPath(project, rel);
+    if (layer.optional && !existsSync(dir)) return;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new ProjectError(
         `config layer "${rel}" of target "${tname}" is not a folder`,
@@ -73,7 +78,7 @@ export function layerFiles(project: Project, tname: string, target: TargetDecl, 
     }
     for (const f of readdirSync(dir).sort()) {
       const abs = join(dir, f);
-      if (FRAGMENT_NAME.test(f) && statSync(abs).isFile()) out.push({ layer: rel, file: abs, rel: relative(project.dir, abs) });
+      if (FRAGMENT_NAME.test(f) && statSync(abs).isFile()) out.push({ layer: rel, file: abs, rel: relative(project.dir, abs), override: layer.override });
     }
   });
   return out;
@@ -105,6 +110,15 @@ export async function configure(project: Project, tname: string, target: TargetD
     );
   }
   const { merged, redefinitions } = mergeRequests(lists);
+  const overrideFiles = new Set(fragments.filter((f) => f.override).map((f) => f.rel));
+  const unexpected = redefinitions.filter((r) => !overrideFiles.has(r.to.origin.file));
+  if (cfg.strict && unexpected.length) {
+    throw new GateFailure(
+      `strict config: ${unexpected.length} redefinition(s) outside an override layer:\n  ${unexpected.map((r) => `${r.to.origin.file}:${r.to.origin.line}: CONFIG_${r.symbol}=${r.to.value} redefines ${r.from.value} from ${r.from.origin.file}:${r.from.origin.line}`).join("\n  ")}`,
+      {},
+      "declare the later layer as { path = \"...\", override = true }, or remove one of the two lines",
+    );
+  }
   const dotconfig = join(m.build, ".config");
 
   if (cfg.method === "preset") {
@@ -136,7 +150,7 @@ export async function configure(project: Project, tname: string, target: TargetD
     ...(presetAbs ? { preset: relative(project.dir, presetAbs) } : {}),
     ...(cfg.goals ? { goals: cfg.goals } : {}),
     requested: merged.size,
-    redefinitions,
+    redefinitions: redefinitions.map((r) => ({ ...r, override: overrideFiles.has(r.to.origin.file) })),
     dropped,
     issues,
     configText,

@@ -73,8 +73,13 @@ export const ConfigSchema = z
     goals: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected a make goal such as defconfig")).optional(),
     /** fragments: the base config. */
     base: z.enum(CONFIG_BASES).default("allnoconfig"),
-    /** Ordered fragment folders (later wins). "{arch}" is replaced by the target arch. */
-    layers: z.array(z.string().min(1)).default([]),
+    /**
+     * Ordered fragment folders (later wins). "{arch}" is replaced by the target arch. A layer
+     * declared { path, override = true } may change values set by earlier layers silently.
+     */
+    layers: z.array(z.union([z.string().min(1), z.strictObject({ path: z.string().min(1), override: z.boolean().default(false), optional: z.boolean().default(false) })])).default([]),
+    /** Strict: a redefinition outside an override layer is an error (exit 2). */
+    strict: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {
     if (c.method === "preset" && !c.preset)

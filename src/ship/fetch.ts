@@ -14,7 +14,7 @@ import { verifyMinisign, type MinisignPublicKey } from "./minisign.js";
 import { INDEX_PATH, parseIndex, parseRef, resolveRef, type IndexEntry } from "./mirror.js";
 import { safeUnpack, siblingTemp, type UnpackLimits } from "./unpack.js";
 import type { Progress, Transport } from "./transport.js";
-import { SourceError, ProjectError } from "../errors.js";
+import { SourceError, ProjectError, InfraError, KilnError } from "../errors.js";
 
 export interface FetchOptions {
   ref: string;
@@ -125,7 +125,8 @@ export async function fetchKernel(o: FetchOptions): Promise<FetchResult> {
       }
     }
     rmSync(staging, { recursive: true, force: true });
-    throw e;
+    if (e instanceof KilnError) throw e;
+    throw new InfraError(`installing ${artName} failed: ${(e as Error).message}`, { file: o.bootDir }, "check free space and permissions of the boot dir and the root; nothing was changed");
   }
 }
 

@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { execa } from "execa";
 import { TarReader, TarFormatError, type TarEntryHeader } from "./tar.js";
-import { SourceError, InfraError } from "../errors.js";
+import { SourceError, InfraError, KilnError } from "../errors.js";
 
 export interface UnpackLimits {
   /** Largest single file, bytes. */
@@ -256,10 +256,9 @@ export async function safeUnpack(opts: {
     if (e instanceof TarFormatError) {
       throw new SourceError(`not a valid tar archive: ${e.message}`, { file: opts.archive }, "the artifact is corrupt or truncated; fetch it again");
     }
-    if (e instanceof Error && "code" in e && e.code === "ENOENT" && !(e instanceof SourceError) && !existsSync(opts.archive)) {
-      throw new SourceError(`archive not found`, { file: opts.archive });
-    }
-    throw e;
+    if (e instanceof KilnError) throw e;
+    if (!existsSync(opts.archive)) throw new SourceError(`archive not found`, { file: opts.archive });
+    throw new InfraError(`unpacking failed: ${(e as Error).message}`, { file: opts.archive }, `check free space and permissions beside ${opts.dest}`);
   }
 }
 

@@ -48,3 +48,14 @@ test("real in-tree fragments and defconfigs parse without issues", { skip: !debi
   assert.equal(cfg.get("SMP"), "y");
   assert.ok(cfg.size > 100);
 });
+
+test("a line can opt out of the mismatch gate with a reason, shown in the report", () => {
+  const text = "# kiln-allow: needs UBSAN, enabled only in debug builds\nCONFIG_UBSAN_BOUNDS=y\n\n# kiln-allow: dangling, the blank line ends it\n\nCONFIG_KASAN=y\n";
+  const { requests, issues } = parseFragment(text, "x.config");
+  assert.deepEqual(issues, []);
+  assert.equal(requests[0]!.allow, "needs UBSAN, enabled only in debug builds");
+  assert.equal(requests[1]!.allow, undefined);
+  const d = droppedValues(mergeRequests([requests]).merged, parseDotConfig(""));
+  assert.match(formatDropped(d[0]!), /\(allowed: needs UBSAN, enabled only in debug builds\)$/);
+  assert.equal(d[1]!.allow, undefined);
+});
