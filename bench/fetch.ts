@@ -98,6 +98,8 @@ async function main() {
     }
   } finally {
     server.kill();
+    rmSync(join(work, "kiln-run"), { recursive: true, force: true });
+    rmSync(join(work, "base-run"), { recursive: true, force: true });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const km = median(kilnTimes);

@@ -28,7 +28,7 @@ export function newSymbols(ev: Evaluation): NewSymbol[] {
   const visit = (n: MenuNode): void => {
     if (!menuVisible(ev, n, children)) return;
     const s = n.sym;
-    if (s && !s.isChoice && !seen.has(s) && !ev.input.user.has(s.name) && ev.visibility(s) > ev.revDep(s)) {
+    if (s && !s.isChoice && !seen.has(s) && ev.userValue(s) === undefined && ev.visibility(s) > ev.revDep(s)) {
       seen.add(s);
       const value = ev.value(s);
       const line = s.type === "string" ? `CONFIG_${s.name}="${value.replace(/(["\\])/g, "\\$1")}"` : `CONFIG_${s.name}=${value}`;

@@ -840,38 +840,29 @@ function yesExpr(model: KconfigModel): Expr {
  * after a config that depend on it are shown under it).
  */
 function computeMenuParents(root: MenuNode): void {
-  const visit = (parent: MenuNode, displayParent: MenuNode): void => {
-    const kids = parent.children;
-    for (let i = 0; i < kids.length; i++) {
-      const n = kids[i] as MenuNode;
-      n.menuParent = displayParent;
-      const shownUnder = n.kind === "if" ? displayParent : n;
-      visit(n, shownUnder);
-      // implicit submenu under a symbol (not inside choices)
-      if (n.sym && !n.sym.isChoice && parent.kind !== "choice") {
-        const chain: MenuNode[] = [n];
-        let j = i + 1;
-        for (; j < kids.length; j++) {
-          const m = kids[j] as MenuNode;
-          const dep = m.prompt?.visible ?? m.dep;
-          let under: MenuNode | undefined;
-          for (let k = chain.length - 1; k >= 0 && !under; k--) {
-            const c = chain[k] as MenuNode;
-            if (c.sym && dependsOn(dep, c.sym)) under = c;
-          }
-          if (!under) break;
-          // kconfig undoes submenus under entries without a prompt: their children move up.
-          let shown: MenuNode = under;
-          while (!shown.prompt && shown !== displayParent && shown.menuParent) shown = shown.menuParent;
-          m.menuParent = shown;
-          visit(m, m.kind === "if" ? shown : m);
-          chain.push(m);
-        }
-        i = j - 1;
-      }
-    }
+  const layout = (kids: MenuNode[], displayParent: MenuNode, inChoice: boolean): void => {
+    let i = 0;
+    while (i < kids.length) i = place(kids, i, displayParent, inChoice);
   };
-  visit(root, root);
+  // Puts kids[i] under displayParent, then the entries right after it that depend on its symbol
+  // (kconfig's automatic submenu; the scan stops at the first entry that does not). Entries
+  // without a prompt cannot hold a submenu, so theirs show one level up. Returns the next index.
+  const place = (kids: MenuNode[], i: number, displayParent: MenuNode, inChoice: boolean): number => {
+    const n = kids[i] as MenuNode;
+    n.menuParent = displayParent;
+    layout(n.children, n.kind === "if" ? displayParent : n, n.kind === "choice" || (inChoice && n.kind === "if"));
+    let j = i + 1;
+    const s = n.sym;
+    if (!s || s.isChoice || inChoice) return j;
+    const shown = n.prompt ? n : displayParent;
+    while (j < kids.length) {
+      const m = kids[j] as MenuNode;
+      if (!dependsOn(m.prompt?.visible ?? m.dep, s)) break;
+      j = place(kids, j, shown, inChoice);
+    }
+    return j;
+  };
+  layout(root.children, root, false);
 }
 
 /** Titles from the top menu down to (not including) the entry: for grouping by menu. */

@@ -146,11 +146,13 @@ export class HttpTransport implements Transport {
     return this.url(path);
   }
 
-  private request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | { file: string; size: number }): Promise<http.IncomingMessage> {
+  private request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | { file: string; size: number }, anonymous = false): Promise<http.IncomingMessage> {
     const mod = url.startsWith("https:") ? https : http;
+    const all: Record<string, string> = anonymous ? {} : { ...this.opts.headers };
+    for (const [k, v] of Object.entries(headers)) if (v !== "") all[k] = v;
     return new Promise((res, rej) => {
       // agent: false: no idle keep-alive sockets that a server may close under us between calls
-      const req = mod.request(url, { method, agent: false, headers: { ...this.opts.headers, ...headers }, timeout: this.opts.timeoutMs ?? 60_000 });
+      const req = mod.request(url, { method, agent: false, headers: all, timeout: this.opts.timeoutMs ?? 60_000 });
       req.on("response", res);
       req.on("timeout", () => req.destroy(new Error(`no answer within ${this.opts.timeoutMs ?? 60_000} ms`)));
       req.on("error", (e) => rej(new InfraError(`${method} failed: ${e.message}`, { url }, "check that the mirror is reachable")));
@@ -164,6 +166,22 @@ export class HttpTransport implements Transport {
     });
   }
 
+  /** GET following up to 5 redirects; credentials go only to the mirror's own origin. */
+  private async getFollowing(url: string): Promise<{ r: http.IncomingMessage; url: string }> {
+    let cur = url;
+    for (let hops = 0; ; hops++) {
+      const sameOrigin = new URL(cur).origin === this.base.origin;
+      const r = await this.request("GET", cur, {}, undefined, !sameOrigin);
+      const loc = r.headers.location;
+      if (r.statusCode && r.statusCode >= 300 && r.statusCode < 400 && loc && hops < 5) {
+        r.resume();
+        cur = new URL(loc, cur).toString();
+        continue;
+      }
+      return { r, url: cur };
+    }
+  }
+
   private static async drain(r: http.IncomingMessage): Promise<string> {
     const parts: Buffer[] = [];
     let n = 0;
@@ -175,8 +193,7 @@ export class HttpTransport implements Transport {
   }
 
   async get(path: string): Promise<Buffer | undefined> {
-    const url = this.url(path);
-    const r = await this.request("GET", url);
+    const { r, url } = await this.getFollowing(this.url(path));
     if (r.statusCode === 404) {
       await HttpTransport.drain(r);
       return undefined;
@@ -200,8 +217,7 @@ export class HttpTransport implements Transport {
   }
 
   async download(path: string, dest: string, onProgress?: (p: Progress) => void): Promise<DownloadResult> {
-    const url = this.url(path);
-    const r = await this.request("GET", url);
+    const { r, url } = await this.getFollowing(this.url(path));
     if (r.statusCode !== 200) {
       const body = await HttpTransport.drain(r);
       const E = r.statusCode === 404 ? SourceError : InfraError;

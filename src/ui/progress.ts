@@ -74,8 +74,9 @@ export function makeProgress(ui: Ui, label: string, total: number, unit: string)
 }
 
 export function eta(start: number, done: number, total: number): string {
-  if (done <= 0) return "?";
   const el = Date.now() - start;
+  // Too early to tell: the first steps (host tools) run at another pace than the rest.
+  if (done <= 0 || (done / Math.max(total, 1) < 0.03 && el < 20_000)) return "?";
   const rem = (el / done) * Math.max(total - done, 0);
   return fmtDuration(rem);
 }
