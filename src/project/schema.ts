@@ -150,6 +150,35 @@ export const InvariantSchema = z.strictObject({
 });
 export type InvariantDecl = z.infer<typeof InvariantSchema>;
 
+/** A remote: a plain mirror (a directory or an HTTP(S) server accepting PUT) or an OCI registry. */
+export const RemoteSchema = z
+  .strictObject({
+    /** http(s):// URL of a mirror, or a local directory path. */
+    url: z.string().min(1).optional(),
+    /** OCI registry reference host[:port]/repository. */
+    oci: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?\/[a-z0-9._\/-]+$/, "expected host[:port]/repository").optional(),
+    /** Plain http for a loopback/test registry. */
+    insecure: z.boolean().default(false),
+  })
+  .refine((r) => (r.url ? 1 : 0) + (r.oci ? 1 : 0) === 1, { message: 'give exactly one of url = "…" (mirror) or oci = "host/repo" (registry)' });
+
+export const ShipSchema = z.strictObject({
+  /** Remotes `kiln publish` sends to by default. */
+  publish: z.array(z.string()).default([]),
+  /** Remotes `kiln build` asks for the identity before compiling (seed 001's use_peers). */
+  reuse: z.array(z.string()).default([]),
+  /** Public keys (minisign .pub files, or base64 keys) whose signatures a consumer trusts. */
+  trusted_keys: z.array(z.string()).default([]),
+  /** The secret key that signs releases (default: $KILN_SIGNING_KEY). Never a key's content. */
+  signing_key: z.string().optional(),
+  /** Name in artifact file names: <name>-kernel-<release>-<arch>.tar.zst (default: the project name). */
+  artifact_name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
+  /** Release revision: tags are v<version>, or v<version>-r<N> for a re-release without a pin bump. */
+  revision: z.number().int().nonnegative().default(0),
+});
+export type RemoteDecl = z.infer<typeof RemoteSchema>;
+export type ShipDecl = z.infer<typeof ShipSchema>;
+
 export const ProjectSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case name: letters, digits, . _ -"),
   /** Folder that holds presets for the preset method (default "presets"). */
@@ -159,6 +188,8 @@ export const ProjectSchema = z.strictObject({
   target: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected a lower-case target name"), TargetSchema),
   /** Config invariants checked after configure (seed 003's "configured" gate). */
   invariant: z.array(InvariantSchema).default([]),
+  remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
+  ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0 }),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;
