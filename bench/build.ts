@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { projectId } from "../src/store/paths.js";
 import type { Manifest } from "../src/core/manifest.js";
+import { calibrateCommentPatch } from "../test/support/patches.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const KILN = join(REPO, "bin", "kiln");
@@ -71,19 +72,7 @@ const tBare = time(() => {
 const tReuse = time(() => kiln(["build"]));
 
 // 3. incremental after a one-file patch
-const patch = [
-  "Subject: [PATCH] calibrate: a comment",
-  "",
-  "--- a/init/calibrate.c",
-  "+++ b/init/calibrate.c",
-  "@@ -1,4 +1,5 @@",
-  " // SPDX-License-Identifier: GPL-2.0",
-  "+/* bench: a one-file change */",
-  " /* calibrate.c: default delay calibration",
-  " *",
-  " * Excised from init/main.c",
-  "",
-].join("\n");
+const patch = calibrateCommentPatch("bench: a one-file change");
 kiln(["build", "--no-ccache"]); // make sure the warm tree is built
 writeFileSync(join(proj, "patches", "0002-bench.patch"), patch);
 const tKilnInc = time(() => kiln(["build", "--no-ccache", "-j", String(jobs)]));

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { kiln, kilnSpawn, exampleCopy, removeProject, TEST_HOME } from "../support/kiln.js";
 import { debianTarball } from "../support/trees.js";
+import { calibrateCommentPatch } from "../support/patches.js";
 import { projectId } from "../../src/store/paths.js";
 import type { Manifest } from "../../src/core/manifest.js";
 
@@ -232,19 +233,7 @@ test("after a one-file patch is added, the rebuild compiles only a handful of ob
   assert.ok(mainDir, "needs the full build");
   writeFileSync(
     join(mainDir, "patches", "0002-calibrate-comment.patch"),
-    [
-      "Subject: [PATCH] calibrate: a comment",
-      "",
-      "--- a/init/calibrate.c",
-      "+++ b/init/calibrate.c",
-      "@@ -1,4 +1,5 @@",
-      " // SPDX-License-Identifier: GPL-2.0",
-      "+/* kiln test: a one-file change */",
-      " /* calibrate.c: default delay calibration",
-      " *",
-      " * Excised from init/main.c",
-      "",
-    ].join("\n"),
+    calibrateCommentPatch("kiln test: a one-file change"),
   );
   const head = readFileSync(join(TEST_HOME, "work", projectId("microvm", mainDir), "base-x86_64", "src", "init", "calibrate.c"), "utf8").split("\n").slice(0, 4);
   assert.equal(head[0], "// SPDX-License-Identifier: GPL-2.0", "the patch context matches this tree");
