@@ -177,10 +177,8 @@ export class Evaluation {
       const t = this.triV[s.id];
       return t === 2 ? "y" : t === 1 ? "m" : "n";
     }
-    if (s.isConst || s.type === "unknown") {
-      if (s.isConst && (s.name === "y" || s.name === "m" || s.name === "n")) return s.name;
-      return s.name;
-    }
+    // Constants and undefined symbols read as their own name (kconfig's S_UNKNOWN).
+    if (s.isConst || s.type === "unknown") return s.name;
     return this.strV[s.id] ?? "";
   }
 

@@ -92,6 +92,8 @@ class Explainer {
     });
 
     if (ev.isPinned(s)) {
+      // Its prompt and defaults hinge on checks kiln did not run: say only what is known.
+      details.splice(0, details.length, ...(user !== undefined ? [`requested: ${user}`] : []));
       return out("pinned", `${head}: kconfig computed it from a toolchain or environment check; the value comes from the .config kconfig wrote`);
     }
 
@@ -201,25 +203,48 @@ class Explainer {
 
   /** The false parts of some conditions, as "A (=n) && B (=n)". */
   private failing(es: (Expr | undefined)[], want: Tri = 1): string {
-    const parts = new Set<string>();
-    for (const e of es) for (const l of this.leaves(e, want)) parts.add(l);
-    return parts.size ? [...parts].join(" && ") : es.map((e) => exprToString(e)).join(" || ");
+    const all: { text: string; derived: boolean }[] = [];
+    for (const e of es) for (const l of this.leaves(e, want)) if (!all.some((x) => x.text === l.text)) all.push(l);
+    // Parts that only fail because of another listed part (e.g. CC_HAS_* inside `if UBSAN`)
+    // are left out of the sentence when something the user can change is listed.
+    const shown = all.some((x) => !x.derived) ? all.filter((x) => !x.derived) : all;
+    return shown.length ? shown.map((x) => x.text).join(" && ") : es.map((e) => exprToString(e)).join(" || ");
   }
 
-  private leaves(e: Expr | undefined, want: Tri): string[] {
+  private leaves(e: Expr | undefined, want: Tri): { text: string; derived: boolean }[] {
     if (!e) return [];
     const ev = this.ev;
     if (ev.expr(e) >= want) return [];
     switch (e.t) {
       case "sym":
-        return e.sym.isConst ? [] : [`${e.sym.name} (=${ev.value(e.sym)})`];
+        return e.sym.isConst ? [] : [{ text: `${e.sym.name} (=${ev.value(e.sym)})`, derived: this.derived(e) }];
       case "and":
         return [...this.leaves(e.a, want), ...this.leaves(e.b, want)];
       case "or":
       case "not":
       case "cmp":
-        return [`${exprToString(e, 3)} (=${triName(ev.expr(e))})`];
+        return [{ text: `${exprToString(e, 3)} (=${triName(ev.expr(e))})`, derived: this.derived(e) }];
     }
+  }
+
+  /** Every symbol in e is one users cannot set and is off because its own dependencies fail. */
+  private derived(e: Expr): boolean {
+    const syms: Sym[] = [];
+    const collect = (x: Expr): void => {
+      if (x.t === "sym") syms.push(x.sym);
+      else if (x.t === "not") collect(x.e);
+      else if (x.t === "cmp") syms.push(x.a, x.b);
+      else {
+        collect(x.a);
+        collect(x.b);
+      }
+    };
+    collect(e);
+    const vars = syms.filter((s) => !s.isConst);
+    return (
+      vars.length > 0 &&
+      vars.every((s) => !s.props.some((p) => p.kind === "prompt") && !!s.dirDep && this.ev.expr(s.dirDep) === 0)
+    );
   }
 
   /** Concrete changes that would satisfy the conditions. */

@@ -25,11 +25,12 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
   if (opts.runShell && env.CC_VERSION_TEXT === undefined) env.CC_VERSION_TEXT = ccVersionText(env.CC ?? "gcc");
   const read = treeReader(tree);
   const symbolC = read(join("scripts", "kconfig", "symbol.c")) ?? "";
-  const choiceModel = symbolC.includes("choice_members") ? "v6.11" : "legacy";
-  if (env.KERNELVERSION === undefined) {
-    const v = kernelVersion(read("Makefile") ?? "");
-    if (v) env.KERNELVERSION = v;
-  }
+  // kconfig rewrote choices in 6.11; read it from the tree's own kconfig, else from the version.
+  const version = kernelVersion(read("Makefile") ?? "");
+  const [maj, min] = (version ?? "0.0").split(".").map((x) => parseInt(x, 10));
+  const newChoices = symbolC ? symbolC.includes("choice_members") : (maj ?? 0) > 6 || ((maj ?? 0) === 6 && (min ?? 0) >= 11);
+  const choiceModel = newChoices ? "v6.11" : "legacy";
+  if (env.KERNELVERSION === undefined && version) env.KERNELVERSION = version;
   const known = new Set(["SRCARCH", "ARCH", "srctree", "KERNELVERSION"]);
   return parseKconfig(read, {
     choiceModel,

@@ -33,6 +33,7 @@ interface Variable {
 
 export class Macros {
   private readonly vars = new Map<string, Variable>();
+  private readonly expanding = new Set<string>();
   /** Environment variables the tree read, with the value used (kconfig records these too). */
   readonly envUsed = new Map<string, string | undefined>();
   /** Shell commands run (or left unknown), in order of first use. */
@@ -82,7 +83,18 @@ export class Macros {
       return n >= 1 && n <= args.length ? (args[n - 1] ?? "") : "";
     }
     const v = this.vars.get(name);
-    if (v) return v.flavor === "recursive" ? this.expand(v.value, file, line, argv) : v.value;
+    if (v) {
+      if (v.flavor === "simple") return v.value;
+      if (this.expanding.has(name)) {
+        throw new ProjectError(`Recursive variable '${name}' references itself (eventually)`, { file, line });
+      }
+      this.expanding.add(name);
+      try {
+        return this.expand(v.value, file, line, argv);
+      } finally {
+        this.expanding.delete(name);
+      }
+    }
     switch (name) {
       case "shell": {
         const cmd = argv.join(",");

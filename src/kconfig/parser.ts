@@ -749,8 +749,9 @@ function finalize(model: KconfigModel, modSym: Sym): void {
       legacy && parent.kind === "choice" && parent.sym ? { t: "sym", sym: parent.sym } : parent.dep;
     for (const child of parent.children) {
       child.dep = and(parentDep, rewriteM(child.ownDep));
-      const props = child.sym ? child.sym.props.filter((p) => p.node === child) : child.prompt ? [child.prompt] : [];
+      const props = child.sym ? child.sym.props : child.prompt ? [child.prompt] : [];
       for (const p of props) {
+        if (p.node !== child) continue;
         p.visible = and(child.dep, rewriteM(p.cond));
         if (p.kind === "select" && p.target && child.sym) {
           p.target.revDep = or(p.target.revDep, and({ t: "sym", sym: child.sym }, p.visible) as Expr);
