@@ -21,6 +21,7 @@ import { run, which } from "./effects/proc.js";
 import { makeUi, fmtBytes, type Ui } from "./ui/log.js";
 import { KILN_VERSION } from "./version.js";
 import { manifestJsonSchema } from "./core/manifest.js";
+import { registerConfigCommands } from "./commands/config.js";
 import { rmSync } from "node:fs";
 
 interface Globals {
@@ -163,32 +164,11 @@ export function program(): Command {
 
   check
     .command("configured [targets...]")
-    .description("the config gate: configure every cell and fail when a requested value did not survive olddefconfig")
+    .description("the config gate: configure every cell, audit it and check the invariants; exit 2 on any finding or violation")
     .option("--arch <arch>", "only this arch")
-    .option("--report-only", "report dropped values without failing")
+    .option("--report-only", "report audit findings without failing (invariants still fail)")
     .action(async (targets: string[], o: { arch?: string; reportOnly?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = openProject(g);
-      const cells = selectCells(project, targets, o.arch);
-      const p = kilnPaths();
-      const out: CellResult[] = [];
-      try {
-        const sources = await resolveSources(project, [...new Set(cells.map((c) => project.targets[c.target]!.source))], { paths: p, ui });
-        for (const c of cells) out.push(await buildCell(project, c.target, c.arch, sources[project.targets[c.target]!.source]!, { ui, paths: p, configureOnly: true }));
-      } finally {
-        discardAdoptables();
-      }
-      if (g.json) process.stdout.write(JSON.stringify(out.map((r) => ({ target: r.manifest.target, arch: r.manifest.arch, uts_release: r.manifest.uts_release, config: r.manifest.config })), null, 2) + "\n");
-      const bad = out.filter((r) => (r.manifest.config?.dropped.filter((d) => !d.allowed).length ?? 0) > 0);
-      const broken = out.filter((r) => (r.manifest.config?.invariants?.length ?? 0) > 0);
-      if (broken.length) {
-        throw new GateFailure(`config invariants violated: ${broken.map((r) => `${r.manifest.arch}/${r.manifest.target}: ${r.manifest.config!.invariants!.length}`).join(", ")}`, {}, "every violation is listed above");
-      }
-      if (bad.length && !o.reportOnly) {
-        throw new GateFailure(`${bad.map((r) => `${r.manifest.target}/${r.manifest.arch}: ${r.manifest.config!.dropped.length}`).join(", ")} requested config value(s) did not survive olddefconfig`, {}, "fix the fragments (see the warnings above), or pass --report-only");
-      }
-      if (!bad.length) ui.step("configured", `${out.length} cell(s): every requested value survived, invariants hold`);
+      await configuredGate(prog, targets, o);
     });
 
   prog
@@ -296,7 +276,40 @@ export function program(): Command {
       else ui.info(`${o.dryRun ? "would free" : "freed"} ${fmtBytes(freed)} (${remove.length} entries, ${tmp.length} leftovers)`);
     });
 
+  registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>()), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
   return prog;
+}
+
+/** Configure (and audit) every selected cell without compiling. */
+async function configureCells(prog: Command, targets: string[], arch?: string): Promise<{ project: Project; results: CellResult[] }> {
+  const g = prog.opts<Globals>();
+  const ui = makeUi(g);
+  const project = openProject(g);
+  const cells = selectCells(project, targets, arch);
+  const p = kilnPaths();
+  const out: CellResult[] = [];
+  try {
+    const sources = await resolveSources(project, [...new Set(cells.map((c) => project.targets[c.target]!.source))], { paths: p, ui });
+    for (const c of cells) out.push(await buildCell(project, c.target, c.arch, sources[project.targets[c.target]!.source]!, { ui, paths: p, configureOnly: true }));
+  } finally {
+    discardAdoptables();
+  }
+  return { project, results: out };
+}
+
+/** `kiln check configured` and `kiln config audit`: list every finding and violation, then fail. */
+export async function configuredGate(prog: Command, targets: string[], o: { arch?: string; reportOnly?: boolean }): Promise<void> {
+  const g = prog.opts<Globals>();
+  const ui = makeUi(g);
+  const { results } = await configureCells(prog, targets, o.arch);
+  if (g.json) process.stdout.write(JSON.stringify(results.map((r) => ({ target: r.manifest.target, arch: r.manifest.arch, uts_release: r.manifest.uts_release, config: r.manifest.config })), null, 2) + "\n");
+  const fatal = results.flatMap((r) => (r.manifest.config?.findings ?? []).filter((f) => !f.allowed).map((f) => ({ r, f })));
+  const broken = results.filter((r) => (r.manifest.config?.invariants?.length ?? 0) > 0);
+  const problems: string[] = [];
+  if (broken.length) problems.push(`invariants violated: ${broken.map((r) => `${r.manifest.arch}/${r.manifest.target}: ${r.manifest.config!.invariants!.length}`).join(", ")}`);
+  if (fatal.length && !o.reportOnly) problems.push(`${fatal.length} audit finding(s)`);
+  if (problems.length) throw new GateFailure(`the config gate failed: ${problems.join("; ")}`, {}, "every finding and violation is listed above; opt a line out with \"# kiln-allow: <reason>\" or pass --report-only for audit findings");
+  ui.step("configured", `${results.length} cell(s): ${fatal.length ? `${fatal.length} finding(s) reported` : "every requested value survived"}, invariants hold`);
 }
 
 function parseIntOpt(v: string, name: string): number {

@@ -75,6 +75,22 @@ export const ManifestSchema = z
       requested: z.number().int(),
       dropped: z.array(z.object({ symbol: z.string(), requested: z.string(), actual: z.string(), file: z.string(), line: z.number().int(), allowed: z.string().optional().describe("the opt-out reason") })),
       redefined: z.array(z.object({ symbol: z.string(), from: z.string(), to: z.string(), file: z.string(), line: z.number().int(), override: z.boolean() })),
+      findings: z
+        .array(
+          z.object({
+            kind: z.enum(["mismatch", "unknown", "redefined", "malformed"]),
+            symbol: z.string().optional(),
+            requested: z.string().optional(),
+            actual: z.string().optional(),
+            layer: z.string().optional(),
+            file: z.string(),
+            line: z.number().int(),
+            why: z.string(),
+            allowed: z.string().optional(),
+          }),
+        )
+        .optional()
+        .describe("the config audit"),
       invariants: z.array(z.object({ kind: z.enum(["required", "forbidden"]), symbol: z.string(), message: z.string(), origin: z.string() })).optional(),
     }).optional(),
     reuse: z.object({

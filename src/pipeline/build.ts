@@ -11,6 +11,8 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError, GateFailure } from "../errors.js";
 import { checkInvariants, type InvariantRule } from "../core/invariants.js";
+import { fatalFindings, formatFinding, type Finding } from "../core/audit.js";
+import { auditCell } from "./audit.js";
 import type { Project } from "../project/load.js";
 import type { TargetDecl } from "../project/schema.js";
 import { seriesFor } from "../project/load.js";
@@ -29,7 +31,7 @@ import { buildFlags, ccacheEnv } from "./build_flags.js";
 import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import { computeDigest, inferLabel, fitLabel, bakeLocalversion, releaseString, blankHostPaths } from "../core/identity.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
-import { formatDropped, parseDotConfig } from "../core/fragment.js";
+import { parseDotConfig } from "../core/fragment.js";
 import { compile, estimateSteps, buildLogPath } from "./compile.js";
 import { install } from "./install.js";
 import { entryDir, hasEntry, commitEntry, newTmpDir, touchEntry } from "../store/store.js";
@@ -47,6 +49,8 @@ export interface BuildOptions {
   label?: string;
   /** Stop after configure and identity (the `check configured` gate). */
   configureOnly?: boolean;
+  /** Audit findings are reported but do not fail the build. */
+  reportOnly?: boolean;
   ui: Ui;
   paths?: Paths;
 }
@@ -143,11 +147,12 @@ export async function buildCell(project: Project, tname: string, archName: strin
     const kv = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
     const cached = readConfigureRecord(cfgRecord, cfgKey, join(wt.build, ".config"));
     let cfg: ConfigureRecord["cfg"];
+    let findings: Finding[];
     let digest: string;
     let fitted: string;
     let baked: { release: string; configText: string };
     if (cached) {
-      ({ cfg, digest, fitted, baked } = cached);
+      ({ cfg, digest, fitted, baked, findings } = cached);
       ui.debug("configure: inputs unchanged since the last run, config taken from its record");
     } else {
       const c = await timed("configure", () => configure(project, tname, target, arch, m));
@@ -155,7 +160,8 @@ export async function buildCell(project: Project, tname: string, archName: strin
       digest = computeDigest({ config: c.configText, toolchain: tcid.canonical, makeFlags: flags.identityVars, sourceTree: patched.tree });
       fitted = fitLabel(label, kv);
       baked = await timed("configure", () => bakeRelease(m, bakeLocalversion("", fitted, digest)));
-      writeFileAtomic(cfgRecord, JSON.stringify({ key: cfgKey, cfg, digest, fitted, baked } satisfies ConfigureRecord & { key: string }));
+      findings = await timed("audit", async () => auditCell(wt.src, archName, c, baked.configText));
+      writeFileAtomic(cfgRecord, JSON.stringify({ key: cfgKey, cfg, digest, fitted, baked, findings } satisfies ConfigureRecord & { key: string }));
     }
     manifest.inputs.fragments = cfg.fragments.map((f) => ({ layer: f.layer, file: f.rel }));
     if (cfg.preset) manifest.inputs.preset = cfg.preset;
@@ -165,16 +171,17 @@ export async function buildCell(project: Project, tname: string, archName: strin
       dropped: cfg.dropped.map((d) => ({ symbol: d.symbol, requested: d.requested, actual: d.actual, file: d.origin.file, line: d.origin.line, ...(d.allow ? { allowed: d.allow } : {}) })),
       redefined: cfg.redefinitions.map((r) => ({ symbol: r.symbol, from: r.from.value, to: r.to.value, file: r.to.origin.file, line: r.to.origin.line, override: r.override })),
     };
-    if (cfg.dropped.length) {
-      ui.warn(`${cfg.dropped.length} requested config value(s) did not survive olddefconfig:\n  ${cfg.dropped.map(formatDropped).join("\n  ")}`);
-    }
-    const redef = cfg.redefinitions.filter((r) => !r.override);
-    if (redef.length) {
-      ui.warn(`${redef.length} config value(s) redefined by a later layer that is not declared an override:\n  ${redef.map((r) => `${r.to.origin.file}:${r.to.origin.line}: CONFIG_${r.symbol}=${r.to.value} (was ${r.from.value} at ${r.from.origin.file}:${r.from.origin.line})`).join("\n  ")}`);
+    manifest.config.findings = findings;
+    if (findings.length) {
+      const fatal = fatalFindings(findings).length;
+      ui.warn(`config audit for ${archName}/${tname}: ${findings.length} finding(s)${fatal !== findings.length ? `, ${findings.length - fatal} allowed` : ""}:\n  ${findings.map(formatFinding).join("\n  ")}`);
     }
     const violations = checkInvariants(invariantRules(project), parseDotConfig(baked.configText), archName, tname);
     manifest.config.invariants = violations.map((v) => ({ kind: v.kind, symbol: v.symbol, message: v.message, origin: v.origin }));
     if (violations.length) ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
+    if (!opts.configureOnly && !opts.reportOnly && fatalFindings(findings).length) {
+      throw new GateFailure(`the config audit failed for ${archName}/${tname}: ${fatalFindings(findings).length} finding(s)`, {}, "fix the fragments, opt a line out with \"# kiln-allow: <reason>\", or pass --report-only; `kiln config explain CONFIG_X` says why a symbol has its value");
+    }
     if (violations.length && !opts.configureOnly) {
       throw new GateFailure(`the config gate failed for ${archName}/${tname}: ${violations.length} invariant violation(s)`, {}, "fix the fragments or the invariants in kiln.toml; `kiln check configured` lists every violation");
     }
@@ -287,6 +294,7 @@ export function shellQuote(s: string): string {
 
 interface ConfigureRecord {
   cfg: ConfigureResult;
+  findings: Finding[];
   digest: string;
   fitted: string;
   baked: { release: string; configText: string };
@@ -295,7 +303,7 @@ interface ConfigureRecord {
 /** Everything configure reads, hashed: the tree, the method and every fragment's bytes, the flags, the toolchain. */
 function configureKey(i: { tree: string; target: TargetDecl; label: string; project: Project; arch: string; identityVars: string[]; toolchain: string; hostKconfig: string }): string {
   const h = createHash("sha256");
-  h.update(`kiln-configure/1\0${i.tree}\0${i.arch}\0${JSON.stringify(i.target.config)}\0${i.label}\0`);
+  h.update(`kiln-configure/2\0${i.tree}\0${i.arch}\0${JSON.stringify(i.target.config)}\0${i.label}\0`);
   h.update(`${i.identityVars.join(" ")}\0${i.toolchain}\0${i.hostKconfig}\0`);
   for (const f of layerFiles(i.project, "", i.target, i.arch)) h.update(`${f.rel}\0`).update(readFileSync(f.file)).update("\0");
   if (i.target.config.method === "preset") {

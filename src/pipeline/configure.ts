@@ -102,13 +102,7 @@ export async function configure(project: Project, tname: string, target: TargetD
     lists.push(p.requests);
     issues.push(...p.issues);
   }
-  if (issues.length) {
-    throw new ProjectError(
-      `config fragments have errors:\n  ${issues.map((i) => `${i.origin.file}:${i.origin.line}: ${i.message}`).join("\n  ")}`,
-      {},
-      "fix the lines above; a fragment holds only CONFIG_X=value and \"# CONFIG_X is not set\" lines",
-    );
-  }
+  // Malformed lines are audit findings (fatal by default), not a crash before anything ran.
   const { merged, redefinitions } = mergeRequests(lists);
   const overrideFiles = new Set(fragments.filter((f) => f.override).map((f) => f.rel));
   const unexpected = redefinitions.filter((r) => !overrideFiles.has(r.to.origin.file));

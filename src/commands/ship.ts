@@ -1,0 +1,406 @@
+/**
+ * Shipping commands: keygen, bundle inspect/pack, publish, fetch, check repro.
+ * The library they drive is src/ship/ (see docs/shipping.md and docs/adr/0030-0039).
+ */
+import type { Command } from "commander";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { homedir } from "node:os";
+import { KilnError, ProjectError, GateFailure, SourceError } from "../errors.js";
+import { findProjectDir, loadProject, type Project } from "../project/load.js";
+import { ARCHES, hostArch } from "../tables/arches.js";
+import { paths as kilnPaths, projectId, warmTree, type Paths } from "../store/paths.js";
+import { entryDir } from "../store/store.js";
+import type { Manifest } from "../core/manifest.js";
+import { makeUi, fmtBytes, fmtDuration, type Ui } from "../ui/log.js";
+import { inspectBundleFile } from "../ship/bundle_file.js";
+import { BUNDLE_VARIANTS, type BundleVariant } from "../ship/bundle.js";
+import { keygen, type MinisignKeyPair } from "../ship/minisign.js";
+import { artifactFileName, sha256File, writeArtifact } from "../ship/artifact.js";
+import { publishToMirror, INDEX_PATH, parseIndex } from "../ship/mirror.js";
+import { fetchKernel, markerPath } from "../ship/fetch.js";
+import { pushKernelOci } from "../ship/oci.js";
+import { compareArtifacts, renderDifferences, type Difference } from "../ship/compare.js";
+import { firstDifferingSection } from "../ship/elf.js";
+import { artifactName, manifestEntry, outDir, packBundle, writeOutputs, type OutputKind } from "../pipeline/outputs.js";
+import { openRemote, openDeclaredRemote, signingKey, trustedKeys, type OpenedRemote } from "../pipeline/fetch_identity.js";
+import { resolveSources } from "../pipeline/sources.js";
+import { discardAdoptables } from "../pipeline/prepare_source.js";
+import { buildCell } from "../pipeline/build.js";
+
+interface Globals {
+  project?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+function openProject(g: Globals): Project {
+  return loadProject(findProjectDir(g.project ?? process.cwd()));
+}
+
+/** The project when there is one (consumers of `kiln fetch` may have none). */
+function maybeProject(g: Globals): Project | undefined {
+  if (g.project) return openProject(g);
+  try {
+    return loadProject(findProjectDir(process.cwd()));
+  } catch (e) {
+    if (e instanceof ProjectError && /no kiln\.toml found/.test(e.message)) return undefined;
+    throw e;
+  }
+}
+
+function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x), 2) + "\n");
+}
+
+/** One built cell: its manifest (from the last build of the target, or a store entry by release). */
+interface Built {
+  target: string;
+  arch: string;
+  release: string;
+  manifest: Manifest;
+  entry: string;
+}
+
+function findBuild(project: Project, p: Paths, o: { target?: string; arch?: string; release?: string }): Built {
+  if (o.release) {
+    const file = join(entryDir(p, o.release), "manifest.json");
+    if (!existsSync(file)) throw new ProjectError(`the store has no entry ${o.release}`, { file }, "list the store with `kiln store ls`");
+    const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
+    if (o.target && m.target !== o.target) throw new ProjectError(`store entry ${o.release} is a build of target "${m.target}", not "${o.target}"`, { file });
+    if (!project.targets[m.target]) throw new ProjectError(`store entry ${o.release} is of target "${m.target}", which kiln.toml does not declare`, { file: project.file });
+    return { target: m.target, arch: m.arch, release: o.release, manifest: m, entry: manifestEntry(m, p) };
+  }
+  const t = o.target ?? Object.keys(project.targets)[0];
+  const decl = t ? project.targets[t] : undefined;
+  if (!t || !decl) throw new ProjectError(`no target "${o.target}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
+  const arch = o.arch ?? decl.arches[0]!;
+  if (!decl.arches.includes(arch)) throw new ProjectError(`target "${t}" is not declared for ${arch}`, { file: project.file }, `its arches: ${decl.arches.join(", ")}`);
+  const file = join(warmTree(p, projectId(project.decl.name, project.dir), t, arch).state, "manifest.json");
+  if (!existsSync(file)) throw new ProjectError(`${t}/${arch} has not been built`, { file }, `build it first: kiln build ${t} --arch ${arch}`);
+  const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
+  if (m.status !== "ok" || !m.uts_release) throw new ProjectError(`the last build of ${t}/${arch} did not finish (status ${m.status})`, { file }, `build it first: kiln build ${t} --arch ${arch}`);
+  return { target: t, arch, release: m.uts_release, manifest: m, entry: manifestEntry(m, p) };
+}
+
+function parseVariant(v: string): BundleVariant {
+  if (!(v in BUNDLE_VARIANTS)) throw new ProjectError(`unknown bundle variant "${v}"`, {}, `variants: ${Object.keys(BUNDLE_VARIANTS).join(", ")}`);
+  return v as BundleVariant;
+}
+
+/** The release's files in out/<release>: made now when missing. */
+async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promise<{ artifact: string; extra: string[] }> {
+  const dir = outDir(project, b.release);
+  const art = join(dir, artifactFileName(artifactName(project), b.release, b.arch));
+  const wantBundle = project.targets[b.target]!.outputs.includes("bundle");
+  const kinds: OutputKind[] = [];
+  const sideOk = existsSync(`${art}.sha256`) && existsSync(art) && readFileSync(`${art}.sha256`, "utf8").trim() === (await sha256File(art));
+  if (!sideOk || !existsSync(join(dir, "manifest.json"))) kinds.push("artifact");
+  const bundles = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(`-${b.arch}.kernel`) && f.startsWith(`linux-${b.release}-`)) : []);
+  if (wantBundle && bundles().length === 0) kinds.push("bundle");
+  if (kinds.length) await writeOutputs(project, b.target, b.arch, b.manifest, kinds, { paths: p, ui });
+  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : [])] };
+}
+
+
+export function registerShipCommands(prog: Command): void {
+  // ------------------------------------------------------------------ keygen
+  prog
+    .command("keygen")
+    .description("create a minisign-compatible signing key pair (<name>.key, mode 0600, and <name>.pub)")
+    .option("--out <dir>", "where to write the keys (default: ~/.config/kiln)")
+    .option("--name <name>", "file name without extension", "kiln")
+    .option("--force", "replace existing key files (the old key stops signing)")
+    .action((o: { out?: string; name: string; force?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      if (!/^[A-Za-z0-9._-]+$/.test(o.name)) throw new ProjectError(`--name ${JSON.stringify(o.name)} must be a plain file name`);
+      const dir = resolve(o.out ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "kiln"));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const pub = join(dir, `${o.name}.pub`);
+      const key = join(dir, `${o.name}.key`);
+      const r = keygen({ publicPath: pub, secretPath: key, force: !!o.force });
+      if (g.json) return printJson({ key_id: r.keyId, public_key: r.publicKey, public_key_file: pub, secret_key_file: key });
+      ui.step("keygen", `key ${r.keyId}`);
+      ui.info(`secret key  ${key}  (unencrypted, mode 0600: protect it like an SSH key)`);
+      ui.info(`public key  ${pub}  ${r.publicKey}`);
+      ui.info(`publishers: [ship] signing_key = "${key}"   (or KILN_SIGNING_KEY=${key})`);
+      ui.info(`consumers:  [ship] trusted_keys = ["${r.publicKey}"]   (or kiln fetch --trusted-key ${pub})`);
+    });
+
+  // ------------------------------------------------------------------ bundle
+  const bundle = prog.command("bundle").description("SUBK kernel bundles for microVM monitors");
+  bundle
+    .command("inspect <file>")
+    .description("read and validate a bundle: magic, sizes, alignment, overlaps, arch and variant (exit 1 when invalid)")
+    .action((file: string) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const r = inspectBundleFile(resolve(file));
+      if (g.json) printJson({ file: resolve(file), ...r.inspection });
+      else if (r.ok) ui.info(r.text);
+      else process.stderr.write(`${r.text}\n`);
+      if (!r.ok) throw new ProjectError(`${file} is not a valid SUBK bundle (${r.inspection.ok ? 0 : r.inspection.problems.length} problem(s))`, { file: resolve(file) }, "every problem is listed above with its byte offset");
+    });
+  bundle
+    .command("pack [target]")
+    .description("pack a SUBK bundle from a build in the store")
+    .option("--arch <arch>", "the arch (default: the target's first)")
+    .option("--variant <variant>", `bundle variant (${Object.keys(BUNDLE_VARIANTS).join(", ")})`, "base")
+    .option("--release <release>", "pack this store entry instead of the target's last build")
+    .option("--out <file>", "output file (default: out/<release>/linux-<release>-<variant>-<arch>.kernel)")
+    .action((target: string | undefined, o: { arch?: string; variant: string; release?: string; out?: string }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = openProject(g);
+      const p = kilnPaths();
+      const b = findBuild(project, p, { target, arch: o.arch, release: o.release });
+      const variant = parseVariant(o.variant);
+      const dir = o.out ? resolve(o.out, "..") : outDir(project, b.release);
+      mkdirSync(dir, { recursive: true });
+      let file = packBundle(b.entry, b.release, b.arch, variant, dir);
+      if (o.out && resolve(o.out) !== file) {
+        renameSync(file, resolve(o.out));
+        file = resolve(o.out);
+      }
+      const r = inspectBundleFile(file);
+      if (g.json) return printJson({ file, release: b.release, arch: b.arch, variant, ...r.inspection });
+      ui.step("bundle", `${file}`);
+      ui.info(r.text);
+    });
+
+  // ------------------------------------------------------------------ publish
+  prog
+    .command("publish [target]")
+    .description("sign and upload a build (artifact, SHA256SUMS, signature, bundle) to mirrors and OCI registries")
+    .option("--arch <arch>", "only this arch (default: every arch of the target that was built)")
+    .option("--remote <names...>", "remotes from kiln.toml (default: [ship].publish)")
+    .option("--release <release>", "publish this store entry instead of the target's last build")
+    .action(async (target: string | undefined, o: { arch?: string; remote?: string[]; release?: string }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = openProject(g);
+      const p = kilnPaths();
+      const names = o.remote ?? project.decl.ship.publish;
+      if (names.length === 0) throw new ProjectError("no remote to publish to", { file: project.file }, 'list remotes under [ship] publish = ["…"], or pass --remote <name>');
+      const remotes = names.map((n) => openDeclaredRemote(project, n));
+      const { key, file: keyFile } = signingKey(project);
+      ui.debug(`signing with ${keyFile}`);
+      const builds: Built[] = [];
+      if (o.release) builds.push(findBuild(project, p, { target, release: o.release }));
+      else {
+        const t = target ?? Object.keys(project.targets)[0]!;
+        const decl = project.targets[t];
+        if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
+        if (o.arch && !(o.arch in ARCHES)) throw new ProjectError(`unknown arch "${o.arch}"`, {}, `arches: ${Object.keys(ARCHES).join(", ")}`);
+        for (const a of o.arch ? [o.arch] : decl.arches) builds.push(findBuild(project, p, { target: t, arch: a }));
+      }
+      const report: unknown[] = [];
+      for (const b of builds) {
+        const kv = b.manifest.kernel_version;
+        if (!kv) throw new ProjectError(`the manifest of ${b.release} has no kernel_version`, { file: join(b.entry, "manifest.json") }, "rebuild with a current kiln");
+        const files = await releaseFiles(project, b, p, ui);
+        const identity = b.manifest.identity?.digest;
+        for (const r of remotes) {
+          const t0 = Date.now();
+          if (r.kind === "mirror") {
+            const res = await publishMirror(project, r, b, kv, files, key, identity, ui);
+            report.push({ remote: r.name, kind: "mirror", where: r.where, release: b.release, arch: b.arch, tag: res.tag, files: res.files });
+            ui.step("published", `${b.release} (${b.arch}) as ${res.tag} to ${r.name} (${r.where}) in ${fmtDuration(Date.now() - t0)}`);
+          } else {
+            const work = join(p.home, "tmp", `oci-${b.release}-${process.pid}`);
+            try {
+              const res = await pushKernelOci({ client: r.client, entryDir: b.entry, release: b.release, kernelVersion: kv, timestamp: b.manifest.inputs.source.timestamp, key, ...(identity ? { identity } : {}), workDir: work });
+              report.push({ remote: r.name, kind: "oci", where: r.where, release: b.release, arch: b.arch, digest: res.digest, tags: res.tags });
+              ui.step("published", `${b.release} (${b.arch}) to ${r.name} (${r.where}) tags ${res.tags.join(", ")} digest ${res.digest} in ${fmtDuration(Date.now() - t0)}`);
+            } finally {
+              rmSync(work, { recursive: true, force: true });
+            }
+          }
+        }
+      }
+      if (g.json) printJson(report);
+    });
+
+  // ------------------------------------------------------------------ fetch
+  prog
+    .command("fetch <ref>")
+    .description("install a published kernel (<name>@<version|tag|release>): verify, cache, unpack into a boot dir and a root")
+    .requiredOption("--boot-dir <dir>", "where the image, System.map and config go")
+    .requiredOption("--root <dir>", "the root that receives lib/modules/<release>")
+    .option("--remote <remote>", "a remote from kiln.toml, a mirror folder or an http(s) URL (default: the project's first reuse or publish remote)")
+    .option("--arch <arch>", "the kernel's arch (default: this machine's)")
+    .option("--trusted-key <keys...>", "trust these public keys too (a .pub file or the base64 key)")
+    .option("--cache-dir <dir>", "where downloads are kept (default: $KILN_HOME/downloads/kernels)")
+    .option("--allow-unsigned", "DANGEROUS: install even when the signature is missing or cannot be checked")
+    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = maybeProject(g);
+      const which = o.remote ?? project?.decl.ship.reuse[0] ?? project?.decl.ship.publish[0];
+      if (!which) throw new ProjectError("no remote to fetch from", project ? { file: project.file } : {}, "pass --remote <url|folder|name>, or declare [ship] reuse = [\"<remote>\"] in kiln.toml");
+      const remote: OpenedRemote = openRemote(project, which);
+      if (remote.kind !== "mirror") {
+        throw new ProjectError(`kiln fetch installs from plain mirrors; ${remote.name} is an OCI registry`, {}, "publish to a mirror as well, or pull the artifact with an OCI client");
+      }
+      const arch = o.arch ?? hostArch();
+      if (!(arch in ARCHES)) throw new ProjectError(`unknown arch "${arch}"`, {}, `arches: ${Object.keys(ARCHES).join(", ")}`);
+      const keys = trustedKeys(project, o.trustedKey ?? []);
+      if (o.allowUnsigned) {
+        ui.warn("!!! --allow-unsigned: the signature check may be SKIPPED. A tampered or forged kernel would be installed. Use this only for testing. !!!");
+      }
+      const t0 = Date.now();
+      const res = await fetchKernel({
+        ref,
+        arch,
+        transport: remote.transport,
+        bootDir: resolve(o.bootDir),
+        root: resolve(o.root),
+        cacheDir: resolve(o.cacheDir ?? join(kilnPaths().downloads, "kernels")),
+        trustedKeys: keys,
+        ...(o.allowUnsigned ? { allowUnsigned: true } : {}),
+        onWarning: (w) => ui.warn(w),
+        onProgress: (pr) => ui.debug(`${pr.file}: ${fmtBytes(pr.received)}${pr.total ? ` of ${fmtBytes(pr.total)}` : ""}`),
+      });
+      if (g.json) return printJson({ noop: res.noop, cached: res.cached, marker: res.marker, marker_file: markerPath(resolve(o.bootDir), res.marker.name) });
+      if (res.noop) {
+        ui.step("fetch", `${res.marker.release} is already installed (${markerPath(resolve(o.bootDir), res.marker.name)}); nothing to do`);
+        return;
+      }
+      const signed = res.marker.signed_by ? `signature by key ${res.marker.signed_by} verified` : "NOT signature-checked";
+      ui.step("fetch", `${res.marker.artifact}${res.cached ? " (from the cache)" : ""}: sha256 ${res.marker.sha256.slice(0, 16)}… matches, ${signed}`);
+      ui.step("installed", `${res.marker.release}: ${res.marker.boot_files.join(", ")} -> ${resolve(o.bootDir)}${res.marker.modules_dir ? `; ${res.marker.modules_dir} -> ${resolve(o.root)}` : ""} in ${fmtDuration(Date.now() - t0)}`);
+    });
+
+  // ------------------------------------------------------------------ check repro
+  const check = prog.commands.find((c) => c.name() === "check") ?? prog.command("check").description("run one gate alone");
+  check
+    .command("repro [target]")
+    .description("the reproducibility gate: build twice from the pin in two folders (cold compiler cache for the second), compare byte for byte")
+    .option("--arch <arch>", "the arch (default: the target's first)")
+    .option("-j, --jobs <n>", "parallel make jobs", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new KilnError(`--jobs expects a whole number, got "${v}"`);
+      return n;
+    })
+    .option("--keep", "keep both builds under $KILN_HOME/repro even when they agree")
+    .action(async (target: string | undefined, o: { arch?: string; jobs?: number; keep?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = openProject(g);
+      const t = target ?? Object.keys(project.targets)[0]!;
+      const decl = project.targets[t];
+      if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
+      const arch = o.arch ?? decl.arches[0]!;
+      if (!decl.arches.includes(arch)) throw new ProjectError(`target "${t}" is not declared for ${arch}`, { file: project.file });
+      const res = await reproGate(project, t, arch, ui, o);
+      if (g.json) printJson(res);
+      if (res.differences.length) {
+        throw new GateFailure(
+          `${t}/${arch} is not reproducible: ${res.differences.length} difference(s)\n${renderDifferences(res.differences, res.a, res.b)}`,
+          {},
+          `both builds are kept under ${res.root} for inspection`,
+        );
+      }
+      ui.step("repro", `${res.release}: the two builds are byte-identical (artifact sha256 ${res.sha256})`);
+    });
+}
+
+interface ReproResult {
+  target: string;
+  arch: string;
+  release: string;
+  root: string;
+  a: string;
+  b: string;
+  sha256: string;
+  differences: Difference[];
+}
+
+/** Two clean builds of one cell in two folders, the second with a cold compiler cache. */
+async function reproGate(project: Project, t: string, arch: string, ui: Ui, o: { jobs?: number; keep?: boolean }): Promise<ReproResult> {
+  const base = kilnPaths();
+  const root = join(base.home, "repro", `${projectId(project.decl.name, project.dir)}-${t}-${arch}`);
+  rmSync(root, { recursive: true, force: true });
+  const side = (s: string, ccache: string): Paths => ({ ...base, work: join(root, s, "work"), store: join(root, s, "store"), storeTmp: join(root, s, "store", ".tmp"), ccache });
+  const pa = side("a", base.ccache);
+  const pb = side("b", join(root, "b", "ccache-cold"));
+  mkdirSync(pb.ccache, { recursive: true });
+  const built: { release: string; entry: string; artifact: string; timestamp: number }[] = [];
+  try {
+    const src = (await resolveSources(project, [project.targets[t]!.source], { paths: base, ui }))[project.targets[t]!.source]!;
+    for (const [name, p] of [["first", pa], ["second (cold compiler cache)", pb]] as const) {
+      ui.step("repro", `${name} build of ${t}/${arch} in ${p.work}`);
+      const r = await buildCell(project, t, arch, src, { ui, paths: p, reuse: false, wipe: true, ...(o.jobs ? { jobs: o.jobs } : {}) });
+      const release = r.manifest.uts_release!;
+      const entry = entryDir(p, release);
+      const art = await writeArtifact({ entryDir: entry, name: artifactName(project), release, arch, timestamp: r.manifest.inputs.source.timestamp, outDir: join(p.work, "..", "out") });
+      built.push({ release, entry, artifact: art.path, timestamp: r.manifest.inputs.source.timestamp });
+    }
+  } finally {
+    discardAdoptables();
+    rmSync(pb.ccache, { recursive: true, force: true });
+  }
+  const [x, y] = [built[0]!, built[1]!];
+  const differences: Difference[] = [];
+  if (x.release !== y.release) differences.push({ path: "(release)", what: `${x.release} vs ${y.release}: the identities differ` });
+  const sa = await sha256File(x.artifact);
+  const sb = await sha256File(y.artifact);
+  if (sa !== sb) {
+    const d = await compareArtifacts(x.artifact, y.artifact);
+    differences.push(...(d.length ? d : [{ path: basename(x.artifact), what: "the compressed bytes differ although every entry is the same (zstd version?)" }]));
+  }
+  const va = join(x.entry, "vmlinux");
+  const vb = join(y.entry, "vmlinux");
+  if (existsSync(va) && existsSync(vb) && (await sha256File(va)) !== (await sha256File(vb))) {
+    differences.push({ path: "vmlinux", what: `content differs; ELF ${firstDifferingSection(readFileSync(va), readFileSync(vb))}` });
+  }
+  if (differences.length === 0 && !o.keep) rmSync(root, { recursive: true, force: true });
+  return { target: t, arch, release: x.release, root, a: x.artifact, b: y.artifact, sha256: sa, differences };
+}
+
+/** Mirror publish with seed 003's tag: v<version>, or v<version>-r<N> when [ship].revision = N. */
+async function publishMirror(
+  project: Project,
+  r: Extract<OpenedRemote, { kind: "mirror" }>,
+  b: Built,
+  kv: string,
+  files: { artifact: string; extra: string[] },
+  key: MinisignKeyPair,
+  identity: string | undefined,
+  ui: Ui,
+): Promise<{ tag: string; files: string[] }> {
+  const name = artifactName(project);
+  const rev = project.decl.ship.revision;
+  const wanted = rev > 0 ? `v${kv}-r${rev}` : undefined;
+  const where = r.transport.where(INDEX_PATH);
+  if (wanted) {
+    const cur = await r.transport.get(INDEX_PATH);
+    const holder = cur ? parseIndex(cur.toString("utf8"), where).kernels.find((k) => k.name === name && k.tag === wanted && k.release !== b.release) : undefined;
+    if (holder) {
+      throw new ProjectError(`tag ${wanted} is already release ${holder.release} on ${r.name}`, { url: where }, `raise [ship].revision in ${project.file} (a tag names one release)`);
+    }
+  }
+  const res = await publishToMirror({
+    transport: r.transport,
+    name,
+    release: b.release,
+    kernelVersion: kv,
+    arch: b.arch,
+    artifactPath: files.artifact,
+    extraFiles: files.extra,
+    key,
+    ...(identity ? { identity } : {}),
+    onProgress: (m) => ui.debug(m),
+  });
+  let tag = res.entry.tag;
+  if (wanted && tag !== wanted) {
+    const cur = await r.transport.get(INDEX_PATH);
+    if (!cur) throw new SourceError("the mirror lost its index.json during the publish", { url: where }, "publish again");
+    const index = parseIndex(cur.toString("utf8"), where);
+    for (const k of index.kernels) if (k.name === name && k.release === b.release && k.arch === b.arch) k.tag = wanted;
+    await r.transport.put(INDEX_PATH, Buffer.from(JSON.stringify(index, null, 2) + "\n"));
+    tag = wanted;
+  }
+  return { tag, files: res.uploaded };
+}
