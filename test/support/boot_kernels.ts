@@ -107,6 +107,7 @@ export function bootKernel(archName: string, variant: KernelVariant = "default")
   const base = join(TEST_CACHE, "boot-kernels");
   const buildDir = bootKernelDir(arch.name, variant);
   mkdirSync(base, { recursive: true });
+  if (existsSync(join(buildDir, ".kiln-boot-complete"))) return finish(arch, variant, tree, buildDir);
   const extra = `${buildDir}.test.config`;
   writeFileSync(extra, testFragment(arch.name, variant));
   const seed = variant === "default" ? "" : bootKernelDir(arch.name, "default");
@@ -115,6 +116,10 @@ export function bootKernel(archName: string, variant: KernelVariant = "default")
     [join(base, `.${arch.name}.lock`), "sh", "-c", BUILD_SCRIPT, "sh", tree, buildDir, arch.kernelArch, crossPrefix(arch), arch.imageGoal, seed, ...frags, extra],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
+  return finish(arch, variant, tree, buildDir);
+}
+
+function finish(arch: ArchSpec, variant: KernelVariant, tree: string, buildDir: string): BootKernel {
   const release = execFileSync("make", ["-s", "-C", tree, `O=${buildDir}`, `ARCH=${arch.kernelArch}`, `CROSS_COMPILE=${crossPrefix(arch)}`, "kernelrelease"], {
     encoding: "utf8",
   }).trim();
