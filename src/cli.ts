@@ -22,6 +22,7 @@ import { makeUi, fmtBytes, type Ui } from "./ui/log.js";
 import { KILN_VERSION } from "./version.js";
 import { manifestJsonSchema } from "./core/manifest.js";
 import { registerConfigCommands } from "./commands/config.js";
+import { registerBootCommands, registerBootGate } from "./commands/boot.js";
 import { rmSync } from "node:fs";
 
 interface Globals {
@@ -88,28 +89,10 @@ export function program(): Command {
     .option("--no-ccache", "do not use ccache")
     .option("--wipe", "remove the warm build folder first (a clean build)")
     .option("--label <label>", "the readable label baked into the release (default: inferred)")
-    .action(async (targets: string[], o: { arch?: string; jobs?: number; locked?: boolean; reuse: boolean; ccache: boolean; wipe?: boolean; label?: string }) => {
+    .option("--report-only", "report config audit findings without failing (invariants still fail)")
+    .action(async (targets: string[], o: BuildCliOptions) => {
       const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = openProject(g);
-      const cells = selectCells(project, targets, o.arch);
-      const p = kilnPaths();
-      const srcNames = [...new Set(cells.map((c) => project.targets[c.target]!.source))];
-      const results: CellResult[] = [];
-      try {
-        const sources = await resolveSources(project, srcNames, { locked: !!o.locked, paths: p, ui });
-        for (const c of cells) {
-          const src = sources[project.targets[c.target]!.source]!;
-          results.push(
-            await buildCell(project, c.target, c.arch, src, {
-              ui, paths: p, reuse: o.reuse, ccache: o.ccache, wipe: !!o.wipe,
-              ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.label !== undefined ? { label: o.label } : {}),
-            }),
-          );
-        }
-      } finally {
-        discardAdoptables();
-      }
+      const { results } = await buildSelected(prog, targets, o);
       if (g.json) process.stdout.write(JSON.stringify(results.map((r) => r.manifest), null, 2) + "\n");
     });
 
@@ -276,8 +259,48 @@ export function program(): Command {
       else ui.info(`${o.dryRun ? "would free" : "freed"} ${fmtBytes(freed)} (${remove.length} entries, ${tmp.length} leftovers)`);
     });
 
+  const buildCells = async (targets: string[], arch?: string) => (await buildSelected(prog, targets, { ...(arch ? { arch } : {}) })).results;
+  registerBootCommands(prog, { buildCells });
+  registerBootGate(check, prog, { buildCells });
   registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>()), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
   return prog;
+}
+
+interface BuildCliOptions {
+  arch?: string;
+  jobs?: number;
+  locked?: boolean;
+  reuse?: boolean;
+  ccache?: boolean;
+  wipe?: boolean;
+  label?: string;
+  reportOnly?: boolean;
+}
+
+/** Build (or reuse) every selected cell. */
+async function buildSelected(prog: Command, targets: string[], o: BuildCliOptions): Promise<{ project: Project; results: CellResult[] }> {
+  const g = prog.opts<Globals>();
+  const ui = makeUi(g);
+  const project = openProject(g);
+  const cells = selectCells(project, targets, o.arch);
+  const p = kilnPaths();
+  const srcNames = [...new Set(cells.map((c) => project.targets[c.target]!.source))];
+  const results: CellResult[] = [];
+  try {
+    const sources = await resolveSources(project, srcNames, { locked: !!o.locked, paths: p, ui });
+    for (const c of cells) {
+      const src = sources[project.targets[c.target]!.source]!;
+      results.push(
+        await buildCell(project, c.target, c.arch, src, {
+          ui, paths: p, reuse: o.reuse !== false, ccache: o.ccache !== false, wipe: !!o.wipe, reportOnly: !!o.reportOnly,
+          ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.label !== undefined ? { label: o.label } : {}),
+        }),
+      );
+    }
+  } finally {
+    discardAdoptables();
+  }
+  return { project, results };
 }
 
 /** Configure (and audit) every selected cell without compiling. */

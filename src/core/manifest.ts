@@ -119,6 +119,24 @@ export const ManifestSchema = z
       })
       .optional(),
     build_dir: z.string().optional(),
+    boot: z
+      .array(
+        z.object({
+          ok: z.boolean(),
+          accel: z.string(),
+          memory_mib: z.number(),
+          release: z.string(),
+          stage: z.string(),
+          banner_sec: z.number().optional(),
+          init_sec: z.number().optional(),
+          marker_sec: z.number().optional(),
+          total_sec: z.number(),
+          console_log: z.string(),
+          reason: z.string().optional(),
+        }),
+      )
+      .optional()
+      .describe("boot smokes of this build (kiln boot, kiln check boots)"),
     steps: z.record(z.string(), Duration).describe("per-step durations"),
     reproduce: z.string().describe("a command line that reproduces this build"),
     error: z.string().optional(),

@@ -41,7 +41,7 @@ test("conditional rules: in debug FTRACE is required, elsewhere forbidden; arch 
 test("the example's invariants are read with the kiln.toml line of each rule", () => {
   const text = readFileSync(join(REPO, "examples/microvm/kiln.toml"), "utf8");
   const r = invariantRules(parseProject(text, "/p/kiln.toml"));
-  assert.equal(r.length, 2);
+  assert.equal(r.length, 4);
   const first = text.split("\n").findIndex((l) => l.trim() === "[[invariant]]") + 1;
   assert.equal(r[0]!.origin, `/p/kiln.toml:${first}`);
   assert.deepEqual(r[0]!.forbidden, ["DRM", "SOUND", "MODULES"]);

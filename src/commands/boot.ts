@@ -1,0 +1,184 @@
+/**
+ * `kiln boot`, `kiln run`, `kiln check boots`: every build proves it boots and is the build it
+ * claims to be. Each command builds the cell first (a reuse when nothing changed), then boots the
+ * store entry's image with kiln's own initramfs (src/boot).
+ */
+import type { Command } from "commander";
+import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import type { CellResult } from "../pipeline/build.js";
+import { writeSmokeInitramfs, runSmoke, checkBoots, runInteractive, runExec, defaultInitToolchain, type SmokeResult } from "../boot/index.js";
+import { ARCHES } from "../tables/arches.js";
+import { BuildFailure, KilnError } from "../errors.js";
+import { writeFileAtomic } from "../effects/fsx.js";
+import { paths as kilnPaths } from "../store/paths.js";
+import { makeUi, fmtDuration, type Ui } from "../ui/log.js";
+import type { Manifest } from "../core/manifest.js";
+
+export interface BootDeps {
+  /** Build (or reuse) the selected cells and return their results. */
+  buildCells(targets: string[], arch?: string): Promise<CellResult[]>;
+}
+
+interface Globals {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+interface Cell {
+  manifest: Manifest;
+  manifestPath: string;
+  arch: string;
+  image: string;
+  src: string;
+  state: string;
+}
+
+function cellOf(r: CellResult): Cell {
+  const m = r.manifest;
+  if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
+  return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state") };
+}
+
+function toolchainFor(m: Manifest) {
+  const spec = ARCHES[m.arch]!;
+  return defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
+}
+
+async function initramfsFor(c: Cell): Promise<string> {
+  const cacheDir = join(kilnPaths().home, "boot");
+  const out = join(c.state, "smoke-initramfs.cpio");
+  const rd = await writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
+  return rd.path;
+}
+
+/** Record the smoke in the cell's manifest: time to banner, to init, total, the console log. */
+function recordBoot(c: Cell, results: SmokeResult[]): void {
+  const m = JSON.parse(readFileSync(c.manifestPath, "utf8")) as Manifest;
+  m.boot = results.map((r) => ({
+    ok: r.ok,
+    accel: r.accel,
+    memory_mib: r.memoryMiB,
+    release: r.release ?? "",
+    stage: r.stage,
+    ...(r.timings.bannerSec !== undefined ? { banner_sec: r.timings.bannerSec } : {}),
+    ...(r.timings.initSec !== undefined ? { init_sec: r.timings.initSec } : {}),
+    ...(r.timings.markerSec !== undefined ? { marker_sec: r.timings.markerSec } : {}),
+    total_sec: r.timings.totalSec,
+    console_log: r.consoleLog,
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+  writeFileAtomic(c.manifestPath, JSON.stringify(m, null, 2) + "\n");
+}
+
+function say(ui: Ui, r: SmokeResult): void {
+  const t = r.timings;
+  ui.step("boot", `${r.arch} ${r.memoryMiB} MiB (${r.accel}): ${r.ok ? `${r.release} booted` : `FAILED at ${r.stage}`} — banner ${t.bannerSec?.toFixed(2) ?? "-"}s, init ${t.initSec?.toFixed(2) ?? "-"}s, total ${fmtDuration(t.totalSec * 1000)}`);
+}
+
+export function registerBootCommands(prog: Command, deps: BootDeps): void {
+  prog
+    .command("boot [targets...]")
+    .description("build (or reuse), then boot each cell under QEMU and check that uname -r is its identity")
+    .option("--arch <arch>", "only this arch")
+    .option("--memory <mib>", "guest memory in MiB", (v) => Number(v), 512)
+    .option("--accel <accel>", "auto, kvm or tcg", "auto")
+    .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
+    .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const results: SmokeResult[] = [];
+      for (const r of await deps.buildCells(targets, o.arch)) {
+        const c = cellOf(r);
+        const initramfs = await initramfsFor(c);
+        const s = await runSmoke({
+          arch: c.arch, kernel: c.image, initramfs, expectedRelease: c.manifest.uts_release!, consoleLog: join(c.state, `boot-${c.arch}-${o.memory}M.log`),
+          memoryMiB: o.memory, accel: o.accel, cacheDir: join(kilnPaths().home, "boot"), notify: (m) => ui.info(m), ...(o.timeout ? { timeoutSec: o.timeout } : {}),
+        });
+        recordBoot(c, [s]);
+        say(ui, s);
+        results.push(s);
+      }
+      if (g.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
+      const bad = results.filter((r) => !r.ok);
+      if (bad.length) throw new KilnBootFailure(bad);
+    });
+
+  prog
+    .command("run [target]")
+    .description("open a guest console for a person, or run one command in the guest with --exec")
+    .option("--arch <arch>", "the arch (default: the target's first)")
+    .option("--initrd <file>", "your own initramfs instead of kiln's")
+    .option("--rootfs <image>", "a disk image attached as virtio block (root=/dev/vda)")
+    .option("--append <args>", "extra kernel command line")
+    .option("--memory <mib>", "guest memory in MiB", (v) => Number(v), 512)
+    .option("--cpus <n>", "guest CPUs", (v) => Number(v), 1)
+    .option("--qemu-arg <arg>", "extra QEMU argument (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--accel <accel>", "auto, kvm or tcg", "auto")
+    .option("--exec <command>", "run this command in the guest, print its output, exit with its status")
+    .option("--timeout <sec>", "with --exec: give up after this many seconds", (v) => Number(v))
+    .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const built = await deps.buildCells(target ? [target] : [], o.arch);
+      const c = cellOf(built[0]!);
+      const work = join(c.state, "run");
+      mkdirSync(work, { recursive: true });
+      const ro = {
+        arch: c.arch, kernel: c.image, tree: c.src, cacheDir: join(kilnPaths().home, "boot"), workDir: work, memoryMiB: o.memory, cpus: o.cpus, qemuArgs: o.qemuArg, accel: o.accel,
+        toolchain: toolchainFor(c.manifest), notify: (m: string) => ui.info(m),
+        ...(o.initrd ? { initrd: o.initrd } : {}), ...(o.rootfs ? { rootfs: o.rootfs } : {}), ...(o.append ? { append: o.append } : {}),
+      };
+      if (o.exec !== undefined) {
+        const r = await runExec({ ...ro, command: o.exec, consoleLog: join(c.state, "run-exec.log"), ...(o.timeout ? { timeoutSec: o.timeout } : {}) });
+        if (g.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+        else process.stdout.write(r.output);
+        process.exitCode = r.exitCode;
+        return;
+      }
+      process.exitCode = await runInteractive(ro);
+    });
+}
+
+export function registerBootGate(check: Command, prog: Command, deps: BootDeps): void {
+  check
+    .command("boots [targets...]")
+    .description("the boot gate: boot every cell at 512 MiB and 2 GiB; exit 2 on any failure")
+    .option("--arch <arch>", "only this arch")
+    .option("--accel <accel>", "auto, kvm or tcg", "auto")
+    .action(async (targets: string[], o: { arch?: string; accel: "auto" | "kvm" | "tcg" }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const all: SmokeResult[] = [];
+      const failures: string[] = [];
+      for (const r of await deps.buildCells(targets, o.arch)) {
+        const c = cellOf(r);
+        const initramfs = await initramfsFor(c);
+        try {
+          const res = await checkBoots({ arch: c.arch, kernel: c.image, initramfs, expectedRelease: c.manifest.uts_release!, consoleLogDir: c.state, accel: o.accel, cacheDir: join(kilnPaths().home, "boot"), notify: (m) => ui.info(m) });
+          res.forEach((x) => say(ui, x));
+          recordBoot(c, res);
+          all.push(...res);
+        } catch (e) {
+          if (!(e instanceof KilnError)) throw e;
+          ui.error(e.render());
+          failures.push(`${c.manifest.target}/${c.arch}`);
+        }
+      }
+      if (g.json) process.stdout.write(JSON.stringify(all, null, 2) + "\n");
+      if (failures.length) throw new KilnBootFailure([], failures);
+      ui.step("boots", `${all.length} boot(s) passed`);
+    });
+}
+
+class KilnBootFailure extends BuildFailure {
+  constructor(bad: SmokeResult[], cells: string[] = []) {
+    super(
+      bad.length
+        ? `boot failed:\n${bad.map((r) => r.diagnosis ?? r.reason ?? "").join("\n\n")}`
+        : `the boot gate failed for ${cells.join(", ")}`,
+      bad[0] ? { file: bad[0].consoleLog } : {},
+      bad[0] ? `the full console log is ${bad[0].consoleLog}` : undefined,
+    );
+  }
+}
