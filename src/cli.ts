@@ -259,7 +259,7 @@ export function program(): Command {
       else ui.info(`${o.dryRun ? "would free" : "freed"} ${fmtBytes(freed)} (${remove.length} entries, ${tmp.length} leftovers)`);
     });
 
-  const buildCells = async (targets: string[], arch?: string) => (await buildSelected(prog, targets, { ...(arch ? { arch } : {}) })).results;
+  const buildCells = async (targets: string[], arch?: string, stderr?: boolean) => (await buildSelected(prog, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}) })).results;
   registerBootCommands(prog, { buildCells });
   registerBootGate(check, prog, { buildCells });
   registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>()), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
@@ -275,12 +275,14 @@ interface BuildCliOptions {
   wipe?: boolean;
   label?: string;
   reportOnly?: boolean;
+  /** Human lines on stderr (stdout carries something else). */
+  stderr?: boolean;
 }
 
 /** Build (or reuse) every selected cell. */
 async function buildSelected(prog: Command, targets: string[], o: BuildCliOptions): Promise<{ project: Project; results: CellResult[] }> {
   const g = prog.opts<Globals>();
-  const ui = makeUi(g);
+  const ui = makeUi({ ...g, ...(o.stderr ? { stderr: true } : {}) });
   const project = openProject(g);
   const cells = selectCells(project, targets, o.arch);
   const p = kilnPaths();
@@ -345,7 +347,8 @@ export async function main(argv: string[]): Promise<void> {
   const prog = program();
   try {
     await prog.parseAsync(argv);
-    process.exitCode = 0;
+    // a command may have set its own exit status (run --exec passes the guest's through)
+    process.exitCode ??= 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 1;

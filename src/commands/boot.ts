@@ -17,7 +17,7 @@ import type { Manifest } from "../core/manifest.js";
 
 export interface BootDeps {
   /** Build (or reuse) the selected cells and return their results. */
-  buildCells(targets: string[], arch?: string): Promise<CellResult[]>;
+  buildCells(targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]>;
 }
 
 interface Globals {
@@ -119,8 +119,8 @@ export function registerBootCommands(prog: Command, deps: BootDeps): void {
     .option("--timeout <sec>", "with --exec: give up after this many seconds", (v) => Number(v))
     .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number }) => {
       const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const built = await deps.buildCells(target ? [target] : [], o.arch);
+      const ui = makeUi({ ...g, stderr: o.exec !== undefined });
+      const built = await deps.buildCells(target ? [target] : [], o.arch, o.exec !== undefined);
       const c = cellOf(built[0]!);
       const work = join(c.state, "run");
       mkdirSync(work, { recursive: true });

@@ -15,9 +15,10 @@ export interface Ui {
   out: NodeJS.WriteStream;
 }
 
-export function makeUi(opts: { json?: boolean; verbose?: boolean } = {}): Ui {
+export function makeUi(opts: { json?: boolean; verbose?: boolean; stderr?: boolean } = {}): Ui {
   const json = !!opts.json;
-  const out = json ? process.stderr : process.stdout;
+  // --json, or a command whose stdout belongs to something else (run --exec), talks on stderr.
+  const out = json || opts.stderr ? process.stderr : process.stdout;
   const tty = !!out.isTTY;
   const color = tty && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
