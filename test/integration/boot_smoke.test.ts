@@ -52,7 +52,7 @@ test("a kernel with another identity than expected fails the identity check (exi
   const k = bootKernel("x86_64");
   const dir = bootTestDir("identity");
   const rd = await writeSmokeInitramfs({ tree: k.tree, arch: "x86_64", cacheDir: BOOT_TEST_CACHE, out: join(dir, "initramfs.cpio") });
-  const expected = k.release.replace(/-kilnboottest$/, "-someotherbuild-0123456789ab");
+  const expected = k.release.replace(/-[0-9a-f]{12}$/, "-0123456789ab");
   assert.notEqual(expected, k.release);
   const r = await runSmoke({ arch: "x86_64", kernel: k.image, initramfs: rd.path, expectedRelease: expected, consoleLog: join(dir, "console.log"), accel: "tcg" });
   assert.equal(r.ok, false);
@@ -151,4 +151,20 @@ test("the init also builds with clang (LLVM toolchain) and boots", { timeout: BU
     const r = await runSmoke({ arch, kernel: k.image, initramfs: rd.path, expectedRelease: k.release, consoleLog: join(dir, "console.log"), accel: "tcg" });
     assert.equal(r.ok, true, r.diagnosis);
   }
+});
+
+test("kiln boot (the CLI) builds or reuses, boots, and records the timings in the manifest", { timeout: BUILD_TIMEOUT }, async () => {
+  const k = bootKernel("x86_64");
+  const { kiln } = await import("../support/kiln.js");
+  const { TEST_CACHE } = await import("../support/trees.js");
+  const dir = join(TEST_CACHE, "projects", "boot-default");
+  const r = await kiln(["-C", dir, "--json", "boot", "--arch", "x86_64", "--accel", "tcg"]);
+  assert.equal(r.code, 0, r.stderr);
+  const [s] = JSON.parse(r.stdout) as { ok: boolean; release: string }[];
+  assert.equal(s!.ok, true);
+  assert.equal(s!.release, k.release);
+  const m = JSON.parse(readFileSync(join(k.buildDir, "..", "state", "manifest.json"), "utf8")) as { boot?: { ok: boolean; init_sec?: number; total_sec: number; console_log: string }[] };
+  assert.equal(m.boot?.[0]?.ok, true);
+  assert.ok((m.boot?.[0]?.init_sec ?? 0) > 0);
+  assert.ok(existsSync(m.boot![0]!.console_log), "the console log is saved beside the manifest");
 });
