@@ -193,7 +193,20 @@ export function registerShipCommands(prog: Command): void {
         const decl = project.targets[t];
         if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
         if (o.arch && !(o.arch in ARCHES)) throw new ProjectError(`unknown arch "${o.arch}"`, {}, `arches: ${Object.keys(ARCHES).join(", ")}`);
-        for (const a of o.arch ? [o.arch] : decl.arches) builds.push(findBuild(project, p, { target: t, arch: a }));
+        if (o.arch) builds.push(findBuild(project, p, { target: t, arch: o.arch }));
+        else {
+          const missing: string[] = [];
+          for (const a of decl.arches) {
+            try {
+              builds.push(findBuild(project, p, { target: t, arch: a }));
+            } catch (e) {
+              if (!(e instanceof ProjectError) || decl.arches.length === 1) throw e;
+              missing.push(`${a}: ${e.message}`);
+            }
+          }
+          if (builds.length === 0) throw new ProjectError(`no arch of target "${t}" has a finished build:\n  ${missing.join("\n  ")}`, { file: project.file }, `build it first: kiln build ${t}`);
+          for (const m of missing) ui.warn(`not publishing ${m}`);
+        }
       }
       const report: unknown[] = [];
       for (const b of builds) {

@@ -12,8 +12,8 @@ export function calibrateCommentPatch(comment: string): string {
     " // SPDX-License-Identifier: GPL-2.0",
     `+/* ${comment} */`,
     " /* calibrate.c: default delay calibration",
-    " *",
-    " * Excised from init/main.c",
+    "  *",
+    "  * Excised from init/main.c",
     "",
   ].join("\n");
 }
