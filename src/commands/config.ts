@@ -11,6 +11,10 @@ import { kconfigView } from "../pipeline/audit.js";
 import { explain } from "../kconfig/index.js";
 import { ProjectError } from "../errors.js";
 import { makeUi } from "../ui/log.js";
+import { newSymbols } from "../config/new_symbols.js";
+import { exportConfig } from "../config/export.js";
+import { configDiff, parseConfigRef, formatGrouped, diffJson } from "../config/diff.js";
+import { importArk } from "../config/ark.js";
 
 export interface ConfigDeps {
   openProject(): Project;
@@ -64,6 +68,84 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
       for (const d of x.details) ui.info(`  ${d}`);
       for (const a of x.actions) ui.info(`  to change it: ${a}`);
       for (const l of x.locations) ui.info(`  defined at ${l.file}:${l.line}`);
+    });
+
+  config
+    .command("new-symbols")
+    .description("after a version bump: list the new symbols per (arch, variant) and write one pending file per symbol for review")
+    .requiredOption("--source <name>", "the new source pin, declared in kiln.toml (e.g. [source.next])")
+    .option("--target <targets...>", "only these targets")
+    .option("--arch <arches...>", "only these arches")
+    .option("--pending <dir>", "the pending layer folder ({arch} and {target} are replaced)", "config/pending/{arch}")
+    .option("--dry-run", "count, write nothing")
+    .action(async (o: { source: string; target?: string[]; arch?: string[]; pending: string; dryRun?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = deps.openProject();
+      const r = await newSymbols(project, { source: o.source, ...(o.target ? { targets: o.target } : {}), ...(o.arch ? { arches: o.arch } : {}), pendingDir: o.pending, dryRun: !!o.dryRun, ui });
+      if (g.json) {
+        process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+        return;
+      }
+      for (const c of r.cells)
+        ui.info(`${c.arch}/${c.target}: ${c.count} new symbol(s) in ${r.newVersion}; ${c.written.length} written, ${c.unchanged.length} unchanged, ${c.inLayers.length} already in layers, ${c.kept.length} kept -> ${c.pendingDir}${c.seriesSkipped ? ` (series skipped: ${c.seriesSkipped})` : ""}`);
+    });
+
+  config
+    .command("export [target]")
+    .description("write a minimal defconfig or fragment that reproduces the final config (a savedefconfig fixed point)")
+    .option("--arch <arch>", "the arch (default: the target's first)")
+    .option("--format <format>", "defconfig or fragment", "defconfig")
+    .option("-o, --out <file>", "write here instead of stdout")
+    .action(async (target: string | undefined, o: { arch?: string; format: "defconfig" | "fragment"; out?: string }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi({ ...g, stderr: !o.out });
+      const project = deps.openProject();
+      const r = await exportConfig(project, { ...(target ? { target } : {}), ...(o.arch ? { arch: o.arch } : {}), format: o.format, ...(o.out ? { out: o.out } : {}), ui });
+      if (g.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      else if (!o.out) process.stdout.write(r.text);
+      else ui.info(`${r.symbols} line(s) reproduce ${r.configSymbols} symbols of ${r.target}/${r.arch} -> ${o.out}`);
+    });
+
+  config
+    .command("diff <a> <b>")
+    .description("compare two configs: files, store entries (release:<r>), or targets (<target>[/<arch>]), grouped by menu")
+    .option("--no-menus", "one flat list, like scripts/diffconfig")
+    .action(async (a: string, b: string, o: { menus: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi({ ...g, stderr: true });
+      let project: Project | undefined;
+      try {
+        project = deps.openProject();
+      } catch {
+        project = undefined;
+      }
+      const r = await configDiff(parseConfigRef(a, project), parseConfigRef(b, project), { ...(project ? { project } : {}), noMenus: !o.menus, ui });
+      if (g.json) process.stdout.write(JSON.stringify(diffJson(r), null, 2) + "\n");
+      else process.stdout.write(o.menus ? formatGrouped(r.groups) : r.text);
+    });
+
+  config
+    .command("import-ark <root>")
+    .description("convert a Fedora/RHEL ARK config tree (redhat/configs) into kiln layers and print the kiln.toml targets")
+    .option("--flavor <flavors...>", "only these flavors (priority.<flavor>)")
+    .option("--into <dir>", "where the layers go in the project", "config/ark")
+    .option("--source <name>", "the source pin the targets use", "linux")
+    .option("--replace", "replace an earlier import")
+    .option("--dry-run", "check and plan, write nothing")
+    .action((root: string, o: { flavor?: string[]; into: string; source: string; replace?: boolean; dryRun?: boolean }) => {
+      const g = prog.opts<Globals>();
+      const ui = makeUi(g);
+      const project = deps.openProject();
+      const r = importArk({ root, projectDir: project.dir, ...(o.flavor ? { flavors: o.flavor } : {}), into: o.into, source: o.source, replace: !!o.replace, dryRun: !!o.dryRun });
+      if (g.json) {
+        process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+        return;
+      }
+      for (const c of r.cells) ui.info(`${c.flavor} ${c.key}: ${c.layers.length} layer(s)${c.missing.length ? `, missing: ${c.missing.join(", ")}` : ""}`);
+      for (const s of r.skipped) ui.info(`skipped ${s.key}: ${s.reason}`);
+      ui.info(`${r.files} per-symbol file(s) ${o.dryRun ? "would be copied" : "copied"} into ${r.into}; add these targets to kiln.toml:\n`);
+      process.stdout.write(r.toml);
     });
 
   return config;
