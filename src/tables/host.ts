@@ -36,6 +36,8 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { cmd: "qemu-system-x86_64", pkg: "qemu-system-x86", why: "boot x86_64 guests", optional: true },
   { cmd: "qemu-system-aarch64", pkg: "qemu-system-arm", why: "boot aarch64 guests", optional: true, arch: "aarch64" },
   { cmd: "qemu-system-riscv64", pkg: "qemu-system-misc", why: "boot riscv64 guests", optional: true, arch: "riscv64" },
+  { cmd: "busybox", pkg: "busybox-static", why: "userland for kiln run --exec", optional: true },
+  { cmd: "minisign", pkg: "minisign", why: "verify kiln's signatures with the reference tool", optional: true },
   { cmd: "aarch64-linux-gnu-gcc", pkg: "gcc-aarch64-linux-gnu", why: "cross-compile aarch64", optional: true, arch: "aarch64" },
   { cmd: "riscv64-linux-gnu-gcc", pkg: "gcc-riscv64-linux-gnu", why: "cross-compile riscv64", optional: true, arch: "riscv64" },
 ];
