@@ -107,7 +107,12 @@ export async function writeOutputs(
       }
     }
     if (kinds.includes("deb")) {
-      for (const d of await makeDebs(project, targetName, arch, manifest, stage, o)) {
+      for (const d of await makeDebs(project, targetName, arch, manifest, stage, o).catch((e: unknown) => {
+        // a build reused from the store or a peer was not compiled in this warm tree
+        if (!(e instanceof NotInWarmTree)) throw e;
+        o.ui.warn(e.render());
+        return [] as string[];
+      })) {
         made[/^linux-image-/.test(basename(d)) ? "deb" : basename(d).replace(/_.*$/, "")] = d;
         o.ui.step("deb", basename(d));
       }
@@ -129,6 +134,9 @@ export async function writeOutputs(
   }
   return Object.fromEntries(Object.entries(made).map(([k, v]) => [k, join(dest, basename(v))]));
 }
+
+/** The warm tree does not hold the build (it was reused): packages are skipped with a warning. */
+class NotInWarmTree extends ProjectError {}
 
 /** Packs one SUBK bundle of a store entry into `dir`; returns its path. */
 export function packBundle(entry: string, release: string, arch: string, variant: BundleVariant, dir: string): string {
@@ -167,10 +175,10 @@ async function makeDebs(project: Project, targetName: string, arch: string, mani
   const where = build ? join(build, "include", "config", "kernel.release") : undefined;
   const current = where && existsSync(where) ? readFileSync(where, "utf8").trim() : undefined;
   if (!build || current !== release || !existsSync(join(build, "vmlinux"))) {
-    throw new ProjectError(
-      `Debian packages are made from the warm build tree, which does not hold ${release}${current ? ` (it holds ${current})` : ""}`,
+    throw new NotInWarmTree(
+      `no Debian packages for ${release}: they are made in the warm build tree, which does not hold this build${current ? ` (it holds ${current})` : ""}`,
       { file: build ?? "(no build folder)" },
-      `rebuild it there: kiln build ${targetName} --arch ${arch} --no-reuse`,
+      `compile it there first: kiln build ${targetName} --arch ${arch} --no-reuse`,
     );
   }
   for (const tool of ["dpkg-buildpackage", "dh_listpackages"]) {
