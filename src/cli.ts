@@ -23,6 +23,8 @@ import { KILN_VERSION } from "./version.js";
 import { manifestJsonSchema } from "./core/manifest.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerBootCommands, registerBootGate } from "./commands/boot.js";
+import { registerShipCommands } from "./commands/ship.js";
+import { produceOutputs } from "./pipeline/outputs.js";
 import { rmSync } from "node:fs";
 
 interface Globals {
@@ -262,6 +264,7 @@ export function program(): Command {
   const buildCells = async (targets: string[], arch?: string, stderr?: boolean) => (await buildSelected(prog, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}) })).results;
   registerBootCommands(prog, { buildCells });
   registerBootGate(check, prog, { buildCells });
+  registerShipCommands(prog);
   registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>()), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
   return prog;
 }
@@ -298,6 +301,7 @@ async function buildSelected(prog: Command, targets: string[], o: BuildCliOption
           ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.label !== undefined ? { label: o.label } : {}),
         }),
       );
+      await produceOutputs(project, c.target, c.arch, results.at(-1)!.manifest, { paths: p, ui });
     }
   } finally {
     discardAdoptables();

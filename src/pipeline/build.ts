@@ -13,6 +13,7 @@ import { KilnError, GateFailure } from "../errors.js";
 import { checkInvariants, type InvariantRule } from "../core/invariants.js";
 import { fatalFindings, formatFinding, type Finding } from "../core/audit.js";
 import { auditCell } from "./audit.js";
+import { fetchIdentity } from "./fetch_identity.js";
 import type { Project } from "../project/load.js";
 import type { TargetDecl } from "../project/schema.js";
 import { seriesFor } from "../project/load.js";
@@ -211,6 +212,14 @@ export async function buildCell(project: Project, tname: string, archName: strin
     const idLock = await acquire(join(p.locks, `release-${release}.lock`), { onWait: () => ui.step("wait", `another kiln is building ${release}; waiting to reuse it`) });
     try {
       if (reuse && hasEntry(p, release)) return finishReused(p, manifest, release, "waited-reused", save, manifestPath, ui, steps);
+      // fetch_identity: a signed copy of this exact identity at a configured remote beats compiling
+      const peer = reuse ? await timed("fetch_identity", () => fetchIdentity(project, release, archName, { paths: p, ui })) : undefined;
+      if (peer) {
+        const r = finishReused(p, manifest, release, "reused", save, manifestPath, ui, steps);
+        r.manifest.reuse = { status: "reused", from: peer.from };
+        save(r.manifest);
+        return r;
+      }
       const lastFile = join(warm.state, "last-build.json");
       const cold = !existsSync(join(wt.build, "vmlinux"));
       const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number }) : {};
