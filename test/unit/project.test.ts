@@ -33,10 +33,11 @@ test("the bundled example validates", () => {
 });
 
 test("errors name the file, the line and the key, and say what is expected", () => {
-  const bad = EXAMPLE.replace('arches = ["x86_64"]', 'arches = ["sparc"]');
+  const bad = EXAMPLE.replace('arches = ["x86_64", "aarch64", "riscv64"]', 'arches = ["x86_64", "sparc"]');
+  assert.notEqual(bad, EXAMPLE);
   const e = err(bad);
   const line = bad.split("\n").findIndex((l) => l.startsWith("arches")) + 1;
-  assert.match(e.message, new RegExp(`/p/kiln.toml:${line}: target\\.base\\.arches\\.0: expected one of x86_64, aarch64, riscv64`));
+  assert.match(e.message, new RegExp(`/p/kiln.toml:${line}: target\\.base\\.arches\\.1: expected one of x86_64, aarch64, riscv64`));
   const e2 = err(EXAMPLE.replace('toolchain = "gcc"', 'toolchain = "gcc"\ncolour = "blue"'));
   assert.match(e2.message, /kiln.toml:\d+: target\.base: unknown key\(s\) "colour"/);
   const e3 = err(EXAMPLE.replace('method = "fragments"', 'method = "magic"'));
