@@ -19,6 +19,8 @@ import type { Manifest } from "../../src/core/manifest.js";
 const TARBALL = debianTarball("6.12");
 const skip = !TARBALL && "linux-source-6.12 is not installed (apt-get install linux-source-6.12)";
 const projects: string[] = [];
+/** Unique per run: identities built by these tests must not already be in the shared store. */
+const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
 function project(tag: string): string {
   const d = exampleCopy(tag);
@@ -91,7 +93,8 @@ let mainDir = "";
 
 test("a full build of the example succeeds and lands in the store with the §2 layout", { skip, timeout: 40 * 60_000 }, async () => {
   mainDir = project("main");
-  const r = await kiln(["-C", mainDir, "build", "--json"]);
+  // --no-reuse: the shared test store may already hold this identity from an earlier run
+  const r = await kiln(["-C", mainDir, "build", "--arch", "x86_64", "--no-reuse", "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const [m] = JSON.parse(r.stdout) as Manifest[];
   assert.ok(m);
@@ -131,7 +134,7 @@ test("a full build of the example succeeds and lands in the store with the §2 l
 
 test("a second build with the same inputs is reused, with the same release", { skip, timeout: 10 * 60_000 }, async () => {
   assert.ok(release, "needs the full build");
-  const r = await kiln(["-C", mainDir, "build", "--locked"]);
+  const r = await kiln(["-C", mainDir, "build", "--arch", "x86_64", "--locked"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`reused +${release.replace(/\./g, "\\.")}`));
   const m = manifestOf(mainDir);
@@ -175,7 +178,8 @@ test("a dropped fragment value is reported with the fragment file and line", { s
 test("two concurrent builds of one identity end with one compile", { skip, timeout: 40 * 60_000 }, async () => {
   const a = project("conc-a");
   const b = project("conc-b");
-  const [ra, rb] = await Promise.all([kiln(["-C", a, "build", "--label", "concurrent"]), kiln(["-C", b, "build", "--label", "concurrent"])]);
+  const label = `concurrent-${RUN}`;
+  const [ra, rb] = await Promise.all([kiln(["-C", a, "build", "--arch", "x86_64", "--label", label]), kiln(["-C", b, "build", "--arch", "x86_64", "--label", label])]);
   assert.equal(ra.code, 0, ra.stderr);
   assert.equal(rb.code, 0, rb.stderr);
   const ma = manifestOf(a);
@@ -192,7 +196,8 @@ test("two concurrent builds of one identity end with one compile", { skip, timeo
 
 test("a build killed with SIGKILL mid-compile completes on the next run", { skip, timeout: 40 * 60_000 }, async () => {
   const dir = project("killed");
-  const child = kilnSpawn(["-C", dir, "build", "--label", "killed", "--no-ccache"]);
+  const label = `killed-${RUN}`;
+  const child = kilnSpawn(["-C", dir, "build", "--arch", "x86_64", "--label", label, "--no-ccache"]);
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   await new Promise<void>((res, rej) => {
@@ -221,7 +226,7 @@ test("a build killed with SIGKILL mid-compile completes on the next run", { skip
   const m0 = manifestOf(dir);
   assert.equal(m0.status, "running", "the early manifest is there, and says the build did not finish");
   assert.ok(!existsSync(join(TEST_HOME, "store", m0.uts_release!)), "no partial store entry");
-  const r = await kiln(["-C", dir, "build", "--label", "killed"]);
+  const r = await kiln(["-C", dir, "build", "--arch", "x86_64", "--label", label]);
   assert.equal(r.code, 0, r.stderr);
   const m = manifestOf(dir);
   assert.equal(m.status, "ok");
@@ -237,7 +242,7 @@ test("after a one-file patch is added, the rebuild compiles only a handful of ob
   );
   const head = readFileSync(join(TEST_HOME, "work", projectId("microvm", mainDir), "base-x86_64", "src", "init", "calibrate.c"), "utf8").split("\n").slice(0, 4);
   assert.equal(head[0], "// SPDX-License-Identifier: GPL-2.0", "the patch context matches this tree");
-  const r = await kiln(["-C", mainDir, "build"]);
+  const r = await kiln(["-C", mainDir, "build", "--arch", "x86_64", "--no-reuse"]);
   assert.equal(r.code, 0, r.stderr);
   const m = manifestOf(mainDir);
   assert.equal(m.reuse!.status, "built");
