@@ -37,6 +37,10 @@ export async function prepareWorktree(git: GitStore, warm: WarmTree, tree: strin
       mkdirSync(warm.src, { recursive: true });
       await git.git(["read-tree", tree], { index });
       await git.git(["checkout-index", "-a", "-f"], { index, workTree: warm.src });
+      // Files written in the same second as the index are "racily clean" to git and would be
+      // hashed again by the next build's refresh. Settle that now, while the build is cold anyway.
+      await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
+      await git.git(["update-index", "-q", "--refresh"], { index, workTree: warm.src, cwd: warm.src, allowFail: true });
     }
     // adopted trees are the base import; switch to the wanted (maybe patched) tree
     const n = mode === "adopted" ? await switchTree(git, warm, index, tree) : 0;

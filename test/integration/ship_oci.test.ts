@@ -6,9 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
+import { spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -17,51 +16,10 @@ import { generateKeyPair } from "../../src/ship/minisign.js";
 import { RegistryClient, pushKernelOci, pullKernelOci, registryCredentials, parseRegistryRef, KERNEL_ARTIFACT_TYPE } from "../../src/ship/oci.js";
 import { safeUnpack } from "../../src/ship/unpack.js";
 import { InfraError, SourceError } from "../../src/errors.js";
+import { startRegistry, type Registry } from "./ship_cli_support.js";
 
 const hasRegistry = spawnSync("docker-registry", ["--version"]).status === 0;
 const hasHtpasswd = spawnSync("htpasswd", ["-h"]).status !== null && spawnSync("which", ["htpasswd"]).status === 0;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-interface Registry {
-  addr: string;
-  proc: ChildProcess;
-}
-
-async function startRegistry(dir: string, htpasswd?: string): Promise<Registry> {
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
-  mkdirSync(dir, { recursive: true });
-  const cfg = [
-    "version: 0.1",
-    "log:",
-    "  level: error",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${join(dir, "data")}`,
-    "http:",
-    `  addr: ${addr}`,
-    "  secret: kiln-test-secret",
-    ...(htpasswd ? ["auth:", "  htpasswd:", "    realm: kiln-test", `    path: ${htpasswd}`] : []),
-  ].join("\n");
-  writeFileSync(join(dir, "config.yml"), cfg + "\n");
-  const proc = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      http.get(`http://${addr}/v2/`, (res) => (res.resume(), r(res.statusCode === 200 || res.statusCode === 401))).on("error", () => r(false));
-    });
-    if (ok) return { addr, proc };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proc.kill();
-  throw new Error(`docker-registry did not start on ${addr}`);
-}
 
 let base: string;
 let tree: string;
