@@ -7,7 +7,7 @@ import { existsSync, readFileSync, cpSync, mkdirSync, readdirSync } from "node:f
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KilnError, ProjectError, GateFailure, HostError } from "./errors.js";
-import { findProjectDir, loadProject, seriesFor, type Project } from "./project/load.js";
+import { openProject, seriesFor, type Project } from "./project/load.js";
 import { ARCHES } from "./tables/arches.js";
 import { HOST_TOOLS, HOST_HEADERS } from "./tables/host.js";
 import { paths as kilnPaths, projectId, warmTree } from "./store/paths.js";
@@ -46,9 +46,6 @@ function selectCells(project: Project, targets: string[], arch?: string): { targ
   return cells;
 }
 
-function openProject(g: Globals): Project {
-  return loadProject(findProjectDir(g.project ?? process.cwd()));
-}
 
 export function examplesDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -105,7 +102,7 @@ export function program(): Command {
     .action(async (o: { update?: string[] | boolean }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
-      const project = openProject(g);
+      const project = openProject(g.project);
       const names = Object.keys(project.pins);
       const update = o.update === true ? names : Array.isArray(o.update) ? o.update : [];
       for (const u of update) if (!names.includes(u)) throw new ProjectError(`no source "${u}" in kiln.toml`, { file: project.file }, `sources: ${names.join(", ")}`);
@@ -125,7 +122,7 @@ export function program(): Command {
     .action(async (targets: string[]) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
-      const project = openProject(g);
+      const project = openProject(g.project);
       const p = kilnPaths();
       const names = targets.length ? targets : Object.keys(project.targets);
       for (const t of names) if (!project.targets[t]) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file });
@@ -172,7 +169,7 @@ export function program(): Command {
       let file: string;
       if (o.release) file = join(p.store, o.release, "manifest.json");
       else {
-        const project = openProject(g);
+        const project = openProject(g.project);
         const t = target ?? Object.keys(project.targets)[0]!;
         const decl = project.targets[t];
         if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file });
@@ -265,7 +262,7 @@ export function program(): Command {
   registerBootCommands(prog, { buildCells });
   registerBootGate(check, prog, { buildCells });
   registerShipCommands(prog);
-  registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>()), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
+  registerConfigCommands(prog, { openProject: () => openProject(prog.opts<Globals>().project), configureCells: (t, arch) => configureCells(prog, t, arch), configuredGate: (t, o) => configuredGate(prog, t, o) });
   return prog;
 }
 
@@ -286,7 +283,7 @@ interface BuildCliOptions {
 async function buildSelected(prog: Command, targets: string[], o: BuildCliOptions): Promise<{ project: Project; results: CellResult[] }> {
   const g = prog.opts<Globals>();
   const ui = makeUi({ ...g, ...(o.stderr ? { stderr: true } : {}) });
-  const project = openProject(g);
+  const project = openProject(g.project);
   const cells = selectCells(project, targets, o.arch);
   const p = kilnPaths();
   const srcNames = [...new Set(cells.map((c) => project.targets[c.target]!.source))];
@@ -313,7 +310,7 @@ async function buildSelected(prog: Command, targets: string[], o: BuildCliOption
 async function configureCells(prog: Command, targets: string[], arch?: string): Promise<{ project: Project; results: CellResult[] }> {
   const g = prog.opts<Globals>();
   const ui = makeUi(g);
-  const project = openProject(g);
+  const project = openProject(g.project);
   const cells = selectCells(project, targets, arch);
   const p = kilnPaths();
   const out: CellResult[] = [];

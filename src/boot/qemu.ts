@@ -3,6 +3,7 @@
  * Everything that differs per arch comes from ArchSpec; this file only assembles.
  */
 import type { ArchSpec } from "../tables/arches.js";
+import { quoteArgv } from "../core/shell.js";
 
 export type Accel = "kvm" | "tcg";
 
@@ -86,5 +87,5 @@ export function qemuArgv(s: QemuSpec): string[] {
 
 /** The argv as one shell-quoted line, for logs and for a person to paste. */
 export function shellQuote(argv: readonly string[]): string {
-  return argv.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+  return quoteArgv(argv);
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { basename, join, resolve } from "node:path";
 import { homedir } from "node:os";
 import { KilnError, ProjectError, GateFailure, SourceError } from "../errors.js";
-import { findProjectDir, loadProject, type Project } from "../project/load.js";
+import { openProject, type Project } from "../project/load.js";
 import { ARCHES, hostArch } from "../tables/arches.js";
 import { paths as kilnPaths, projectId, warmTree, type Paths } from "../store/paths.js";
 import { entryDir } from "../store/store.js";
@@ -34,15 +34,12 @@ interface Globals {
   verbose?: boolean;
 }
 
-function openProject(g: Globals): Project {
-  return loadProject(findProjectDir(g.project ?? process.cwd()));
-}
 
 /** The project when there is one (consumers of `kiln fetch` may have none). */
 function maybeProject(g: Globals): Project | undefined {
-  if (g.project) return openProject(g);
+  if (g.project) return openProject(g.project);
   try {
-    return loadProject(findProjectDir(process.cwd()));
+    return openProject();
   } catch (e) {
     if (e instanceof ProjectError && /no kiln\.toml found/.test(e.message)) return undefined;
     throw e;
@@ -152,7 +149,7 @@ export function registerShipCommands(prog: Command): void {
     .action((target: string | undefined, o: { arch?: string; variant: string; release?: string; out?: string }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
-      const project = openProject(g);
+      const project = openProject(g.project);
       const p = kilnPaths();
       const b = findBuild(project, p, { target, arch: o.arch, release: o.release });
       const variant = parseVariant(o.variant);
@@ -179,7 +176,7 @@ export function registerShipCommands(prog: Command): void {
     .action(async (target: string | undefined, o: { arch?: string; remote?: string[]; release?: string }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
-      const project = openProject(g);
+      const project = openProject(g.project);
       const p = kilnPaths();
       const names = o.remote ?? project.decl.ship.publish;
       if (names.length === 0) throw new ProjectError("no remote to publish to", { file: project.file }, 'list remotes under [ship] publish = ["…"], or pass --remote <name>');
@@ -300,7 +297,7 @@ export function registerShipCommands(prog: Command): void {
     .action(async (target: string | undefined, o: { arch?: string; jobs?: number; keep?: boolean }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
-      const project = openProject(g);
+      const project = openProject(g.project);
       const t = target ?? Object.keys(project.targets)[0]!;
       const decl = project.targets[t];
       if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);

@@ -10,11 +10,11 @@ export function tmpName(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 
-export function writeFileAtomic(target: string, data: string | Buffer): void {
+export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644): void {
   mkdirSync(dirname(target), { recursive: true });
   const tmp = tmpName(target);
   try {
-    const fd = openSync(tmp, "w", 0o644);
+    const fd = openSync(tmp, "w", mode);
     try {
       writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
       fsyncSync(fd);

@@ -2,6 +2,8 @@
  * Subprocesses, always from argv arrays. Thin wrappers over execa.
  */
 import { execa, type Options as ExecaOptions } from "execa";
+import { accessSync, constants, statSync } from "node:fs";
+import { join } from "node:path";
 import { InfraError, HostError } from "../errors.js";
 
 export interface RunOptions {
@@ -57,9 +59,23 @@ export async function output(argv: readonly string[], opts: RunOptions = {}): Pr
   return (await run(argv, opts)).stdout.trim();
 }
 
-/** Whether a command exists on PATH. */
+/** Where a command is on PATH, looked up in-process (no shell started). */
 export async function which(cmd: string): Promise<string | undefined> {
-  const r = await execa("sh", ["-c", 'command -v "$1"', "sh", cmd], { reject: false });
-  const p = String(r.stdout ?? "").trim();
-  return r.exitCode === 0 && p ? p : undefined;
+  if (cmd.includes("/")) return isExecutable(cmd) ? cmd : undefined;
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (!dir) continue;
+    const p = join(dir, cmd);
+    if (isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,6 +2,7 @@
  * Loading a real tree: wires the pure parser to the tree's files and the arch's environment.
  */
 import { join } from "node:path";
+import { kernelVersionFromMakefile } from "../core/kernel_version.js";
 import type { KconfigModel } from "./ast.js";
 import { parseKconfig } from "./parser.js";
 import { ccVersionText, kconfigArch, kconfigEnv, realShell, treeReader } from "./run.js";
@@ -26,7 +27,7 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
   const read = treeReader(tree);
   const symbolC = read(join("scripts", "kconfig", "symbol.c")) ?? "";
   // kconfig rewrote choices in 6.11; read it from the tree's own kconfig, else from the version.
-  const version = kernelVersion(read("Makefile") ?? "");
+  const version = kernelVersionFromMakefile(read("Makefile") ?? "");
   const [maj, min] = (version ?? "0.0").split(".").map((x) => parseInt(x, 10));
   const newChoices = symbolC ? symbolC.includes("choice_members") : (maj ?? 0) > 6 || ((maj ?? 0) === 6 && (min ?? 0) >= 11);
   const choiceModel = newChoices ? "v6.11" : "legacy";
@@ -43,10 +44,3 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
   });
 }
 
-/** VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION from the top Makefile, as make computes KERNELVERSION. */
-export function kernelVersion(makefile: string): string | undefined {
-  const get = (k: string) => new RegExp(`^${k}\\s*=[ \\t]*(.*)$`, "m").exec(makefile)?.[1]?.trim();
-  const [v, p, s] = [get("VERSION"), get("PATCHLEVEL"), get("SUBLEVEL")];
-  if (!v || p === undefined) return undefined;
-  return `${v}.${p}${s ? `.${s}` : ""}${get("EXTRAVERSION") ?? ""}`;
-}

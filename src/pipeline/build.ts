@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError, GateFailure } from "../errors.js";
+import { quoteArg } from "../core/shell.js";
 import { checkInvariants, type InvariantRule } from "../core/invariants.js";
 import { fatalFindings, formatFinding, type Finding } from "../core/audit.js";
 import { auditCell } from "./audit.js";
@@ -118,7 +119,7 @@ export async function buildCell(project: Project, tname: string, archName: strin
     ...(source.commit ? { commit: source.commit } : {}),
     source_tree: source.tree,
     steps,
-    reproduce: `cd ${shellQuote(project.dir)} && kiln build ${tname} --arch ${archName} --locked`,
+    reproduce: `cd ${quoteArg(project.dir)} && kiln build ${tname} --arch ${archName} --locked`,
   };
   const manifestPath = join(warm.state, "manifest.json");
   const save = (m: Manifest) => writeFileAtomic(manifestPath, JSON.stringify(m, null, 2) + "\n");
@@ -137,7 +138,7 @@ export async function buildCell(project: Project, tname: string, archName: strin
     const ccacheBin = opts.ccache === false ? undefined : await which("ccache");
     const statsLog = join(warm.state, "ccache-stats.log");
     const flags = buildFlags({ arch, toolchain: target.toolchain, src: wt.src, build: wt.build, timestamp: source.timestamp, makeVars: target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
-    const tcid = await timed("build_flags", () => toolchainIdentity(target.toolchain, flags.crossPrefix));
+    const tcid = await timed("build_flags", () => toolchainIdentity(target.toolchain, flags.crossPrefix, join(p.home, "toolchains.json")));
     const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(p.ccache, statsLog) : {}) };
     const m: MakeEnv = { src: wt.src, build: wt.build, makeVars: flags.makeVars, env };
 
@@ -296,9 +297,6 @@ function readProvenance(build: string): Manifest["provenance"] {
   };
 }
 
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 
 interface ConfigureRecord {

@@ -160,8 +160,3 @@ export async function bakeRelease(m: MakeEnv, localversion: string): Promise<{ r
   const release = r.stdout.trim().split("\n").pop() ?? "";
   return { release, configText: readFileSync(dotconfig, "utf8") };
 }
-
-export async function kernelVersion(m: MakeEnv): Promise<string> {
-  const r = await make(m, ["kernelversion"], ["-s"]);
-  return r.stdout.trim().split("\n").pop() ?? "";
-}

@@ -204,7 +204,6 @@ export function parseAptShow(text: string): AptRecord[] {
 
 async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>, declared: string, locked: LockEntry | undefined, ctx: SourceContext): Promise<PreparedSource> {
   const pkg = pin.debian;
-  const series = pkg.replace(/^linux-source-/, "");
   // A locked tarball already in the content cache needs no archive at all: it keeps working
   // after the archive drops that version.
   if (locked?.tarball_sha256 && (await cachedTarball(locked.tarball_sha256, ctx))) {
@@ -258,7 +257,6 @@ async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>
     const sha = await sha256File(tarSrc);
     const tarball = (await cachedTarball(sha, ctx)) ?? storeTarball(tarSrc, sha, ctx);
     const url = `debian:${rec.filename}`;
-    void series;
     return await importTarball(name, tarball, sha, { declared, kind: "debian", package: pkg, version: rec.version, deb_sha256: rec.sha256, url }, ctx);
   } finally {
     if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });

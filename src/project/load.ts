@@ -40,6 +40,11 @@ export function findProjectDir(start: string): string {
   }
 }
 
+/** The project of the nearest folder (from start, or the current one) that holds kiln.toml. */
+export function openProject(start?: string): Project {
+  return loadProject(findProjectDir(start ?? process.cwd()));
+}
+
 export function loadProject(dir: string): Project {
   const file = join(dir, PROJECT_FILE);
   let text: string;

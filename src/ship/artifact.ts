@@ -4,13 +4,13 @@
  * and `SHA256SUMS` over a release's files. Byte-identical across runs for the same tree
  * and build timestamp (see docs/adr/0031).
  */
-import { createHash } from "node:crypto";
-import { createReadStream, lstatSync, openSync, readSync, closeSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync, mkdirSync, fsyncSync } from "node:fs";
+import { lstatSync, openSync, readSync, closeSync, readdirSync, readlinkSync, renameSync, rmSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
 import { tarHeader, tarPadding, TAR_END, type TarWriteEntry } from "./tar.js";
 import { checkSymlink, siblingTemp } from "./unpack.js";
 import { ProjectError, InfraError, SourceError } from "../errors.js";
+import { sha256File, writeFileAtomic } from "../effects/fsx.js";
 
 /** Fixed zstd level: part of the artifact's byte identity. */
 export const ZSTD_LEVEL = 12;
@@ -104,27 +104,8 @@ export async function streamTar(entries: TreeEntry[], write: (b: Buffer) => void
   await write(TAR_END);
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
-
-/** Writes `data` to `path` through a temp file and a rename. */
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = siblingTemp(path, basename(path));
-  try {
-    writeFileSync(tmp, data, { mode });
-    const fd = openSync(tmp, "r");
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+// One atomic writer and one file hasher for the whole project (src/effects/fsx.ts).
+export { sha256File, writeFileAtomic };
 
 /** Writes `entries` as a deterministic tar.zst at `path` (temp file + rename). */
 export async function writeTarZst(entries: TreeEntry[], path: string, zstdLevel = ZSTD_LEVEL): Promise<void> {
