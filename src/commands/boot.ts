@@ -5,24 +5,22 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
-import { writeSmokeInitramfs, runSmoke, checkBoots, runInteractive, runExec, defaultInitToolchain, type SmokeResult } from "../boot/index.js";
+import type { SmokeResult } from "../boot/index.js";
 import { ARCHES } from "../tables/arches.js";
 import { BuildFailure, KilnError } from "../errors.js";
-import { writeFileAtomic } from "../effects/fsx.js";
-import { paths as kilnPaths } from "../store/paths.js";
-import { makeUi, fmtDuration, type Ui } from "../ui/log.js";
+import { fmtDuration, type Ui } from "../ui/log.js";
 import type { Manifest } from "../core/manifest.js";
+import type { Context } from "./context.js";
+import { buildSelected } from "./build.js";
 
-export interface BootDeps {
-  /** Build (or reuse) the selected cells and return their results. */
-  buildCells(targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]>;
-}
+/** The boot library, loaded when a boot command runs. */
+const boot = () => import("../boot/index.js");
+const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
 
-interface Globals {
-  json?: boolean;
-  verbose?: boolean;
+async function buildCells(ctx: Context, targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]> {
+  return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}) });
 }
 
 interface Cell {
@@ -40,21 +38,22 @@ function cellOf(r: CellResult): Cell {
   return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state") };
 }
 
-function toolchainFor(m: Manifest) {
+async function toolchainFor(m: Manifest) {
   const spec = ARCHES[m.arch]!;
-  return defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
+  return (await boot()).defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
 }
 
-async function initramfsFor(c: Cell): Promise<string> {
-  const cacheDir = join(kilnPaths().home, "boot");
+async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
+  const cacheDir = await bootCache(ctx);
   const out = join(c.state, "smoke-initramfs.cpio");
-  const rd = await writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
+  const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
   return rd.path;
 }
 
 /** Record the smoke in the cell's manifest: time to banner, to init, total, the console log. */
-function recordBoot(c: Cell, results: SmokeResult[]): void {
-  const m = JSON.parse(readFileSync(c.manifestPath, "utf8")) as Manifest;
+async function recordBoot(c: Cell, results: SmokeResult[]): Promise<void> {
+  const [{ readManifest }, { writeFileAtomic }] = await Promise.all([import("../store/store.js"), import("../effects/fsx.js")]);
+  const m = readManifest(c.manifestPath);
   m.boot = results.map((r) => ({
     ok: r.ok,
     accel: r.accel,
@@ -76,7 +75,7 @@ function say(ui: Ui, r: SmokeResult): void {
   ui.step("boot", `${r.arch} ${r.memoryMiB} MiB (${r.accel}): ${r.ok ? `${r.release} booted` : `FAILED at ${r.stage}`} — banner ${t.bannerSec?.toFixed(2) ?? "-"}s, init ${t.initSec?.toFixed(2) ?? "-"}s, total ${fmtDuration(t.totalSec * 1000)}`);
 }
 
-export function registerBootCommands(prog: Command, deps: BootDeps): void {
+export function registerBootCommands(prog: Command, ctx: Context): void {
   prog
     .command("boot [targets...]")
     .description("build (or reuse), then boot each cell under QEMU and check that uname -r is its identity")
@@ -85,21 +84,21 @@ export function registerBootCommands(prog: Command, deps: BootDeps): void {
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
     .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
+      const ui = ctx.ui;
+      const { runSmoke } = await boot();
       const results: SmokeResult[] = [];
-      for (const r of await deps.buildCells(targets, o.arch)) {
+      for (const r of await buildCells(ctx, targets, o.arch)) {
         const c = cellOf(r);
-        const initramfs = await initramfsFor(c);
+        const initramfs = await initramfsFor(ctx, c);
         const s = await runSmoke({
           arch: c.arch, kernel: c.image, initramfs, expectedRelease: c.manifest.uts_release!, consoleLog: join(c.state, `boot-${c.arch}-${o.memory}M.log`),
-          memoryMiB: o.memory, accel: o.accel, cacheDir: join(kilnPaths().home, "boot"), notify: (m) => ui.info(m), ...(o.timeout ? { timeoutSec: o.timeout } : {}),
+          memoryMiB: o.memory, accel: o.accel, cacheDir: await bootCache(ctx), notify: (m) => ui.info(m), ...(o.timeout ? { timeoutSec: o.timeout } : {}),
         });
-        recordBoot(c, [s]);
+        await recordBoot(c, [s]);
         say(ui, s);
         results.push(s);
       }
-      if (g.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
+      if (ctx.globals.json) ctx.printJson(results);
       const bad = results.filter((r) => !r.ok);
       if (bad.length) throw new KilnBootFailure(bad);
     });
@@ -118,20 +117,20 @@ export function registerBootCommands(prog: Command, deps: BootDeps): void {
     .option("--exec <command>", "run this command in the guest, print its output, exit with its status")
     .option("--timeout <sec>", "with --exec: give up after this many seconds", (v) => Number(v))
     .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi({ ...g, stderr: o.exec !== undefined });
-      const built = await deps.buildCells(target ? [target] : [], o.arch, o.exec !== undefined);
+      const ui = o.exec !== undefined ? ctx.stderrUi : ctx.ui;
+      const { runExec, runInteractive } = await boot();
+      const built = await buildCells(ctx, target ? [target] : [], o.arch, o.exec !== undefined);
       const c = cellOf(built[0]!);
       const work = join(c.state, "run");
       mkdirSync(work, { recursive: true });
       const ro = {
-        arch: c.arch, kernel: c.image, tree: c.src, cacheDir: join(kilnPaths().home, "boot"), workDir: work, memoryMiB: o.memory, cpus: o.cpus, qemuArgs: o.qemuArg, accel: o.accel,
-        toolchain: toolchainFor(c.manifest), notify: (m: string) => ui.info(m),
+        arch: c.arch, kernel: c.image, tree: c.src, cacheDir: await bootCache(ctx), workDir: work, memoryMiB: o.memory, cpus: o.cpus, qemuArgs: o.qemuArg, accel: o.accel,
+        toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m),
         ...(o.initrd ? { initrd: o.initrd } : {}), ...(o.rootfs ? { rootfs: o.rootfs } : {}), ...(o.append ? { append: o.append } : {}),
       };
       if (o.exec !== undefined) {
         const r = await runExec({ ...ro, command: o.exec, consoleLog: join(c.state, "run-exec.log"), ...(o.timeout ? { timeoutSec: o.timeout } : {}) });
-        if (g.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+        if (ctx.globals.json) ctx.printJson(r);
         else process.stdout.write(r.output);
         process.exitCode = r.exitCode;
         return;
@@ -140,24 +139,24 @@ export function registerBootCommands(prog: Command, deps: BootDeps): void {
     });
 }
 
-export function registerBootGate(check: Command, prog: Command, deps: BootDeps): void {
+export function registerBootGate(check: Command, ctx: Context): void {
   check
     .command("boots [targets...]")
     .description("the boot gate: boot every cell at 512 MiB and 2 GiB; exit 2 on any failure")
     .option("--arch <arch>", "only this arch")
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .action(async (targets: string[], o: { arch?: string; accel: "auto" | "kvm" | "tcg" }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
+      const ui = ctx.ui;
+      const { checkBoots } = await boot();
       const all: SmokeResult[] = [];
       const failures: string[] = [];
-      for (const r of await deps.buildCells(targets, o.arch)) {
+      for (const r of await buildCells(ctx, targets, o.arch)) {
         const c = cellOf(r);
-        const initramfs = await initramfsFor(c);
+        const initramfs = await initramfsFor(ctx, c);
         try {
-          const res = await checkBoots({ arch: c.arch, kernel: c.image, initramfs, expectedRelease: c.manifest.uts_release!, consoleLogDir: c.state, accel: o.accel, cacheDir: join(kilnPaths().home, "boot"), notify: (m) => ui.info(m) });
+          const res = await checkBoots({ arch: c.arch, kernel: c.image, initramfs, expectedRelease: c.manifest.uts_release!, consoleLogDir: c.state, accel: o.accel, cacheDir: await bootCache(ctx), notify: (m) => ui.info(m) });
           res.forEach((x) => say(ui, x));
-          recordBoot(c, res);
+          await recordBoot(c, res);
           all.push(...res);
         } catch (e) {
           if (!(e instanceof KilnError)) throw e;
@@ -165,7 +164,7 @@ export function registerBootGate(check: Command, prog: Command, deps: BootDeps):
           failures.push(`${c.manifest.target}/${c.arch}`);
         }
       }
-      if (g.json) process.stdout.write(JSON.stringify(all, null, 2) + "\n");
+      if (ctx.globals.json) ctx.printJson(all);
       if (failures.length) throw new KilnBootFailure([], failures);
       ui.step("boots", `${all.length} boot(s) passed`);
     });

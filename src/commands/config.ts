@@ -6,28 +6,10 @@ import type { Command } from "commander";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import type { Project } from "../project/load.js";
-import type { CellResult } from "../pipeline/build.js";
-import { kconfigView } from "../pipeline/audit.js";
-import { explain } from "../kconfig/index.js";
-import { ProjectError } from "../errors.js";
-import { makeUi } from "../ui/log.js";
-import { newSymbols } from "../config/new_symbols.js";
-import { exportConfig } from "../config/export.js";
-import { configDiff, parseConfigRef, formatGrouped, diffJson } from "../config/diff.js";
-import { importArk } from "../config/ark.js";
+import type { Context } from "./context.js";
+import { configuredGate } from "./check.js";
 
-export interface ConfigDeps {
-  openProject(): Project;
-  configureCells(targets: string[], arch?: string): Promise<{ project: Project; results: CellResult[] }>;
-  configuredGate(targets: string[], o: { arch?: string; reportOnly?: boolean }): Promise<void>;
-}
-
-interface Globals {
-  json?: boolean;
-  verbose?: boolean;
-}
-
-export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command {
+export function registerConfigCommands(prog: Command, ctx: Context): Command {
   const config = prog.command("config").description("config truth: audit, explain, and the tools around layers");
 
   config
@@ -36,7 +18,7 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .option("--arch <arch>", "only this arch")
     .option("--report-only", "report findings without failing")
     .action(async (targets: string[], o: { arch?: string; reportOnly?: boolean }) => {
-      await deps.configuredGate(targets, o);
+      await configuredGate(ctx, targets, o);
     });
 
   config
@@ -45,24 +27,19 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .option("--target <target>", "the target (default: the first)")
     .option("--arch <arch>", "the arch (default: the target's first)")
     .action(async (symbol: string, o: { target?: string; arch?: string }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = deps.openProject();
-      const target = o.target ?? Object.keys(project.targets)[0]!;
-      const decl = project.targets[target];
-      if (!decl) throw new ProjectError(`no target "${target}" in kiln.toml`, { file: project.file });
-      const arch = o.arch ?? decl.arches[0]!;
-      const { results } = await deps.configureCells([target], arch);
-      const m = results[0]!.manifest;
+      const [{ pickCell, configureCells }, { kconfigView }, { explain }] = await Promise.all([import("../pipeline/cells.js"), import("../pipeline/audit.js"), import("../kconfig/index.js")]);
+      const ui = ctx.ui;
+      const project = await ctx.project();
+      const cell = pickCell(project, o.target, o.arch);
+      const arch = cell.arch;
+      const { cells } = await configureCells(project, [cell], { ui, paths: await ctx.paths() });
+      const m = cells[0]!.manifest;
       const build = m.build_dir!;
       const src = join(build, "..", "src");
       const view = kconfigView(src, arch, readFileSync(join(build, ".config"), "utf8"));
       const name = symbol.replace(/^CONFIG_/, "");
       const x = explain(view.ev, name);
-      if (g.json) {
-        process.stdout.write(JSON.stringify(x, null, 2) + "\n");
-        return;
-      }
+      if (ctx.globals.json) return ctx.printJson(x);
       ui.info(x.text);
       if (x.menuPath.length) ui.info(`  menu: ${x.menuPath.join(" > ")}`);
       for (const d of x.details) ui.info(`  ${d}`);
@@ -79,14 +56,11 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .option("--pending <dir>", "the pending layer folder ({arch} and {target} are replaced)", "config/pending/{arch}")
     .option("--dry-run", "count, write nothing")
     .action(async (o: { source: string; target?: string[]; arch?: string[]; pending: string; dryRun?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = deps.openProject();
+      const { newSymbols } = await import("../config/new_symbols.js");
+      const ui = ctx.ui;
+      const project = await ctx.project();
       const r = await newSymbols(project, { source: o.source, ...(o.target ? { targets: o.target } : {}), ...(o.arch ? { arches: o.arch } : {}), pendingDir: o.pending, dryRun: !!o.dryRun, ui });
-      if (g.json) {
-        process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-        return;
-      }
+      if (ctx.globals.json) return ctx.printJson(r);
       for (const c of r.cells)
         ui.info(`${c.arch}/${c.target}: ${c.count} new symbol(s) in ${r.newVersion}; ${c.written.length} written, ${c.unchanged.length} unchanged, ${c.inLayers.length} already in layers, ${c.kept.length} kept -> ${c.pendingDir}${c.seriesSkipped ? ` (series skipped: ${c.seriesSkipped})` : ""}`);
     });
@@ -98,11 +72,11 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .option("--format <format>", "defconfig or fragment", "defconfig")
     .option("-o, --out <file>", "write here instead of stdout")
     .action(async (target: string | undefined, o: { arch?: string; format: "defconfig" | "fragment"; out?: string }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi({ ...g, stderr: !o.out });
-      const project = deps.openProject();
+      const { exportConfig } = await import("../config/export.js");
+      const ui = o.out ? ctx.ui : ctx.stderrUi;
+      const project = await ctx.project();
       const r = await exportConfig(project, { ...(target ? { target } : {}), ...(o.arch ? { arch: o.arch } : {}), format: o.format, ...(o.out ? { out: o.out } : {}), ui });
-      if (g.json) process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      if (ctx.globals.json) ctx.printJson(r);
       else if (!o.out) process.stdout.write(r.text);
       else ui.info(`${r.symbols} line(s) reproduce ${r.configSymbols} symbols of ${r.target}/${r.arch} -> ${o.out}`);
     });
@@ -112,16 +86,16 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .description("compare two configs: files, store entries (release:<r>), or targets (<target>[/<arch>]), grouped by menu")
     .option("--no-menus", "one flat list, like scripts/diffconfig")
     .action(async (a: string, b: string, o: { menus: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi({ ...g, stderr: true });
+      const { configDiff, parseConfigRef, formatGrouped, diffJson } = await import("../config/diff.js");
+      const ui = ctx.stderrUi;
       let project: Project | undefined;
       try {
-        project = deps.openProject();
+        project = await ctx.project();
       } catch {
         project = undefined;
       }
       const r = await configDiff(parseConfigRef(a, project), parseConfigRef(b, project), { ...(project ? { project } : {}), noMenus: !o.menus, ui });
-      if (g.json) process.stdout.write(JSON.stringify(diffJson(r), null, 2) + "\n");
+      if (ctx.globals.json) ctx.printJson(diffJson(r));
       else process.stdout.write(o.menus ? formatGrouped(r.groups) : r.text);
     });
 
@@ -133,15 +107,12 @@ export function registerConfigCommands(prog: Command, deps: ConfigDeps): Command
     .option("--source <name>", "the source pin the targets use", "linux")
     .option("--replace", "replace an earlier import")
     .option("--dry-run", "check and plan, write nothing")
-    .action((root: string, o: { flavor?: string[]; into: string; source: string; replace?: boolean; dryRun?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = deps.openProject();
+    .action(async (root: string, o: { flavor?: string[]; into: string; source: string; replace?: boolean; dryRun?: boolean }) => {
+      const { importArk } = await import("../config/ark.js");
+      const ui = ctx.ui;
+      const project = await ctx.project();
       const r = importArk({ root, projectDir: project.dir, ...(o.flavor ? { flavors: o.flavor } : {}), into: o.into, source: o.source, replace: !!o.replace, dryRun: !!o.dryRun });
-      if (g.json) {
-        process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-        return;
-      }
+      if (ctx.globals.json) return ctx.printJson(r);
       for (const c of r.cells) ui.info(`${c.flavor} ${c.key}: ${c.layers.length} layer(s)${c.missing.length ? `, missing: ${c.missing.join(", ")}` : ""}`);
       for (const s of r.skipped) ui.info(`skipped ${s.key}: ${s.reason}`);
       ui.info(`${r.files} per-symbol file(s) ${o.dryRun ? "would be copied" : "copied"} into ${r.into}; add these targets to kiln.toml:\n`);

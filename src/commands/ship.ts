@@ -4,50 +4,66 @@
  */
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { homedir } from "node:os";
-import { KilnError, ProjectError, GateFailure, SourceError } from "../errors.js";
-import { openProject, type Project } from "../project/load.js";
+import { ProjectError, GateFailure, SourceError } from "../errors.js";
+import type { Project } from "../project/load.js";
 import { ARCHES, hostArch } from "../tables/arches.js";
-import { paths as kilnPaths, projectId, warmTree, type Paths } from "../store/paths.js";
-import { entryDir } from "../store/store.js";
+import { paths as kilnPaths, type Paths } from "../store/paths.js";
 import type { Manifest } from "../core/manifest.js";
-import { makeUi, fmtBytes, fmtDuration, type Ui } from "../ui/log.js";
-import { inspectBundleFile } from "../ship/bundle_file.js";
+import { fmtBytes, fmtDuration, type Ui } from "../ui/log.js";
 import { BUNDLE_VARIANTS, type BundleVariant } from "../ship/bundle.js";
-import { keygen, type MinisignKeyPair } from "../ship/minisign.js";
-import { artifactFileName, sha256File, writeArtifact } from "../ship/artifact.js";
-import { publishToMirror, INDEX_PATH, parseIndex } from "../ship/mirror.js";
-import { fetchKernel, markerPath } from "../ship/fetch.js";
-import { pushKernelOci } from "../ship/oci.js";
-import { compareArtifacts, renderDifferences, type Difference } from "../ship/compare.js";
-import { firstDifferingSection } from "../ship/elf.js";
-import { artifactName, manifestEntry, outDir, packBundle, writeOutputs, type OutputKind } from "../pipeline/outputs.js";
-import { openRemote, openDeclaredRemote, signingKey, trustedKeys, type OpenedRemote } from "../pipeline/fetch_identity.js";
-import { resolveSources } from "../pipeline/sources.js";
-import { discardAdoptables } from "../pipeline/prepare_source.js";
-import { buildCell } from "../pipeline/build.js";
+import type { MinisignKeyPair } from "../ship/minisign.js";
+import type { OutputKind } from "../pipeline/outputs.js";
+import type { OpenedRemote } from "../pipeline/fetch_identity.js";
+import { intOption, type Context } from "./context.js";
 
-interface Globals {
-  project?: string;
-  json?: boolean;
-  verbose?: boolean;
-}
+// The shipping library, bound when a ship command runs (load()), so that starting kiln for any
+// other command does not load it.
+let entryDir: typeof import("../store/store.js").entryDir;
+let readManifest: typeof import("../store/store.js").readManifest;
+let inspectBundleFile: typeof import("../ship/bundle_file.js").inspectBundleFile;
+let keygen: typeof import("../ship/minisign.js").keygen;
+let artifactFileName: typeof import("../ship/artifact.js").artifactFileName;
+let sha256File: typeof import("../ship/artifact.js").sha256File;
+let publishToMirror: typeof import("../ship/mirror.js").publishToMirror;
+let INDEX_PATH: typeof import("../ship/mirror.js").INDEX_PATH;
+let parseIndex: typeof import("../ship/mirror.js").parseIndex;
+let fetchKernel: typeof import("../ship/fetch.js").fetchKernel;
+let markerPath: typeof import("../ship/fetch.js").markerPath;
+let pushKernelOci: typeof import("../ship/oci.js").pushKernelOci;
+let renderDifferences: typeof import("../ship/compare.js").renderDifferences;
+let artifactName: typeof import("../pipeline/outputs.js").artifactName;
+let manifestEntry: typeof import("../pipeline/outputs.js").manifestEntry;
+let outDir: typeof import("../pipeline/outputs.js").outDir;
+let packBundle: typeof import("../pipeline/outputs.js").packBundle;
+let writeOutputs: typeof import("../pipeline/outputs.js").writeOutputs;
+let openRemote: typeof import("../pipeline/fetch_identity.js").openRemote;
+let openDeclaredRemote: typeof import("../pipeline/fetch_identity.js").openDeclaredRemote;
+let signingKey: typeof import("../pipeline/fetch_identity.js").signingKey;
+let trustedKeys: typeof import("../pipeline/fetch_identity.js").trustedKeys;
+let pickCell: typeof import("../pipeline/cells.js").pickCell;
+let pickTarget: typeof import("../pipeline/cells.js").pickTarget;
+let cellWarmTree: typeof import("../pipeline/cells.js").cellWarmTree;
+let reproGate: typeof import("../pipeline/repro.js").reproGate;
 
-
-/** The project when there is one (consumers of `kiln fetch` may have none). */
-function maybeProject(g: Globals): Project | undefined {
-  if (g.project) return openProject(g.project);
-  try {
-    return openProject();
-  } catch (e) {
-    if (e instanceof ProjectError && /no kiln\.toml found/.test(e.message)) return undefined;
-    throw e;
-  }
-}
-
-function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x), 2) + "\n");
+async function load(): Promise<void> {
+  const [store, bundleFile, minisign, artifact, mirror, fetch, oci, compare, outputs, fid, cells, repro] = await Promise.all([
+    import("../store/store.js"), import("../ship/bundle_file.js"), import("../ship/minisign.js"), import("../ship/artifact.js"), import("../ship/mirror.js"), import("../ship/fetch.js"),
+    import("../ship/oci.js"), import("../ship/compare.js"), import("../pipeline/outputs.js"), import("../pipeline/fetch_identity.js"), import("../pipeline/cells.js"), import("../pipeline/repro.js"),
+  ]);
+  ({ entryDir, readManifest } = store);
+  ({ inspectBundleFile } = bundleFile);
+  ({ keygen } = minisign);
+  ({ artifactFileName, sha256File } = artifact);
+  ({ publishToMirror, INDEX_PATH, parseIndex } = mirror);
+  ({ fetchKernel, markerPath } = fetch);
+  ({ pushKernelOci } = oci);
+  ({ renderDifferences } = compare);
+  ({ artifactName, manifestEntry, outDir, packBundle, writeOutputs } = outputs);
+  ({ openRemote, openDeclaredRemote, signingKey, trustedKeys } = fid);
+  ({ pickCell, pickTarget, cellWarmTree } = cells);
+  ({ reproGate } = repro);
 }
 
 /** One built cell: its manifest (from the last build of the target, or a store entry by release). */
@@ -63,19 +79,15 @@ function findBuild(project: Project, p: Paths, o: { target?: string; arch?: stri
   if (o.release) {
     const file = join(entryDir(p, o.release), "manifest.json");
     if (!existsSync(file)) throw new ProjectError(`the store has no entry ${o.release}`, { file }, "list the store with `kiln store ls`");
-    const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
+    const m = readManifest(file);
     if (o.target && m.target !== o.target) throw new ProjectError(`store entry ${o.release} is a build of target "${m.target}", not "${o.target}"`, { file });
     if (!project.targets[m.target]) throw new ProjectError(`store entry ${o.release} is of target "${m.target}", which kiln.toml does not declare`, { file: project.file });
     return { target: m.target, arch: m.arch, release: o.release, manifest: m, entry: manifestEntry(m, p) };
   }
-  const t = o.target ?? Object.keys(project.targets)[0];
-  const decl = t ? project.targets[t] : undefined;
-  if (!t || !decl) throw new ProjectError(`no target "${o.target}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
-  const arch = o.arch ?? decl.arches[0]!;
-  if (!decl.arches.includes(arch)) throw new ProjectError(`target "${t}" is not declared for ${arch}`, { file: project.file }, `its arches: ${decl.arches.join(", ")}`);
-  const file = join(warmTree(p, projectId(project.decl.name, project.dir), t, arch).state, "manifest.json");
+  const { target: t, arch } = pickCell(project, o.target, o.arch);
+  const file = join(cellWarmTree(project, { target: t, arch }, p).state, "manifest.json");
   if (!existsSync(file)) throw new ProjectError(`${t}/${arch} has not been built`, { file }, `build it first: kiln build ${t} --arch ${arch}`);
-  const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
+  const m = readManifest(file);
   if (m.status !== "ok" || !m.uts_release) throw new ProjectError(`the last build of ${t}/${arch} did not finish (status ${m.status})`, { file }, `build it first: kiln build ${t} --arch ${arch}`);
   return { target: t, arch, release: m.uts_release, manifest: m, entry: manifestEntry(m, p) };
 }
@@ -100,7 +112,7 @@ async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promi
 }
 
 
-export function registerShipCommands(prog: Command): void {
+export function registerShipCommands(prog: Command, check: Command, ctx: Context): void {
   // ------------------------------------------------------------------ keygen
   prog
     .command("keygen")
@@ -108,16 +120,17 @@ export function registerShipCommands(prog: Command): void {
     .option("--out <dir>", "where to write the keys (default: ~/.config/kiln)")
     .option("--name <name>", "file name without extension", "kiln")
     .option("--force", "replace existing key files (the old key stops signing)")
-    .action((o: { out?: string; name: string; force?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
+    .action(async (o: { out?: string; name: string; force?: boolean }) => {
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
       if (!/^[A-Za-z0-9._-]+$/.test(o.name)) throw new ProjectError(`--name ${JSON.stringify(o.name)} must be a plain file name`);
       const dir = resolve(o.out ?? join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "kiln"));
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const pub = join(dir, `${o.name}.pub`);
       const key = join(dir, `${o.name}.key`);
       const r = keygen({ publicPath: pub, secretPath: key, force: !!o.force });
-      if (g.json) return printJson({ key_id: r.keyId, public_key: r.publicKey, public_key_file: pub, secret_key_file: key });
+      if (g.json) return ctx.printJson({ key_id: r.keyId, public_key: r.publicKey, public_key_file: pub, secret_key_file: key });
       ui.step("keygen", `key ${r.keyId}`);
       ui.info(`secret key  ${key}  (unencrypted, mode 0600: protect it like an SSH key)`);
       ui.info(`public key  ${pub}  ${r.publicKey}`);
@@ -130,11 +143,12 @@ export function registerShipCommands(prog: Command): void {
   bundle
     .command("inspect <file>")
     .description("read and validate a bundle: magic, sizes, alignment, overlaps, arch and variant (exit 1 when invalid)")
-    .action((file: string) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
+    .action(async (file: string) => {
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
       const r = inspectBundleFile(resolve(file));
-      if (g.json) printJson({ file: resolve(file), ...r.inspection });
+      if (g.json) ctx.printJson({ file: resolve(file), ...r.inspection });
       else if (r.ok) ui.info(r.text);
       else process.stderr.write(`${r.text}\n`);
       if (!r.ok) throw new ProjectError(`${file} is not a valid SUBK bundle (${r.inspection.ok ? 0 : r.inspection.problems.length} problem(s))`, { file: resolve(file) }, "every problem is listed above with its byte offset");
@@ -146,10 +160,11 @@ export function registerShipCommands(prog: Command): void {
     .option("--variant <variant>", `bundle variant (${Object.keys(BUNDLE_VARIANTS).join(", ")})`, "base")
     .option("--release <release>", "pack this store entry instead of the target's last build")
     .option("--out <file>", "output file (default: out/<release>/linux-<release>-<variant>-<arch>.kernel)")
-    .action((target: string | undefined, o: { arch?: string; variant: string; release?: string; out?: string }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = openProject(g.project);
+    .action(async (target: string | undefined, o: { arch?: string; variant: string; release?: string; out?: string }) => {
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
+      const project = await ctx.project();
       const p = kilnPaths();
       const b = findBuild(project, p, { target, arch: o.arch, release: o.release });
       const variant = parseVariant(o.variant);
@@ -161,7 +176,7 @@ export function registerShipCommands(prog: Command): void {
         file = resolve(o.out);
       }
       const r = inspectBundleFile(file);
-      if (g.json) return printJson({ file, release: b.release, arch: b.arch, variant, ...r.inspection });
+      if (g.json) return ctx.printJson({ file, release: b.release, arch: b.arch, variant, ...r.inspection });
       ui.step("bundle", `${file}`);
       ui.info(r.text);
     });
@@ -174,9 +189,10 @@ export function registerShipCommands(prog: Command): void {
     .option("--remote <names...>", "remotes from kiln.toml (default: [ship].publish)")
     .option("--release <release>", "publish this store entry instead of the target's last build")
     .action(async (target: string | undefined, o: { arch?: string; remote?: string[]; release?: string }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = openProject(g.project);
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
+      const project = await ctx.project();
       const p = kilnPaths();
       const names = o.remote ?? project.decl.ship.publish;
       if (names.length === 0) throw new ProjectError("no remote to publish to", { file: project.file }, 'list remotes under [ship] publish = ["…"], or pass --remote <name>');
@@ -186,9 +202,7 @@ export function registerShipCommands(prog: Command): void {
       const builds: Built[] = [];
       if (o.release) builds.push(findBuild(project, p, { target, release: o.release }));
       else {
-        const t = target ?? Object.keys(project.targets)[0]!;
-        const decl = project.targets[t];
-        if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
+        const { name: t, decl } = pickTarget(project, target);
         if (o.arch && !(o.arch in ARCHES)) throw new ProjectError(`unknown arch "${o.arch}"`, {}, `arches: ${Object.keys(ARCHES).join(", ")}`);
         if (o.arch) builds.push(findBuild(project, p, { target: t, arch: o.arch }));
         else {
@@ -229,7 +243,7 @@ export function registerShipCommands(prog: Command): void {
           }
         }
       }
-      if (g.json) printJson(report);
+      if (g.json) ctx.printJson(report);
     });
 
   // ------------------------------------------------------------------ fetch
@@ -244,9 +258,10 @@ export function registerShipCommands(prog: Command): void {
     .option("--cache-dir <dir>", "where downloads are kept (default: $KILN_HOME/downloads/kernels)")
     .option("--allow-unsigned", "DANGEROUS: install even when the signature is missing or cannot be checked")
     .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = maybeProject(g);
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
+      const project = await ctx.maybeProject();
       const which = o.remote ?? project?.decl.ship.reuse[0] ?? project?.decl.ship.publish[0];
       if (!which) throw new ProjectError("no remote to fetch from", project ? { file: project.file } : {}, "pass --remote <url|folder|name>, or declare [ship] reuse = [\"<remote>\"] in kiln.toml");
       const remote: OpenedRemote = openRemote(project, which);
@@ -272,7 +287,7 @@ export function registerShipCommands(prog: Command): void {
         onWarning: (w) => ui.warn(w),
         onProgress: (pr) => ui.debug(`${pr.file}: ${fmtBytes(pr.received)}${pr.total ? ` of ${fmtBytes(pr.total)}` : ""}`),
       });
-      if (g.json) return printJson({ noop: res.noop, cached: res.cached, marker: res.marker, marker_file: markerPath(resolve(o.bootDir), res.marker.name) });
+      if (g.json) return ctx.printJson({ noop: res.noop, cached: res.cached, marker: res.marker, marker_file: markerPath(resolve(o.bootDir), res.marker.name) });
       if (res.noop) {
         ui.step("fetch", `${res.marker.release} is already installed (${markerPath(resolve(o.bootDir), res.marker.name)}); nothing to do`);
         return;
@@ -283,28 +298,20 @@ export function registerShipCommands(prog: Command): void {
     });
 
   // ------------------------------------------------------------------ check repro
-  const check = prog.commands.find((c) => c.name() === "check") ?? prog.command("check").description("run one gate alone");
   check
     .command("repro [target]")
     .description("the reproducibility gate: build twice from the pin in two folders (cold compiler cache for the second), compare byte for byte")
     .option("--arch <arch>", "the arch (default: the target's first)")
-    .option("-j, --jobs <n>", "parallel make jobs", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new KilnError(`--jobs expects a whole number, got "${v}"`);
-      return n;
-    })
+    .option("-j, --jobs <n>", "parallel make jobs", intOption("--jobs", 1))
     .option("--keep", "keep both builds under $KILN_HOME/repro even when they agree")
     .action(async (target: string | undefined, o: { arch?: string; jobs?: number; keep?: boolean }) => {
-      const g = prog.opts<Globals>();
-      const ui = makeUi(g);
-      const project = openProject(g.project);
-      const t = target ?? Object.keys(project.targets)[0]!;
-      const decl = project.targets[t];
-      if (!decl) throw new ProjectError(`no target "${t}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
-      const arch = o.arch ?? decl.arches[0]!;
-      if (!decl.arches.includes(arch)) throw new ProjectError(`target "${t}" is not declared for ${arch}`, { file: project.file });
+      await load();
+      const g = ctx.globals;
+      const ui = ctx.ui;
+      const project = await ctx.project();
+      const { target: t, arch } = pickCell(project, target, o.arch);
       const res = await reproGate(project, t, arch, ui, o);
-      if (g.json) printJson(res);
+      if (g.json) ctx.printJson(res);
       if (res.differences.length) {
         throw new GateFailure(
           `${t}/${arch} is not reproducible: ${res.differences.length} difference(s)\n${renderDifferences(res.differences, res.a, res.b)}`,
@@ -314,59 +321,6 @@ export function registerShipCommands(prog: Command): void {
       }
       ui.step("repro", `${res.release}: the two builds are byte-identical (artifact sha256 ${res.sha256})`);
     });
-}
-
-interface ReproResult {
-  target: string;
-  arch: string;
-  release: string;
-  root: string;
-  a: string;
-  b: string;
-  sha256: string;
-  differences: Difference[];
-}
-
-/** Two clean builds of one cell in two folders, the second with a cold compiler cache. */
-async function reproGate(project: Project, t: string, arch: string, ui: Ui, o: { jobs?: number; keep?: boolean }): Promise<ReproResult> {
-  const base = kilnPaths();
-  const root = join(base.home, "repro", `${projectId(project.decl.name, project.dir)}-${t}-${arch}`);
-  rmSync(root, { recursive: true, force: true });
-  const side = (s: string, ccache: string): Paths => ({ ...base, work: join(root, s, "work"), store: join(root, s, "store"), storeTmp: join(root, s, "store", ".tmp"), ccache });
-  const pa = side("a", base.ccache);
-  const pb = side("b", join(root, "b", "ccache-cold"));
-  mkdirSync(pb.ccache, { recursive: true });
-  const built: { release: string; entry: string; artifact: string; timestamp: number }[] = [];
-  try {
-    const src = (await resolveSources(project, [project.targets[t]!.source], { paths: base, ui }))[project.targets[t]!.source]!;
-    for (const [name, p] of [["first", pa], ["second (cold compiler cache)", pb]] as const) {
-      ui.step("repro", `${name} build of ${t}/${arch} in ${p.work}`);
-      const r = await buildCell(project, t, arch, src, { ui, paths: p, reuse: false, wipe: true, ...(o.jobs ? { jobs: o.jobs } : {}) });
-      const release = r.manifest.uts_release!;
-      const entry = entryDir(p, release);
-      const art = await writeArtifact({ entryDir: entry, name: artifactName(project), release, arch, timestamp: r.manifest.inputs.source.timestamp, outDir: join(p.work, "..", "out") });
-      built.push({ release, entry, artifact: art.path, timestamp: r.manifest.inputs.source.timestamp });
-    }
-  } finally {
-    discardAdoptables();
-    rmSync(pb.ccache, { recursive: true, force: true });
-  }
-  const [x, y] = [built[0]!, built[1]!];
-  const differences: Difference[] = [];
-  if (x.release !== y.release) differences.push({ path: "(release)", what: `${x.release} vs ${y.release}: the identities differ` });
-  const sa = await sha256File(x.artifact);
-  const sb = await sha256File(y.artifact);
-  if (sa !== sb) {
-    const d = await compareArtifacts(x.artifact, y.artifact);
-    differences.push(...(d.length ? d : [{ path: basename(x.artifact), what: "the compressed bytes differ although every entry is the same (zstd version?)" }]));
-  }
-  const va = join(x.entry, "vmlinux");
-  const vb = join(y.entry, "vmlinux");
-  if (existsSync(va) && existsSync(vb) && (await sha256File(va)) !== (await sha256File(vb))) {
-    differences.push({ path: "vmlinux", what: `content differs; ELF ${firstDifferingSection(readFileSync(va), readFileSync(vb))}` });
-  }
-  if (differences.length === 0 && !o.keep) rmSync(root, { recursive: true, force: true });
-  return { target: t, arch, release: x.release, root, a: x.artifact, b: y.artifact, sha256: sa, differences };
 }
 
 /** Mirror publish with seed 003's tag: v<version>, or v<version>-r<N> when [ship].revision = N. */

@@ -12,7 +12,7 @@ import { paths as kilnPaths } from "../store/paths.js";
 import { acquire } from "../effects/lock.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import { parseFragment } from "../core/fragment.js";
-import { cellMakeEnv, configureCells, kconfigMake, selectCells, withSources, type CellOptions } from "./cell.js";
+import { cellMakeEnv, configureCells, kconfigMake, selectCells, type CellOptions } from "../pipeline/cells.js";
 
 // ---------------------------------------------------------------- pure
 
@@ -80,7 +80,7 @@ export async function exportConfig(project: Project, o: ExportOptions): Promise<
   const p = o.paths ?? kilnPaths();
   const format = o.format ?? "defconfig";
   const [cell] = selectCells(project, o.target ? [o.target] : [Object.keys(project.targets)[0]!], o.arch ? [o.arch] : []);
-  const { cells } = await withSources(() => configureCells(project, [cell!], { ui: o.ui, paths: p }));
+  const { cells } = await configureCells(project, [cell!], { ui: o.ui, paths: p });
   const c = cells[0]!;
   const original = c.configText;
   // Scratch folders beside the cell's tree, under its lock: the cell's own build folder and the

@@ -22,11 +22,10 @@ import { acquire } from "../effects/lock.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import { readSeries, applySeries } from "../pipeline/apply_patches.js";
 import { prepareWorktree } from "../pipeline/prepare_worktree.js";
-import { takeAdoptable } from "../pipeline/prepare_source.js";
 import { layerFiles } from "../pipeline/configure.js";
 import { parseFragment } from "../core/fragment.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
-import { cellMakeEnv, configureCells, kconfigMake, selectCells, withSources, type CellOptions } from "./cell.js";
+import { cellMakeEnv, configureCells, kconfigMake, selectCells, type CellOptions } from "../pipeline/cells.js";
 
 // ---------------------------------------------------------------- pure
 
@@ -140,7 +139,7 @@ export interface NewSymbolsReport {
 }
 
 export async function newSymbols(project: Project, o: NewSymbolsOptions): Promise<NewSymbolsReport> {
-  return withSources(() => newSymbolsIn(project, o));
+  return newSymbolsIn(project, o);
 }
 
 async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<NewSymbolsReport> {
@@ -150,8 +149,8 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
     throw new ProjectError(`source "${o.source}" is not declared in kiln.toml`, { file: project.file }, `declare the new version as [source.${o.source}] (e.g. debian = "linux-source-6.12"); declared: ${Object.keys(project.pins).join(", ")}`);
   }
   const cells = selectCells(project, o.targets, o.arches);
-  const { cells: configured, sources } = await configureCells(project, cells, { ui, paths: p, extraSources: [o.source] });
-  const next = sources[o.source]!;
+  const { cells: configured, sources } = await configureCells(project, cells, { ui, paths: p, extraSources: [o.source], keepSources: true });
+  const next = sources.entry(o.source);
   const git = new GitStore(p.git);
   await git.init();
   const pid = projectId(project.decl.name, project.dir);
@@ -176,7 +175,7 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
           ui.warn(`${c.arch}/${c.target}: the series does not apply to ${o.source}; new symbols are read from the unpatched source (${seriesSkipped})`);
         }
       }
-      const wt = await prepareWorktree(git, nw, tree, takeAdoptable(next.tree));
+      const wt = await prepareWorktree(git, nw, tree, sources.adopt(next.tree));
       newVersion = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? newVersion;
       const build = join(nw.build, `${c.target}-${c.arch}`);
       mkdirSync(build, { recursive: true });
@@ -228,6 +227,7 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
     }
   } finally {
     await lock.release();
+    sources.discard();
   }
   return { source: o.source, newVersion, cells: out };
 }

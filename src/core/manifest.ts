@@ -4,6 +4,7 @@
  * is generated from this definition (npm run schema) and a test keeps the two in step.
  */
 import { z } from "zod";
+import { KilnError } from "../errors.js";
 
 const Duration = z.number().nonnegative().describe("milliseconds");
 
@@ -137,7 +138,18 @@ export const ManifestSchema = z
       )
       .optional()
       .describe("boot smokes of this build (kiln boot, kiln check boots)"),
-    steps: z.record(z.string(), Duration).describe("per-step durations"),
+    steps: z.record(z.string(), Duration).describe("per-step durations (the steps that ran)"),
+    flow: z
+      .array(
+        z.object({
+          step: z.string(),
+          status: z.enum(["ran", "skipped", "failed"]),
+          reason: z.string().optional().describe("why the step was skipped"),
+          ms: Duration,
+        }),
+      )
+      .optional()
+      .describe("every step of the build flow in order: ran, skipped (and why) or failed"),
     reproduce: z.string().describe("a command line that reproduces this build"),
     error: z.string().optional(),
   })
@@ -145,11 +157,36 @@ export const ManifestSchema = z
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+/**
+ * A manifest read back (from the store, a warm tree's state, or a peer): parsed and validated.
+ * `where` names the file or URL in the error. Pure.
+ */
+export function parseManifest(text: string, where: { file?: string; url?: string }): Manifest {
+  const name = where.file ?? where.url ?? "manifest";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new KilnError(`${name} is not JSON: ${(e as Error).message}`, where, "the file is damaged; rebuild (kiln build) or remove it");
+  }
+  const r = ManifestSchema.safeParse(raw);
+  if (!r.success) {
+    const iss = r.error.issues[0]!;
+    const path = iss.path.map(String).join(".") || "(top level)";
+    throw new KilnError(
+      `${name} is not a valid kiln manifest: ${path}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue(s))` : ""}`,
+      where,
+      "it was written by another kiln version or damaged; rebuild (kiln build), or print the schema with `kiln manifest --schema`",
+    );
+  }
+  return r.data;
+}
+
 export function manifestJsonSchema(): unknown {
   return z.toJSONSchema(ManifestSchema, { target: "draft-2020-12" });
 }
 
-/** Read the provenance fields from the kernel's generated headers (formats.md §2). Pure. */
+/** Read the provenance fields from the kernel's generated headers . Pure. */
 export function parseGeneratedHeaders(texts: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of texts)

@@ -20,31 +20,21 @@ import type { Paths } from "../store/paths.js";
 import type { Ui } from "../ui/log.js";
 import { fmtDuration } from "../ui/log.js";
 
+/** A fresh extraction of a base tree with its git index, made by this run's import. */
+export interface Adoptable {
+  dir: string;
+  index: string;
+}
+
 export interface PreparedSource {
   name: string;
   entry: LockEntry;
-  /** A freshly extracted copy of the tree with its git index, when this run imported it. */
-  adoptable?: { dir: string; index: string };
-}
-
-/**
- * Fresh extractions made by this process, by base tree id. A warm tree created in the same run
- * adopts one by rename instead of checking 80,000 files out again; leftovers are removed at exit.
- */
-const adoptables = new Map<string, { dir: string; index: string }>();
-
-export function takeAdoptable(tree: string): { dir: string; index: string } | undefined {
-  const a = adoptables.get(tree);
-  adoptables.delete(tree);
-  return a;
-}
-
-export function discardAdoptables(): void {
-  for (const a of adoptables.values()) {
-    rmSync(a.dir, { recursive: true, force: true });
-    rmSync(a.index, { force: true });
-  }
-  adoptables.clear();
+  /**
+   * A freshly extracted copy of the tree with its git index, when this run imported it. A warm
+   * tree created in the same run adopts it by rename instead of checking 80,000 files out again;
+   * whoever holds the value removes what nobody adopted (pipeline/sources.ts, withSources).
+   */
+  adoptable?: Adoptable;
 }
 
 export interface SourceContext {
@@ -157,7 +147,6 @@ async function importLocked(name: string, tarball: string, sha: string, meta: Im
     const adoptDir = join(ctx.paths.git, "imports", `.adopt-${tree}-${process.pid}`);
     renameSync(top, adoptDir);
     renameSync(index, `${adoptDir}.index`);
-    adoptables.set(tree, { dir: adoptDir, index: `${adoptDir}.index` });
     return { name, entry: entryFrom(meta, sha, tree, meta.timestamp ?? timestamp, kv), adoptable: { dir: adoptDir, index: `${adoptDir}.index` } };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Paths } from "./paths.js";
-import type { Manifest } from "../core/manifest.js";
+import { parseManifest, type Manifest } from "../core/manifest.js";
+import { KilnError } from "../errors.js";
 
 export interface StoreEntry {
   release: string;
@@ -23,9 +24,24 @@ export function hasEntry(p: Paths, release: string): boolean {
   return existsSync(join(entryDir(p, release), "manifest.json"));
 }
 
+/**
+ * Read and validate a manifest.json (a store entry's, or a warm tree's state): the one way kiln
+ * reads a manifest back. A missing, damaged or foreign file is a KilnError naming the file and the
+ * first schema issue.
+ */
+export function readManifest(file: string): Manifest {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new KilnError(`cannot read the manifest ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }, "build first: kiln build");
+  }
+  return parseManifest(text, { file });
+}
+
 export function readEntryManifest(p: Paths, release: string): Manifest | undefined {
   const f = join(entryDir(p, release), "manifest.json");
-  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Manifest) : undefined;
+  return existsSync(f) ? readManifest(f) : undefined;
 }
 
 /** Record a use, for gc. */
@@ -83,7 +99,7 @@ export function listEntries(p: Paths): StoreEntry[] {
       const lu = join(dir, ".last-used");
       let manifest: Manifest | undefined;
       try {
-        manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
+        manifest = readManifest(join(dir, "manifest.json"));
       } catch {
         manifest = undefined;
       }

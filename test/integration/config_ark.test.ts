@@ -15,7 +15,7 @@ import { loadProject } from "../../src/project/load.js";
 import { paths } from "../../src/store/paths.js";
 import { makeUi } from "../../src/ui/log.js";
 import { importArk } from "../../src/config/ark.js";
-import { configureCells } from "../../src/config/cell.js";
+import { configureCells } from "../../src/pipeline/cells.js";
 import { readConfigValues } from "../../src/config/diff.js";
 import { ProjectError } from "../../src/errors.js";
 

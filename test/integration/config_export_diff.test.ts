@@ -20,7 +20,7 @@ import { paths } from "../../src/store/paths.js";
 import { makeUi } from "../../src/ui/log.js";
 import { exportConfig, configBody } from "../../src/config/export.js";
 import { configDiff, diffJson, UNKNOWN_MENU } from "../../src/config/diff.js";
-import { configureCells } from "../../src/config/cell.js";
+import { configureCells } from "../../src/pipeline/cells.js";
 
 const skip = !debianTarball("6.12") && "needs linux-source-6.12 (apt-get install linux-source-6.12)";
 const DIR = join(TEST_CACHE, "projects", "config-export-diff");

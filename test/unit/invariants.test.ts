@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { checkInvariants, type InvariantRule } from "../../src/core/invariants.js";
 import { parseDotConfig } from "../../src/core/fragment.js";
 import { parseProject } from "../../src/project/load.js";
-import { invariantRules } from "../../src/pipeline/build.js";
+import { invariantRules } from "../../src/pipeline/steps.js";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 

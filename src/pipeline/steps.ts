@@ -1,0 +1,393 @@
+/**
+ * The steps of the build flow, each a function from typed inputs to a typed result:
+ *   Prepared -> Patched -> Worktree -> Flags -> Configured -> (gate) -> Identified
+ *     -> Reused | Built -> Installed -> Shipped
+ * The order, the skip conditions and the manifest live elsewhere (build.ts, manifest.ts); a step
+ * does its one job and returns what it found. Steps that need a lock get it from FlowEnv.
+ */
+import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { KilnError, GateFailure } from "../errors.js";
+import { checkInvariants, type InvariantRule, type Violation } from "../core/invariants.js";
+import { fatalFindings, formatFinding, type Finding } from "../core/audit.js";
+import { computeDigest, fitLabel, bakeLocalversion, releaseString, blankHostPaths } from "../core/identity.js";
+import { kernelVersionFromMakefile } from "../core/kernel_version.js";
+import { parseDotConfig } from "../core/fragment.js";
+import { parseGeneratedHeaders, type Manifest } from "../core/manifest.js";
+import type { Project } from "../project/load.js";
+import type { TargetDecl } from "../project/schema.js";
+import type { LockEntry } from "../project/lock.js";
+import type { ArchSpec } from "../tables/arches.js";
+import type { Paths, WarmTree } from "../store/paths.js";
+import { entryDir, hasEntry, commitEntry, newTmpDir, touchEntry, readManifest } from "../store/store.js";
+import type { GitStore } from "../effects/git.js";
+import type { HeldLock } from "../effects/lock.js";
+import { which } from "../effects/proc.js";
+import { writeFileAtomic } from "../effects/fsx.js";
+import { toolchainIdentity, type ToolchainIdentity } from "../effects/toolchain.js";
+import { applySeries, type SeriesInfo, type PatchedTree } from "./apply_patches.js";
+import { prepareWorktree, type WorktreeResult } from "./prepare_worktree.js";
+import type { Sources } from "./sources.js";
+import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
+import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
+import { auditCell } from "./audit.js";
+import { compile, estimateSteps, buildLogPath, type CompileResult } from "./compile.js";
+import { install, type Installed as InstalledFiles } from "./install.js";
+import { produceOutputs } from "./outputs.js";
+import { fmtDuration, type Ui } from "../ui/log.js";
+
+// ------------------------------------------------------------------ results
+
+/** The flow's input: one (target, arch) cell with its resolved source, series and label. */
+export interface Prepared {
+  project: Project;
+  tname: string;
+  target: TargetDecl;
+  arch: ArchSpec;
+  source: LockEntry;
+  /** The resolved pins; the first warm tree of a freshly imported tree adopts its extraction. */
+  sources: Sources;
+  series: SeriesInfo;
+  label: string;
+  paths: Paths;
+  warm: WarmTree;
+  git: GitStore;
+}
+
+export type Patched = PatchedTree;
+export type Worktree = WorktreeResult;
+
+export interface Flags {
+  flags: BuildFlags;
+  toolchain: ToolchainIdentity;
+  /** The ccache binary, when used. */
+  ccache?: string;
+  statsLog: string;
+  make: MakeEnv;
+}
+
+export interface Configured {
+  /** The configure result; its configText is dropped (the baked text is kept instead). */
+  cfg: ConfigureResult;
+  findings: Finding[];
+  violations: Violation[];
+  digest: string;
+  /** The label as it fits into the 64-byte release. */
+  fitted: string;
+  baked: { release: string; configText: string };
+  kernelVersion: string;
+  /** No input changed since the last run: the result came from state/configure.json. */
+  fromRecord: boolean;
+}
+
+export interface Identified {
+  release: string;
+}
+
+/** A build with this identity already existed: in the store, after waiting, or at a peer. */
+export interface Reused {
+  kind: "reused" | "waited-reused";
+  from: string;
+  /** The stored build's own manifest (compile, artifacts, provenance). */
+  stored: Manifest;
+}
+
+export interface Built {
+  compile: CompileResult;
+  jobs: number;
+  log: string;
+}
+
+export interface Installed {
+  entry: string;
+  files: InstalledFiles;
+  provenance: NonNullable<Manifest["provenance"]>;
+}
+
+export interface Shipped {
+  outputs: Record<string, string>;
+}
+
+export interface StepRecord {
+  step: string;
+  status: "ran" | "skipped" | "failed";
+  reason?: string;
+  ms: number;
+}
+
+/** Every result the flow produced so far, and the record of each step. */
+export interface FlowResults {
+  prepared: Prepared;
+  patched?: Patched;
+  worktree?: Worktree;
+  flags?: Flags;
+  configured?: Configured;
+  identified?: Identified;
+  reused?: Reused;
+  built?: Built;
+  installed?: Installed;
+  shipped?: Shipped;
+  records: StepRecord[];
+}
+
+export interface FlowOptions {
+  jobs?: number;
+  /** Off forces a rebuild even when the identity is in the store. */
+  reuse?: boolean;
+  ccache?: boolean;
+  wipe?: boolean;
+  label?: string;
+  /** Stop after the identity (the `check configured` gate). */
+  configureOnly?: boolean;
+  /** Audit findings are reported but do not fail the build. */
+  reportOnly?: boolean;
+  /** Off: do not write the target's outputs (check repro writes its own artifact). */
+  outputs?: boolean;
+  ui: Ui;
+  paths?: Paths;
+}
+
+/** What steps share besides results: options, the ui, the held locks, the manifest so far. */
+export interface FlowEnv {
+  opts: FlowOptions;
+  ui: Ui;
+  treeLock: HeldLock;
+  /** The manifest of the results so far, as a finished (status ok) build would record it. */
+  manifestNow(r: FlowResults): Manifest;
+}
+
+function need<K extends keyof FlowResults>(r: FlowResults, k: K): NonNullable<FlowResults[K]> {
+  const v = r[k];
+  if (v === undefined) throw new Error(`the flow reached a step that needs "${k}" before it was produced`);
+  return v as NonNullable<FlowResults[K]>;
+}
+
+// ------------------------------------------------------------------ steps
+
+export async function applyPatchesStep(r: FlowResults, x: FlowEnv): Promise<Patched> {
+  const p = r.prepared;
+  const patched = await applySeries(p.git, p.source.tree, p.series, p.paths.git);
+  if (p.series.patches.length) x.ui.step("patches", `${patched.applied.length || p.series.patches.length} patch(es) apply clean${patched.reused ? " (cached)" : ""}`);
+  return patched;
+}
+
+export async function prepareWorktreeStep(r: FlowResults, x: FlowEnv): Promise<Worktree> {
+  const p = r.prepared;
+  const wt = await prepareWorktree(p.git, p.warm, need(r, "patched").tree, p.sources.adopt(p.source.tree), x.opts.wipe);
+  x.ui.debug(`worktree ${wt.mode}, ${wt.changedFiles} file(s) changed`);
+  return wt;
+}
+
+export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags> {
+  const p = r.prepared;
+  const wt = need(r, "worktree");
+  const ccacheBin = x.opts.ccache === false ? undefined : await which("ccache");
+  const statsLog = join(p.warm.state, "ccache-stats.log");
+  const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
+  const toolchain = await toolchainIdentity(p.target.toolchain, flags.crossPrefix, join(p.paths.home, "toolchains.json"));
+  const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(p.paths.ccache, statsLog) : {}) };
+  return { flags, toolchain, ...(ccacheBin ? { ccache: ccacheBin } : {}), statsLog, make: { src: wt.src, build: wt.build, makeVars: flags.makeVars, env } };
+}
+
+/**
+ * Configure re-runs whenever one of its inputs changed; when none did and the build folder still
+ * holds the config it produced, its result is taken from the record (docs/adr/0005).
+ */
+export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configured> {
+  const p = r.prepared;
+  const wt = need(r, "worktree");
+  const f = need(r, "flags");
+  const patched = need(r, "patched");
+  const archName = p.arch.name;
+  const key = configureKey({ tree: patched.tree, tname: p.tname, target: p.target, label: p.label, project: p.project, arch: archName, identityVars: f.flags.identityVars.map(blankHostPaths), toolchain: f.toolchain.canonical, hostKconfig: await kconfigHostFacts() });
+  const recordFile = join(p.warm.state, "configure.json");
+  const kernelVersion = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
+  const cached = readConfigureRecord(recordFile, key, join(wt.build, ".config"));
+  let rec: ConfigureRecord;
+  if (cached) {
+    rec = cached;
+    x.ui.debug("configure: inputs unchanged since the last run, config taken from its record");
+  } else {
+    const c = await configure(p.project, p.tname, p.target, p.arch, f.make);
+    const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
+    const fitted = fitLabel(p.label, kernelVersion);
+    const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    const findings = auditCell(wt.src, archName, c, baked.configText);
+    rec = { cfg: { ...c, configText: "" }, digest, fitted, baked, findings };
+    writeFileAtomic(recordFile, JSON.stringify({ key, ...rec } satisfies ConfigureRecord & { key: string }));
+  }
+  const findings = rec.findings;
+  if (findings.length) {
+    const fatal = fatalFindings(findings).length;
+    x.ui.warn(`config audit for ${archName}/${p.tname}: ${findings.length} finding(s)${fatal !== findings.length ? `, ${findings.length - fatal} allowed` : ""}:\n  ${findings.map(formatFinding).join("\n  ")}`);
+  }
+  const violations = checkInvariants(invariantRules(p.project), parseDotConfig(rec.baked.configText), archName, p.tname);
+  if (violations.length) x.ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${p.tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
+  return { ...rec, violations, kernelVersion, fromRecord: !!cached };
+}
+
+/** The config gate: audit findings (unless --report-only) and invariant violations stop the build. */
+export async function configGateStep(r: FlowResults, x: FlowEnv): Promise<undefined> {
+  const p = r.prepared;
+  const c = need(r, "configured");
+  const where = `${p.arch.name}/${p.tname}`;
+  const fatal = fatalFindings(c.findings).length;
+  if (!x.opts.reportOnly && fatal) {
+    throw new GateFailure(`the config audit failed for ${where}: ${fatal} finding(s)`, {}, "fix the fragments, opt a line out with \"# kiln-allow: <reason>\", or pass --report-only; `kiln config explain CONFIG_X` says why a symbol has its value");
+  }
+  if (c.violations.length) {
+    throw new GateFailure(`the config gate failed for ${where}: ${c.violations.length} invariant violation(s)`, {}, "fix the fragments or the invariants in kiln.toml; `kiln check configured` lists every violation");
+  }
+  return undefined;
+}
+
+/** The release the kernel reports must be the one kiln baked. */
+export async function identityStep(r: FlowResults, x: FlowEnv): Promise<Identified> {
+  const c = need(r, "configured");
+  const expected = releaseString(c.kernelVersion, r.prepared.label, c.digest);
+  if (c.baked.release !== expected) {
+    throw new KilnError(`the kernel reports release "${c.baked.release}" but kiln baked "${expected}"`, { file: join(need(r, "worktree").build, ".config") }, "a patch or make variable changed LOCALVERSION handling; check the series and make_vars");
+  }
+  x.ui.step("identity", c.baked.release);
+  return { release: c.baked.release };
+}
+
+function reusedFrom(r: FlowResults, x: FlowEnv, kind: Reused["kind"], from?: string): Reused {
+  const p = r.prepared;
+  const release = need(r, "identified").release;
+  const entry = entryDir(p.paths, release);
+  const stored = readManifest(join(entry, "manifest.json"));
+  touchEntry(p.paths, release);
+  const ms = r.records.reduce((a, s) => a + s.ms, 0);
+  x.ui.step("reused", `${release} from ${entry} (${fmtDuration(ms)})`);
+  return { kind, from: from ?? entry, stored };
+}
+
+/** The identity in the local store: nothing to compile (taken without the identity lock: a fast path). */
+export async function reuseCheckStep(r: FlowResults, x: FlowEnv): Promise<Reused | undefined> {
+  return hasEntry(r.prepared.paths, need(r, "identified").release) ? reusedFrom(r, x, "reused") : undefined;
+}
+
+/** Under the identity lock: another kiln may have finished this identity while we waited. */
+export async function waitedReuseStep(r: FlowResults, x: FlowEnv): Promise<Reused | undefined> {
+  return hasEntry(r.prepared.paths, need(r, "identified").release) ? reusedFrom(r, x, "waited-reused") : undefined;
+}
+
+/** A copy of the identity fetched from a peer: handed in by the caller (fetch_identity). */
+export function peerReused(r: FlowResults, x: FlowEnv, peer: { from: string } | undefined): Reused | undefined {
+  return peer ? reusedFrom(r, x, "reused", peer.from) : undefined;
+}
+
+export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
+  const p = r.prepared;
+  const f = need(r, "flags");
+  const wt = need(r, "worktree");
+  const c = need(r, "configured");
+  const release = need(r, "identified").release;
+  const jobs = x.opts.jobs ?? availableParallelism();
+  const lastFile = join(p.warm.state, "last-build.json");
+  const cold = !existsSync(join(wt.build, "vmlinux"));
+  const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number }) : {};
+  const estimate = cold ? (last.coldSteps ?? estimateSteps(c.baked.configText)) : 0;
+  const log = buildLogPath(p.warm.state);
+  x.ui.step("compile", `${release} with -j${jobs}${f.ccache ? " and ccache" : ""}${cold ? "" : " (incremental)"}`);
+  const res = await compile({ make: f.make, jobs, goals: p.target.goals, estimate, logFile: log, ...(f.ccache ? { ccacheStatsLog: f.statsLog } : {}), lock: x.treeLock, ui: x.ui });
+  if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps }));
+  return { compile: res, jobs, log };
+}
+
+/** Lay the build out in a store staging folder, write its manifest there, move it in with one rename. */
+export async function installStep(r: FlowResults, x: FlowEnv): Promise<Installed> {
+  const p = r.prepared;
+  const release = need(r, "identified").release;
+  const built = need(r, "built");
+  const tmp = newTmpDir(p.paths, release);
+  const files = await install(need(r, "flags").make, p.arch, release, tmp, built.jobs);
+  const installed: Installed = { entry: entryDir(p.paths, release), files, provenance: readProvenance(need(r, "worktree").build) };
+  writeFileAtomic(join(tmp, "manifest.json"), JSON.stringify(x.manifestNow({ ...r, installed }), null, 2) + "\n");
+  commitEntry(p.paths, tmp, release);
+  touchEntry(p.paths, release);
+  const ms = r.records.reduce((a, s) => a + s.ms, 0);
+  x.ui.step("done", `${release} built in ${fmtDuration(ms)} -> ${installed.entry}`);
+  return installed;
+}
+
+/** The outputs the target declares beyond "install" (artifact, bundle, deb) into out/<release>/. */
+export async function outputsStep(r: FlowResults, x: FlowEnv): Promise<Shipped> {
+  const p = r.prepared;
+  const outputs = await produceOutputs(p.project, p.tname, p.arch.name, x.manifestNow(r), { paths: p.paths, ui: x.ui });
+  return { outputs };
+}
+
+// ------------------------------------------------------------------ helpers
+
+function readProvenance(build: string): NonNullable<Manifest["provenance"]> {
+  const files = ["utsrelease.h", "compile.h", "utsversion.h"].map((f) => join(build, "include", "generated", f)).filter(existsSync);
+  const h = parseGeneratedHeaders(files.map((f) => readFileSync(f, "utf8")));
+  return {
+    ...(h.LINUX_COMPILER ? { linux_compiler: h.LINUX_COMPILER } : {}),
+    ...(h.LINUX_COMPILE_BY ? { linux_compile_by: h.LINUX_COMPILE_BY } : {}),
+    ...(h.LINUX_COMPILE_HOST ? { linux_compile_host: h.LINUX_COMPILE_HOST } : {}),
+    ...(h.UTS_VERSION ? { uts_version: h.UTS_VERSION } : {}),
+    ...(h.UTS_MACHINE ? { uts_machine: h.UTS_MACHINE } : {}),
+  };
+}
+
+interface ConfigureRecord {
+  cfg: ConfigureResult;
+  findings: Finding[];
+  digest: string;
+  fitted: string;
+  baked: { release: string; configText: string };
+}
+
+/** Everything configure reads, hashed: the tree, the method and every fragment's bytes, the flags, the toolchain. */
+function configureKey(i: { tree: string; tname: string; target: TargetDecl; label: string; project: Project; arch: string; identityVars: string[]; toolchain: string; hostKconfig: string }): string {
+  const h = createHash("sha256");
+  h.update(`kiln-configure/2\0${i.tree}\0${i.arch}\0${JSON.stringify(i.target.config)}\0${i.label}\0`);
+  h.update(`${i.identityVars.join(" ")}\0${i.toolchain}\0${i.hostKconfig}\0`);
+  for (const f of layerFiles(i.project, i.tname, i.target, i.arch)) h.update(`${f.rel}\0`).update(readFileSync(f.file)).update("\0");
+  if (i.target.config.method === "preset") {
+    const pf = join(i.project.dir, i.project.decl.presets_dir, i.target.config.preset!);
+    if (existsSync(pf)) h.update(readFileSync(pf));
+  }
+  return h.digest("hex");
+}
+
+function readConfigureRecord(file: string, key: string, dotconfig: string): ConfigureRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8")) as ConfigureRecord & { key: string };
+    if (r.key !== key) return undefined;
+    // the build folder must still hold exactly the config that run produced
+    if (readFileSync(dotconfig, "utf8") !== r.baked.configText) return undefined;
+    const { key: _k, ...rec } = r;
+    return rec;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Host facts kconfig reads besides the compiler: Rust availability. */
+async function kconfigHostFacts(): Promise<string> {
+  const facts: string[] = [];
+  for (const t of ["rustc", "bindgen"]) facts.push(`${t}=${(await which(t)) ?? "-"}`);
+  return facts.join(",");
+}
+
+/** The project's invariants, each with the kiln.toml line of its [[invariant]] table. */
+export function invariantRules(project: Project): InvariantRule[] {
+  const lines: number[] = [];
+  project.text.split("\n").forEach((l, i) => {
+    if (/^\s*\[\[\s*invariant\s*\]\]/.test(l)) lines.push(i + 1);
+  });
+  return project.decl.invariant.map((r, i) => ({
+    origin: `${project.file}:${lines[i] ?? 0}`,
+    ...(r.arches ? { arches: r.arches } : {}),
+    ...(r.variants ? { variants: r.variants } : {}),
+    ...(r.not_variants ? { not_variants: r.not_variants } : {}),
+    required: r.required,
+    forbidden: r.forbidden,
+  }));
+}
