@@ -78,8 +78,12 @@ export interface Configured {
   fitted: string;
   baked: { release: string; configText: string };
   kernelVersion: string;
-  /** No input changed since the last run: the result came from state/configure.json. */
-  fromRecord: boolean;
+  /**
+   * "record": no input changed since the last run, the result came from state/configure.json;
+   * "rebaked": only source files Kconfig never reads changed, so the last config was kept and
+   * only the release re-baked into it; "ran": configured from scratch.
+   */
+  how: "ran" | "record" | "rebaked";
 }
 
 export interface Identified {
@@ -201,14 +205,31 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
   const f = need(r, "flags");
   const patched = need(r, "patched");
   const archName = p.arch.name;
-  const key = configureKey({ tree: patched.tree, tname: p.tname, target: p.target, label: p.label, project: p.project, arch: archName, identityVars: f.flags.identityVars.map(blankHostPaths), toolchain: f.toolchain.canonical, hostKconfig: await kconfigHostFacts() });
+  const keyInputs = { tname: p.tname, target: p.target, label: p.label, project: p.project, arch: archName, identityVars: f.flags.identityVars.map(blankHostPaths), toolchain: f.toolchain.canonical, hostKconfig: await kconfigHostFacts() };
+  const key = configureKey({ ...keyInputs, tree: patched.tree });
+  // The same inputs with the source tree left out: equal when only the tree changed.
+  const kconfigKey = configureKey({ ...keyInputs, tree: "" });
   const recordFile = join(p.warm.state, "configure.json");
   const kernelVersion = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
-  const cached = readConfigureRecord(recordFile, key, join(wt.build, ".config"));
+  const last = readConfigureRecord(recordFile, join(wt.build, ".config"));
   let rec: ConfigureRecord;
-  if (cached) {
-    rec = cached;
+  let how: Configured["how"] = "ran";
+  if (last?.key === key) {
+    rec = last;
+    how = "record";
     x.ui.debug("configure: inputs unchanged since the last run, config taken from its record");
+  } else if (last && last.kconfigKey === kconfigKey && last.tree && kconfigUnaffected(await changedPaths(p.git, last.tree, patched.tree))) {
+    // Only files Kconfig never reads changed (docs/adr/0006): the config is the last one; the
+    // identity (which covers the tree) changes, so bake the new release into the same config.
+    // The digest ignores CONFIG_LOCALVERSION, so the baked text gives the same digest as the
+    // unbaked one would.
+    const digest = computeDigest({ config: last.baked.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
+    const fitted = fitLabel(p.label, kernelVersion);
+    const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    rec = { cfg: last.cfg, findings: last.findings, digest, fitted, baked };
+    how = "rebaked";
+    writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
+    x.ui.debug(`configure: only sources Kconfig does not read changed since ${last.tree.slice(0, 12)}; release re-baked into the last config`);
   } else {
     const c = await configure(p.project, p.tname, p.target, p.arch, f.make);
     const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
@@ -216,7 +237,7 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
     const findings = auditCell(wt.src, archName, c, baked.configText);
     rec = { cfg: { ...c, configText: "" }, digest, fitted, baked, findings };
-    writeFileAtomic(recordFile, JSON.stringify({ key, ...rec } satisfies ConfigureRecord & { key: string }));
+    writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
   }
   const findings = rec.findings;
   if (findings.length) {
@@ -225,7 +246,7 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
   }
   const violations = checkInvariants(invariantRules(p.project), parseDotConfig(rec.baked.configText), archName, p.tname);
   if (violations.length) x.ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${p.tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
-  return { ...rec, violations, kernelVersion, fromRecord: !!cached };
+  return { ...rec, violations, kernelVersion, how };
 }
 
 /** The config gate: audit findings (unless --report-only) and invariant violations stop the build. */
@@ -356,17 +377,48 @@ function configureKey(i: { tree: string; tname: string; target: TargetDecl; labe
   return h.digest("hex");
 }
 
-function readConfigureRecord(file: string, key: string, dotconfig: string): ConfigureRecord | undefined {
+/** state/configure.json: the last configure's result, with what it was computed from. */
+interface StoredRecord extends ConfigureRecord {
+  key: string;
+  /** configureKey with the tree left out. */
+  kconfigKey: string;
+  tree: string;
+}
+
+/** The last record, when the build folder still holds exactly the config that run produced. */
+function readConfigureRecord(file: string, dotconfig: string): (ConfigureRecord & Partial<StoredRecord>) | undefined {
   try {
-    const r = JSON.parse(readFileSync(file, "utf8")) as ConfigureRecord & { key: string };
-    if (r.key !== key) return undefined;
-    // the build folder must still hold exactly the config that run produced
+    const r = JSON.parse(readFileSync(file, "utf8")) as ConfigureRecord & Partial<StoredRecord>;
     if (readFileSync(dotconfig, "utf8") !== r.baked.configText) return undefined;
-    const { key: _k, ...rec } = r;
-    return rec;
+    return r;
   } catch {
     return undefined;
   }
+}
+
+/** Paths that differ between two trees of the object store. */
+async function changedPaths(git: GitStore, a: string, b: string): Promise<string[]> {
+  const out = await git.out(["diff-tree", "-r", "--name-only", "--no-renames", a, b]);
+  return out ? out.split("\n") : [];
+}
+
+const KCONFIG_BLIND = /\.(c|h|S|rs|dts|dtsi)$/;
+
+/**
+ * True when Kconfig cannot see any of these changed paths: C, assembly, Rust and device-tree
+ * sources outside scripts/ and tools/ (kconfig itself and the helpers Kconfig runs live there),
+ * and documentation. Kconfig files, Makefiles, Kbuild files, defconfigs and config fragments
+ * all count as Kconfig inputs, as does anything else. Pure; conservative by design.
+ */
+export function kconfigUnaffected(paths: readonly string[]): boolean {
+  return paths.every((f) => {
+    if (/^(scripts|tools)\//.test(f)) return false;
+    if (f.startsWith("Documentation/") && !/(^|\/)(Kconfig|Makefile|Kbuild)[^/]*$/.test(f)) return true;
+    const base = f.slice(f.lastIndexOf("/") + 1);
+    if (/^(Kconfig|Makefile|Kbuild)/.test(base)) return false;
+    if (/\/configs\//.test(f)) return false;
+    return KCONFIG_BLIND.test(base);
+  });
 }
 
 /** Host facts kconfig reads besides the compiler: Rust availability. */

@@ -57,7 +57,7 @@ function built(): FlowResults {
         requested: 40, redefinitions: [], issues: [], configText: "",
         dropped: [{ symbol: "UBSAN_BOUNDS", requested: "y", actual: "n", present: false, origin: { file: "config/common/90-debug.config", line: 2 } }],
       },
-      findings: [], violations: [], digest: "0123456789ab", fitted: "microvm", baked: { release: RELEASE, configText: "CONFIG_X=y\n" }, kernelVersion: "6.12.57", fromRecord: false,
+      findings: [], violations: [], digest: "0123456789ab", fitted: "microvm", baked: { release: RELEASE, configText: "CONFIG_X=y\n" }, kernelVersion: "6.12.57", how: "ran",
     },
     identified: { release: RELEASE },
     built: { compile: { steps: 1200, durationMs: 100_000, warnings: 0, errors: 0, diagnostics: [], argv: [] }, jobs: 2, log: "/w/state/build.log" },
@@ -169,4 +169,14 @@ test("a manifest read back is validated: a bad one names the file and the first 
     return true;
   });
   assert.throws(() => parseManifest("{", { url: "https://m/x/manifest.json" }), /https:\/\/m\/x\/manifest\.json is not JSON/);
+});
+
+test("a re-bake instead of a configure only when Kconfig cannot see any changed path", async () => {
+  const { kconfigUnaffected } = await import("../../src/pipeline/steps.js");
+  assert.equal(kconfigUnaffected(["init/main.c"]), true, "the example's one-file patch");
+  assert.equal(kconfigUnaffected(["drivers/virtio/virtio.c", "include/linux/virtio.h", "arch/x86/kernel/head_64.S", "Documentation/admin-guide/README.rst"]), true);
+  assert.equal(kconfigUnaffected([]), true);
+  for (const f of ["init/Kconfig", "arch/x86/Kconfig.debug", "Makefile", "drivers/Makefile", "fs/Kbuild", "arch/x86/configs/x86_64_defconfig", "kernel/configs/kvm_guest.config", "scripts/kconfig/confdata.c", "scripts/Kconfig.include", "tools/objtool/check.c", "Documentation/Kconfig", "init/main.c.orig", "README"]) {
+    assert.equal(kconfigUnaffected(["init/main.c", f]), false, f);
+  }
 });
