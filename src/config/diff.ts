@@ -12,7 +12,7 @@ import { paths as kilnPaths, type Paths } from "../store/paths.js";
 import { ARCHES } from "../tables/arches.js";
 import type { KconfigModel, MenuNode } from "../kconfig/index.js";
 import { loadKconfig, menuPath } from "../kconfig/index.js";
-import { configureCells, type CellOptions } from "../pipeline/cells.js";
+import { configureCells, pickCell, type CellOptions } from "../pipeline/cells.js";
 
 // ---------------------------------------------------------------- pure
 
@@ -203,10 +203,7 @@ async function loadSide(ref: ConfigRef, o: DiffOptions): Promise<DiffSide> {
   }
   const project = o.project;
   if (!project) throw new ProjectError(`target "${ref.target}" needs a project`, {}, "run inside a project folder or pass -C <project>");
-  const decl = project.targets[ref.target];
-  if (!decl) throw new ProjectError(`no target "${ref.target}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ")}`);
-  const arch = ref.arch ?? decl.arches[0]!;
-  if (!decl.arches.includes(arch)) throw new ProjectError(`target "${ref.target}" is not declared for ${arch}`, { file: project.file }, `its arches: ${decl.arches.join(", ")}`);
+  const { arch } = pickCell(project, ref.target, ref.arch);
   const { cells } = await configureCells(project, [{ target: ref.target, arch }], o);
   const c = cells[0]!;
   const file = join(c.manifest.build_dir ?? c.warm.build, ".config");
