@@ -162,19 +162,18 @@ export type Manifest = z.infer<typeof ManifestSchema>;
  * `where` names the file or URL in the error. Pure.
  */
 export function parseManifest(text: string, where: { file?: string; url?: string }): Manifest {
-  const name = where.file ?? where.url ?? "manifest";
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new KilnError(`${name} is not JSON: ${(e as Error).message}`, where, "the file is damaged; rebuild (kiln build) or remove it");
+    throw new KilnError(`the manifest is not JSON: ${(e as Error).message}`, where, "the file is damaged; rebuild (kiln build) or remove it");
   }
   const r = ManifestSchema.safeParse(raw);
   if (!r.success) {
     const iss = r.error.issues[0]!;
     const path = iss.path.map(String).join(".") || "(top level)";
     throw new KilnError(
-      `${name} is not a valid kiln manifest: ${path}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue(s))` : ""}`,
+      `not a valid kiln manifest: ${path}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue(s))` : ""}`,
       where,
       "it was written by another kiln version or damaged; rebuild (kiln build), or print the schema with `kiln manifest --schema`",
     );
