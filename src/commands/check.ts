@@ -46,7 +46,7 @@ export function registerCheckCommands(prog: Command, ctx: Context): Command {
       const ui = ctx.ui;
       const p = await ctx.paths();
       const names = [...new Set(selectCells(project, targets).map((c) => c.target))];
-      preflight(project, names.map((t) => ({ target: t, arch: project.targets[t]!.arches[0]! })));
+      preflight(project, names.map((t) => ({ target: t, arch: project.targets[t]!.arches[0]! })), [], { config: false });
       const git = new GitStore(p.git);
       await git.init();
       const report = await withSources(project, cellSources(project, names.map((t) => ({ target: t, arch: "" }))), { paths: p, ui }, async (sources) => {

@@ -3,6 +3,7 @@
  * imported or a tree checked out): every layer folder of the selected cells exists, presets
  * resolve inside the presets folder, the series folder or file exists, and the sources the command
  * names are declared. Every problem is listed at once, each with kiln.toml's file:line.
+ * `config: false` leaves out the config checks (the patch gate needs only the series).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +22,8 @@ export interface Problem {
 }
 
 /** Every problem the cells would hit, in kiln.toml order. Reads only the project folder. */
-export function preflightProblems(project: Project, cells: readonly PreflightCell[], extraSources: readonly string[] = []): Problem[] {
+export function preflightProblems(project: Project, cells: readonly PreflightCell[], extraSources: readonly string[] = [], o: { config?: boolean } = {}): Problem[] {
+  const config = o.config !== false;
   const out: Problem[] = [];
   const seen = new Set<string>();
   const add = (p: Problem) => {
@@ -39,7 +41,7 @@ export function preflightProblems(project: Project, cells: readonly PreflightCel
     }
     if (!t.arches.includes(c.arch)) add({ line: locateKey(project.text, ["target", c.target, "arches"]), message: `target "${c.target}" is not declared for ${c.arch}` });
     if (!(t.source in project.pins)) add({ line: locateKey(project.text, ["target", c.target, "source"]), message: `target "${c.target}" uses source "${t.source}", which is not declared` });
-    t.config.layers.forEach((layer0, i) => {
+    if (config) t.config.layers.forEach((layer0, i) => {
       const layer = typeof layer0 === "string" ? { path: layer0, optional: false } : layer0;
       const rel = layer.path.replaceAll("{arch}", c.arch);
       const line = locateKey(project.text, ["target", c.target, "config", "layers", i]);
@@ -52,7 +54,7 @@ export function preflightProblems(project: Project, cells: readonly PreflightCel
       }
       if (!layer.optional && !isDir(dir)) add({ line, message: `config layer "${rel}" of target "${c.target}" (${c.arch}) is not a folder: create ${rel}/ with fragment files (*.config), mark the layer optional, or remove it` });
     });
-    if (t.config.method === "preset" && t.config.preset) {
+    if (config && t.config.method === "preset" && t.config.preset) {
       const line = locateKey(project.text, ["target", c.target, "config", "preset"]);
       try {
         const f = projectPath(project, join(project.decl.presets_dir, t.config.preset), project.decl.presets_dir, "preset");
@@ -75,8 +77,8 @@ export function preflightProblems(project: Project, cells: readonly PreflightCel
 }
 
 /** Throw one ProjectError listing every problem, each as kiln.toml:line. */
-export function preflight(project: Project, cells: readonly PreflightCell[], extraSources: readonly string[] = []): void {
-  const problems = preflightProblems(project, cells, extraSources);
+export function preflight(project: Project, cells: readonly PreflightCell[], extraSources: readonly string[] = [], o: { config?: boolean } = {}): void {
+  const problems = preflightProblems(project, cells, extraSources, o);
   if (!problems.length) return;
   const lines = problems.map((p) => `${p.line ? `${project.file}:${p.line}` : project.file}: ${p.message}`);
   if (problems.length === 1) {

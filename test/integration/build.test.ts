@@ -173,6 +173,12 @@ test("a dropped fragment value is reported with the fragment file and line", { s
   assert.match(r.stderr, /config\/common\/90-debug\.config:2: mismatch CONFIG_UBSAN_BOUNDS requested y, got n \[layer config\/common\]: CONFIG_UBSAN_BOUNDS=n because it depends on UBSAN \(=n\)/);
   const [cell] = JSON.parse(r.stdout) as { config: { dropped: { symbol: string; file: string; line: number }[] } }[];
   assert.deepEqual(cell!.config.dropped.map((d) => [d.symbol, d.file, d.line]), [["UBSAN_BOUNDS", "config/common/90-debug.config", 2]]);
+  // the gate records its own run and leaves the manifest of the last build alone
+  const state = join(TEST_HOME, "work", projectId("microvm", dir), "base-x86_64", "state");
+  assert.ok(!existsSync(join(state, "manifest.json")), "check configured writes no build manifest");
+  const rec = JSON.parse(readFileSync(join(state, "configured.json"), "utf8")) as Manifest;
+  assert.equal(rec.artifacts, undefined);
+  assert.equal(rec.flow!.find((s) => s.step === "compile")!.status, "skipped");
 });
 
 test("two concurrent builds of one identity end with one compile", { skip, timeout: 40 * 60_000 }, async () => {

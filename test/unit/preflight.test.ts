@@ -84,3 +84,17 @@ test("a missing series folder, a missing preset and an undeclared source are all
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the patch gate's preflight checks the series only", () => {
+  const dir = example();
+  try {
+    rmSync(join(dir, "config", "x86_64"), { recursive: true, force: true });
+    const p = loadProject(dir);
+    assert.equal(preflightProblems(p, [{ target: "base", arch: "x86_64" }]).length, 1);
+    assert.deepEqual(preflightProblems(p, [{ target: "base", arch: "x86_64" }], [], { config: false }), []);
+    rmSync(join(dir, "patches"), { recursive: true, force: true });
+    assert.match(preflightProblems(p, [{ target: "base", arch: "x86_64" }], [], { config: false })[0]!.message, /patch folder patches does not exist/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
