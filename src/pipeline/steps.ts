@@ -197,7 +197,8 @@ export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags>
 
 /**
  * Configure re-runs whenever one of its inputs changed; when none did and the build folder still
- * holds the config it produced, its result is taken from the record (docs/adr/0005).
+ * holds the config it produced, its result is taken from the record (docs/adr/0005); when only
+ * sources Kconfig cannot see changed, the release is re-baked into the last config (0006).
  */
 export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configured> {
   const p = r.prepared;
@@ -215,10 +216,10 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
   let rec: ConfigureRecord;
   let how: Configured["how"] = "ran";
   if (last?.key === key) {
-    rec = last;
+    rec = { cfg: last.cfg, findings: last.findings, digest: last.digest, fitted: last.fitted, baked: last.baked };
     how = "record";
     x.ui.debug("configure: inputs unchanged since the last run, config taken from its record");
-  } else if (last && last.kconfigKey === kconfigKey && last.tree && kconfigUnaffected(await changedPaths(p.git, last.tree, patched.tree))) {
+  } else if (last && last.kconfigKey === kconfigKey && last.tree && kconfigUnaffected((await changedPaths(p.git, last.tree, patched.tree)) ?? ["?"])) {
     // Only files Kconfig never reads changed (docs/adr/0006): the config is the last one; the
     // identity (which covers the tree) changes, so bake the new release into the same config.
     // The digest ignores CONFIG_LOCALVERSION, so the baked text gives the same digest as the
@@ -396,10 +397,14 @@ function readConfigureRecord(file: string, dotconfig: string): (ConfigureRecord 
   }
 }
 
-/** Paths that differ between two trees of the object store. */
-async function changedPaths(git: GitStore, a: string, b: string): Promise<string[]> {
-  const out = await git.out(["diff-tree", "-r", "--name-only", "--no-renames", a, b]);
-  return out ? out.split("\n") : [];
+/** Paths that differ between two trees of the object store; undefined when git cannot say. */
+async function changedPaths(git: GitStore, a: string, b: string): Promise<string[] | undefined> {
+  try {
+    const out = await git.out(["diff-tree", "-r", "--name-only", "--no-renames", a, b]);
+    return out ? out.split("\n") : [];
+  } catch {
+    return undefined; // e.g. the old tree is gone: configure from scratch
+  }
 }
 
 const KCONFIG_BLIND = /\.(c|h|S|rs|dts|dtsi)$/;
