@@ -21,7 +21,7 @@ import { publishToMirror, INDEX_PATH, parseIndex } from "../ship/mirror.js";
 import { fetchKernel, markerPath } from "../ship/fetch.js";
 import { pushKernelOci } from "../ship/oci.js";
 import { compareArtifacts, renderDifferences, type Difference } from "../ship/compare.js";
-import { firstDifferingSection } from "../ship/elf.js";
+import { firstDifferingSection } from "../core/elf.js";
 import { artifactName, manifestEntry, outDir, packBundle, writeOutputs, type OutputKind } from "../pipeline/outputs.js";
 import { openRemote, openDeclaredRemote, signingKey, trustedKeys, type OpenedRemote } from "../pipeline/fetch_identity.js";
 import { resolveSources } from "../pipeline/sources.js";

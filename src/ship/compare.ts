@@ -8,7 +8,7 @@ import { readdirSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { TarReader, type TarEntryHeader } from "./tar.js";
-import { firstDifferingSection } from "./elf.js";
+import { firstDifferingSection } from "../core/elf.js";
 import { InfraError } from "../errors.js";
 
 export interface FileFacts {
