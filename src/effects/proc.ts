@@ -105,11 +105,10 @@ export interface StartOptions {
   cwd?: string;
   /** Added to the parent's environment. */
   env?: Record<string, string | undefined>;
-  /**
-   * "ignore" (default), "inherit", "pipe" (write to Proc.stdin yourself), or bytes to write
-   * and then close.
-   */
-  stdin?: Sink | string | Buffer;
+  /** "ignore" (default), "inherit", or "pipe" (write to Proc.stdin yourself). */
+  stdin?: Sink;
+  /** Bytes written to the child's stdin, which is then closed (implies a piped stdin). */
+  input?: string | Buffer;
   /** Default "pipe". */
   stdout?: Sink;
   stderr?: Sink;
@@ -153,8 +152,8 @@ export interface Proc {
 export function start(argv: readonly string[], opts: StartOptions = {}): Proc {
   const [cmd, ...args] = argv;
   if (!cmd) throw new InfraError("internal: empty command");
-  const given = typeof opts.stdin === "string" || Buffer.isBuffer(opts.stdin) ? opts.stdin : undefined;
-  const stdinMode: Sink = given !== undefined ? "pipe" : ((opts.stdin as Sink | undefined) ?? "ignore");
+  const given = opts.input;
+  const stdinMode: Sink = given !== undefined ? "pipe" : (opts.stdin ?? "ignore");
   const child: ChildProcess = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ? { ...process.env, ...opts.env } : process.env,
