@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { InfraError, ProjectError } from "../errors.js";
 import { runSync, whichSync } from "../effects/proc.js";
 import { ARCHES, archByAnyName, crossPrefixFor, hostArch } from "../tables/arches.js";
+import { fillToolchainWord, TOOLCHAINS } from "../tables/toolchains.js";
 
 /** The ARCH/SRCARCH/CROSS_COMPILE triple kconfig needs for one target arch. */
 export interface KconfigArch {
@@ -46,23 +47,29 @@ export function treeReader(tree: string): (rel: string) => string | undefined {
   };
 }
 
-/** The environment variables top-level make exports to kconfig, as far as kiln can know them. */
-export function kconfigEnv(tree: string, a: KconfigArch): Record<string, string> {
-  const cc = `${a.crossCompile}gcc`;
+/**
+ * The environment variables top-level make exports to kconfig, as far as kiln can know them.
+ * The tool names come from the toolchain table's makeTools row (gcc unless told).
+ */
+export function kconfigEnv(tree: string, a: KconfigArch, toolchain = "gcc"): Record<string, string> {
+  const tc = TOOLCHAINS[toolchain];
+  if (!tc) throw new ProjectError(`unknown toolchain "${toolchain}"`, {}, `kiln knows ${Object.keys(TOOLCHAINS).join(", ")} (src/tables/toolchains.ts)`);
+  const t = (w: string) => fillToolchainWord(w, { prefix: tc.usesCrossPrefix ? a.crossCompile : "", triple: "" });
+  const cc = t(tc.makeTools.CC);
   return {
     SRCARCH: a.srcArch,
     ARCH: a.arch,
     srctree: tree,
     CC: cc,
-    LD: `${a.crossCompile}ld`,
-    OBJCOPY: `${a.crossCompile}objcopy`,
-    HOSTCC: "gcc",
-    HOSTCXX: "g++",
-    AR: `${a.crossCompile}ar`,
-    NM: `${a.crossCompile}nm`,
-    OBJDUMP: `${a.crossCompile}objdump`,
-    READELF: `${a.crossCompile}readelf`,
-    STRIP: `${a.crossCompile}strip`,
+    LD: t(tc.makeTools.LD),
+    OBJCOPY: t(tc.makeTools.OBJCOPY),
+    HOSTCC: t(tc.makeTools.HOSTCC),
+    HOSTCXX: t(tc.makeTools.HOSTCXX),
+    AR: t(tc.makeTools.AR),
+    NM: t(tc.makeTools.NM),
+    OBJDUMP: t(tc.makeTools.OBJDUMP),
+    READELF: t(tc.makeTools.READELF),
+    STRIP: t(tc.makeTools.STRIP),
     CPP: `${cc} -E`,
     RUSTC: "rustc",
     BINDGEN: "bindgen",

@@ -28,14 +28,15 @@ const archCodesText = () =>
 
 /**
  * Variant codes, the page size each is packed at, and the arches it exists for.
- * (sev/tdx are x86 confidential-compute technologies; windows is the x86 WHP host.)
+ * base and debug exist for every arch with a bundle row; sev/tdx are x86 confidential-compute
+ * technologies and windows is the x86 WHP host.
  */
 export const BUNDLE_VARIANTS = {
-  base: { code: 0, pageSize: 65536, arches: ["x86_64", "aarch64", "riscv64"] },
+  base: { code: 0, pageSize: 65536, arches: Object.keys(BUNDLE_ARCHES) },
   sev: { code: 1, pageSize: 65536, arches: ["x86_64"] },
   tdx: { code: 2, pageSize: 65536, arches: ["x86_64"] },
   windows: { code: 3, pageSize: 4096, arches: ["x86_64"] },
-  debug: { code: 4, pageSize: 65536, arches: ["x86_64", "aarch64", "riscv64"] },
+  debug: { code: 4, pageSize: 65536, arches: Object.keys(BUNDLE_ARCHES) },
 } as const satisfies Record<string, { code: number; pageSize: number; arches: readonly BundleArch[] }>;
 export type BundleVariant = keyof typeof BUNDLE_VARIANTS;
 

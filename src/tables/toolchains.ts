@@ -20,6 +20,11 @@ export interface ToolchainSpec {
    * `-print-prog-name=<name>` and hashes that binary into the identity too.
    */
   compilerProper?: string;
+  /**
+   * The tool variables top-level make exports with this toolchain (what kconfig's `$(shell,...)`
+   * macros see): CC, LD, AR, NM, OBJCOPY, OBJDUMP, READELF, STRIP, HOSTCC, HOSTCXX.
+   */
+  makeTools: Readonly<Record<"CC" | "LD" | "AR" | "NM" | "OBJCOPY" | "OBJDUMP" | "READELF" | "STRIP" | "HOSTCC" | "HOSTCXX", string>>;
   /** How kiln compiles its static guest init for a target: the compiler argv prefix. */
   initCc: readonly string[];
   /** Whether the init links libgcc (gcc's helpers that nolibc relies on; clang's builtins need none). */
@@ -35,6 +40,18 @@ export const TOOLCHAINS: Readonly<Record<string, ToolchainSpec>> = {
     usesCrossPrefix: true,
     debianPackages: ["gcc", "binutils"],
     compilerProper: "cc1",
+    makeTools: {
+      CC: "{prefix}gcc",
+      LD: "{prefix}ld",
+      AR: "{prefix}ar",
+      NM: "{prefix}nm",
+      OBJCOPY: "{prefix}objcopy",
+      OBJDUMP: "{prefix}objdump",
+      READELF: "{prefix}readelf",
+      STRIP: "{prefix}strip",
+      HOSTCC: "gcc",
+      HOSTCXX: "g++",
+    },
     initCc: ["{prefix}gcc"],
     initLibgcc: true,
   },
@@ -45,6 +62,18 @@ export const TOOLCHAINS: Readonly<Record<string, ToolchainSpec>> = {
     identityTools: ["clang", "ld.lld", "llvm-objcopy", "llvm-nm", "llvm-ar", "llvm-strip"],
     usesCrossPrefix: false,
     debianPackages: ["clang", "lld", "llvm"],
+    makeTools: {
+      CC: "clang",
+      LD: "ld.lld",
+      AR: "llvm-ar",
+      NM: "llvm-nm",
+      OBJCOPY: "llvm-objcopy",
+      OBJDUMP: "llvm-objdump",
+      READELF: "llvm-readelf",
+      STRIP: "llvm-strip",
+      HOSTCC: "clang",
+      HOSTCXX: "clang++",
+    },
     initCc: ["clang", "--target={triple}"],
     initLibgcc: false,
   },

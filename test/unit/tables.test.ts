@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { ARCHES, archByAnyName, archByElfMachine, crossPrefixFor, gnuTriple, hostArchOf } from "../../src/tables/arches.js";
 import { TOOLCHAINS, fillToolchainWord } from "../../src/tables/toolchains.js";
 import { HOST_TOOLS } from "../../src/tables/host.js";
-import { kconfigArch } from "../../src/kconfig/run.js";
+import { kconfigArch, kconfigEnv } from "../../src/kconfig/run.js";
 import { BUNDLE_ARCHES } from "../../src/ship/bundle.js";
 import { bundleInputInEntry, bundleInputPath } from "../../src/ship/bundle_file.js";
 import { compilerPackage, defaultInitToolchain } from "../../src/boot/init.js";
@@ -95,4 +95,18 @@ test("toolchains are rows: the init compiler, its package and its placeholders",
   assert.equal(compilerPackage("clang"), "clang");
   assert.equal(TOOLCHAINS.gcc!.compilerProper, "cc1");
   assert.equal(TOOLCHAINS.clang!.compilerProper, undefined);
+});
+
+test("kconfig's environment names the toolchain row's tools", () => {
+  const arm = kconfigArch("aarch64", "x86_64");
+  const gcc = kconfigEnv("/t", arm);
+  assert.equal(gcc.CC, "aarch64-linux-gnu-gcc");
+  assert.equal(gcc.LD, "aarch64-linux-gnu-ld");
+  assert.equal(gcc.CPP, "aarch64-linux-gnu-gcc -E");
+  assert.equal(gcc.HOSTCC, "gcc");
+  assert.equal(gcc.ARCH, "arm64");
+  const clang = kconfigEnv("/t", arm, "clang");
+  assert.equal(clang.CC, "clang");
+  assert.equal(clang.LD, "ld.lld");
+  assert.equal(clang.HOSTCXX, "clang++");
 });
