@@ -10,222 +10,34 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
-import { HostError, InfraError } from "../errors.js";
-import { hostArch, type ArchSpec } from "../tables/arches.js";
+import { fileURLToPath } from "node:url";
+import { run } from "../effects/proc.js";
+import { HostError, InfraError, ProjectError } from "../errors.js";
+import { ARCHES, crossPrefixFor, gnuTriple, hostArch, type ArchSpec } from "../tables/arches.js";
+import { elfInfo } from "../core/elf.js";
+import { fillToolchainWord, TOOLCHAINS } from "../tables/toolchains.js";
 import type { CpioEntry } from "./cpio.js";
 
-/** The C source of the init. Modes are chosen on the kernel command line (kiln.mode=). */
-export const INIT_SOURCE = String.raw`/*
- * kiln's guest init: a tiny static program built against the kernel tree's own
- * nolibc (tools/include/nolibc). It mounts proc, sys and devtmpfs, prints one
- * marker line that identifies the running kernel, optionally runs a command or a
- * shell with busybox, and powers the machine off.
- *
- * Modes, from the kernel command line (kiln.mode=...):
- *   smoke (default)  marker, then power off
- *   exec             marker, run /kiln/exec.sh with /bin/sh, print its exit status, power off
- *   shell            marker, interactive /bin/sh on kiln.tty, power off when it exits
+/**
+ * Where the init's C source lives: src/boot/init.c in the package, found from this module's own
+ * location whether it runs from src/ (ts) or from dist/src/ (compiled).
  */
-#include <linux/reboot.h>
-
-static char cmdline[4096];
-static char buf[4096];
-
-static void put(const char *s) { write(1, s, strlen(s)); }
-
-static void putnum(unsigned long v)
-{
-	char tmp[24];
-	int i = sizeof(tmp) - 1;
-	tmp[i] = 0;
-	do { tmp[--i] = '0' + v % 10; v /= 10; } while (v && i > 0);
-	put(tmp + i);
+export function initSourcePath(): string {
+  const candidates = [new URL("./init.c", import.meta.url), new URL("../../../src/boot/init.c", import.meta.url)].map((u) => fileURLToPath(u));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new InfraError("kiln's guest init source is missing", { file: candidates[candidates.length - 1] }, "reinstall kiln: the package ships src/boot/init.c");
+  }
+  return found;
 }
 
-static long slurp(const char *path, char *out, long size)
-{
-	long n = 0, r;
-	int fd = open(path, O_RDONLY, 0);
-	if (fd < 0)
-		return -1;
-	while (n < size - 1 && (r = read(fd, out + n, size - 1 - n)) > 0)
-		n += r;
-	close(fd);
-	out[n] = 0;
-	return n;
+let initSource: string | undefined;
+
+/** The C source of the init (src/boot/init.c). Modes are chosen on the kernel command line (kiln.mode=). */
+export function readInitSource(): string {
+  initSource ??= readFileSync(initSourcePath(), "utf8");
+  return initSource;
 }
-
-static void chomp(char *s)
-{
-	long n = strlen(s);
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = 0;
-}
-
-/* The value of "key=" on the command line, copied into out (empty when absent). */
-static void param(const char *key, char *out, long size)
-{
-	long klen = strlen(key), i = 0, j;
-	out[0] = 0;
-	while (cmdline[i]) {
-		if ((i == 0 || cmdline[i - 1] == ' ') && strncmp(cmdline + i, key, klen) == 0 && cmdline[i + klen] == '=') {
-			i += klen + 1;
-			for (j = 0; cmdline[i] && cmdline[i] != ' ' && j < size - 1; j++, i++)
-				out[j] = cmdline[i];
-			out[j] = 0;
-			return;
-		}
-		i++;
-	}
-}
-
-static unsigned long parse_num(const char **p)
-{
-	unsigned long v = 0;
-	while (**p >= '0' && **p <= '9')
-		v = v * 10 + (unsigned long)(*(*p)++ - '0');
-	return v;
-}
-
-/* Counts CPUs in a list like "0-3,5". */
-static unsigned long count_cpus(void)
-{
-	const char *p = buf;
-	unsigned long n = 0, a, b;
-	if (slurp("/sys/devices/system/cpu/online", buf, sizeof(buf)) <= 0)
-		return 0;
-	while (*p >= '0' && *p <= '9') {
-		a = b = parse_num(&p);
-		if (*p == '-') { p++; b = parse_num(&p); }
-		n += b - a + 1;
-		if (*p != ',')
-			break;
-		p++;
-	}
-	return n;
-}
-
-static unsigned long mem_kib(void)
-{
-	const char *p = buf;
-	if (slurp("/proc/meminfo", buf, sizeof(buf)) <= 0 || strncmp(buf, "MemTotal:", 9) != 0)
-		return 0;
-	p += 9;
-	while (*p == ' ')
-		p++;
-	return parse_num(&p);
-}
-
-static void mount_one(const char *src, const char *dir, const char *type, int *ok)
-{
-	mkdir(dir, 0755);
-	if (mount(src, dir, type, 0, 0) != 0 && errno != EBUSY) {
-		*ok = 0;
-		put("kiln-init: mount ");
-		put(dir);
-		put(" failed: errno ");
-		putnum((unsigned long)errno);
-		put("\n");
-	}
-}
-
-static int run(char *const argv[])
-{
-	static char *const envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=linux", 0 };
-	int status = 0;
-	pid_t pid = fork();
-	if (pid == 0) {
-		execve(argv[0], argv, envp);
-		put("kiln-init: cannot execute ");
-		put(argv[0]);
-		put("\n");
-		exit(127);
-	}
-	if (pid < 0)
-		return 127;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if ((status & 0x7f) == 0)
-		return (status >> 8) & 0xff;
-	return 128 + (status & 0x7f);
-}
-
-static void power_off(void)
-{
-	my_syscall0(__NR_sync);
-	reboot(LINUX_REBOOT_CMD_POWER_OFF);
-	put("kiln-init: power-off failed\n");
-	for (;;)
-		sleep(3600);
-}
-
-int main(void)
-{
-	struct utsname u;
-	int mounted = 1;
-	char mode[32], tty[64];
-
-	put("kiln-init: started\n");
-	mount_one("proc", "/proc", "proc", &mounted);
-	mount_one("sysfs", "/sys", "sysfs", &mounted);
-	mount_one("devtmpfs", "/dev", "devtmpfs", &mounted);
-	if (slurp("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
-		cmdline[0] = 0;
-	chomp(cmdline);
-	if (uname(&u) != 0) {
-		put("kiln-init: uname failed\n");
-		power_off();
-	}
-	put("KILN-MARKER v1 release=");
-	put(u.release);
-	put(" machine=");
-	put(u.machine);
-	put(" cpus=");
-	putnum(count_cpus());
-	put(" mem_kib=");
-	putnum(mem_kib());
-	put(" mounts=");
-	put(mounted ? "ok" : "failed");
-	put(" cmdline=");
-	put(cmdline);
-	put("\n");
-
-	param("kiln.mode", mode, sizeof(mode));
-	if (strcmp(mode, "exec") == 0 || strcmp(mode, "shell") == 0) {
-		static char *const install[] = { "/bin/busybox", "--install", "-s", "/bin", 0 };
-		static char *const script[] = { "/bin/sh", "/kiln/exec.sh", 0 };
-		static char *const shell[] = { "/bin/sh", "-l", 0 };
-		int status;
-		run(install);
-		if (strcmp(mode, "exec") == 0) {
-			put("KILN-EXEC-BEGIN\n");
-			status = run(script);
-			put("\nKILN-EXEC-END status=");
-			putnum((unsigned long)status);
-			put("\n");
-		} else {
-			param("kiln.tty", tty, sizeof(tty));
-			if (tty[0]) {
-				char path[80] = "/dev/";
-				int fd;
-				strncat(path, tty, sizeof(path) - 6);
-				setsid();
-				fd = open(path, O_RDWR, 0);
-				if (fd >= 0) {
-					ioctl(fd, TIOCSCTTY, (void *)1);
-					dup2(fd, 0);
-					dup2(fd, 1);
-					dup2(fd, 2);
-				}
-			}
-			run(shell);
-		}
-	}
-	power_off();
-	return 0;
-}
-`;
 
 /** Flags for a small, reproducible, freestanding static binary. */
 export const INIT_CFLAGS: readonly string[] = [
@@ -251,11 +63,25 @@ export interface InitToolchain {
   libgcc: boolean;
 }
 
-/** gcc for the host arch, the Debian cross gcc otherwise; clang with --target when asked. */
-export function defaultInitToolchain(arch: ArchSpec, opts: { llvm?: boolean; host?: string } = {}): InitToolchain {
+/**
+ * The init's compiler from the toolchain table (its initCc row): gcc for the host arch, the
+ * Debian cross gcc otherwise; clang with --target=<triple> for the clang toolchain (or `llvm`).
+ */
+export function defaultInitToolchain(arch: ArchSpec, opts: { llvm?: boolean; toolchain?: string; host?: string } = {}): InitToolchain {
   const host = opts.host ?? hostArch();
-  if (opts.llvm) return { cc: ["clang", `--target=${arch.crossPrefix.replace(/-$/, "")}`], libgcc: false };
-  return { cc: [arch.name === host ? "gcc" : `${arch.crossPrefix}gcc`], libgcc: true };
+  const name = opts.toolchain ?? (opts.llvm ? "clang" : "gcc");
+  const tc = TOOLCHAINS[name];
+  if (!tc) throw new ProjectError(`unknown toolchain "${name}"`, {}, `kiln knows ${Object.keys(TOOLCHAINS).join(", ")} (src/tables/toolchains.ts)`);
+  const fill = { prefix: crossPrefixFor(arch, host), triple: gnuTriple(arch) };
+  return { cc: tc.initCc.map((w) => fillToolchainWord(w, fill)), libgcc: tc.initLibgcc };
+}
+
+/** The Debian package that provides a compiler command, from the arch and toolchain tables. */
+export function compilerPackage(cmd: string): string {
+  const cross = Object.values(ARCHES).find((a) => `${a.crossPrefix}gcc` === cmd);
+  if (cross) return cross.crossGccPackage;
+  const tc = Object.values(TOOLCHAINS).find((t) => fillToolchainWord(t.initCc[0] ?? "", { prefix: "", triple: "" }) === cmd);
+  return tc?.debianPackages[0] ?? cmd;
 }
 
 /** The compiler argv (pure). */
@@ -319,14 +145,14 @@ function toolIdentity(cc: string[]): Promise<string> {
 
 async function askToolIdentity(cc: string[]): Promise<string> {
   try {
-    const r = await execa(cc[0]!, [...cc.slice(1), "--version"], { reject: true });
-    const m = await execa(cc[0]!, [...cc.slice(1), "-dumpmachine"], { reject: true });
+    const r = await run([...cc, "--version"]);
+    const m = await run([...cc, "-dumpmachine"]);
     return `${r.stdout.split("\n")[0] ?? ""}\n${m.stdout.trim()}`;
   } catch (e) {
     throw new HostError(
       `compiler ${cc.join(" ")} is not usable`,
       {},
-      `install it (Debian: apt-get install ${cc[0] === "gcc" ? "gcc" : cc[0] === "clang" ? "clang" : `gcc-${cc[0]!.replace(/-gcc$/, "").replace(/_/g, "-")}`})`,
+      `install it (Debian: apt-get install ${compilerPackage(cc[0]!)})`,
     );
   }
 }
@@ -358,10 +184,9 @@ export async function uapiHeaders(o: { tree: string; arch: ArchSpec; cacheDir: s
   if (existsSync(include)) return include;
   mkdirSync(join(o.cacheDir, "uapi"), { recursive: true });
   await atomicDir(final, async (tmp) => {
-    const r = await execa(
-      "make",
-      ["-s", "-C", o.tree, `O=${join(tmp, "obj")}`, `ARCH=${o.arch.kernelArch}`, "headers_install", `INSTALL_HDR_PATH=${join(tmp, "usr")}`],
-      { reject: false, all: true },
+    const r = await run(
+      ["make", "-s", "-C", o.tree, `O=${join(tmp, "obj")}`, `ARCH=${o.arch.kernelArch}`, "headers_install", `INSTALL_HDR_PATH=${join(tmp, "usr")}`],
+      { allowFail: true },
     );
     if (r.exitCode !== 0) {
       throw new InfraError(`make headers_install failed for ${o.arch.name}`, { file: o.tree }, (r.all ?? "").split("\n").slice(-20).join("\n"));
@@ -391,23 +216,24 @@ export async function buildInit(o: {
   const toolchain = o.toolchain ?? defaultInitToolchain(o.arch);
   const treeKey = o.treeKey ?? nolibcKey(o.tree);
   const tool = await toolIdentity(toolchain.cc);
-  const key = sha256([INIT_SOURCE, INIT_CFLAGS.join(" "), toolchain.cc.join(" "), String(toolchain.libgcc), tool, treeKey, o.arch.name]).slice(0, 16);
+  const source = readInitSource();
+  const key = sha256([source, INIT_CFLAGS.join(" "), toolchain.cc.join(" "), String(toolchain.libgcc), tool, treeKey, o.arch.name]).slice(0, 16);
   const final = join(o.cacheDir, "init", `${o.arch.name}-${key}`);
   const path = join(final, "init");
   if (existsSync(path)) return { path, key, cached: true };
   const uapi = await uapiHeaders({ tree: o.tree, arch: o.arch, cacheDir: o.cacheDir, treeKey });
   mkdirSync(join(o.cacheDir, "init"), { recursive: true });
   await atomicDir(final, async (tmp) => {
-    const source = join(tmp, "init.c");
-    writeFileSync(source, INIT_SOURCE);
+    const sourceFile = join(tmp, "init.c");
+    writeFileSync(sourceFile, source);
     const argv = initCompileArgs({
       toolchain,
       nolibcHeader: join(o.tree, "tools/include/nolibc/nolibc.h"),
       uapiInclude: uapi,
-      source,
+      source: sourceFile,
       output: join(tmp, "init"),
     });
-    const r = await execa(argv[0]!, argv.slice(1), { reject: false, all: true, cwd: tmp });
+    const r = await run(argv, { allowFail: true, cwd: tmp });
     if (r.exitCode !== 0) {
       throw new InfraError(`building the guest init for ${o.arch.name} failed`, {}, `${argv.join(" ")}\n${r.all ?? ""}`);
     }
@@ -415,45 +241,14 @@ export async function buildInit(o: {
   return { path, key, cached: false };
 }
 
-/** ELF facts kiln checks before putting a binary into a guest. */
-export interface ElfInfo {
-  /** kiln arch name, or `e_machine=<n>` when unknown. */
-  machine: string;
-  is64: boolean;
-  littleEndian: boolean;
-  /** No PT_INTERP: runs without a dynamic loader. */
-  static: boolean;
-}
-
-const ELF_MACHINES: Record<number, string> = { 62: "x86_64", 183: "aarch64", 243: "riscv64", 3: "i386", 40: "arm" };
-
-/** Parses just enough of an ELF header (pure). Undefined when not an ELF file. */
-export function elfInfo(buf: Buffer): ElfInfo | undefined {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
-  const is64 = buf[4] === 2;
-  const le = buf[5] === 1;
-  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const word = (o: number) => (is64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(o));
-  const em = u16(18);
-  const phoff = word(is64 ? 32 : 28);
-  const phentsize = u16(is64 ? 54 : 42);
-  const phnum = u16(is64 ? 56 : 44);
-  let hasInterp = false;
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
-    if (o + 4 > buf.length) break;
-    if (u32(o) === 3) hasInterp = true;
-  }
-  return { machine: ELF_MACHINES[em] ?? `e_machine=${em}`, is64, littleEndian: le, static: !hasInterp };
-}
+export { elfInfo, type ElfInfo } from "../core/elf.js";
 
 /** Where kiln looks for a static busybox for an arch, in order. */
 export function busyboxCandidates(arch: ArchSpec, env: NodeJS.ProcessEnv = process.env, host = hostArch()): string[] {
   const out: string[] = [];
   const fromEnv = env[`KILN_BUSYBOX_${arch.name.toUpperCase()}`] ?? (arch.name === host ? env.KILN_BUSYBOX : undefined);
   if (fromEnv) out.push(fromEnv);
-  const triple = arch.crossPrefix.replace(/-$/, "");
+  const triple = gnuTriple(arch);
   out.push(`/usr/${triple}/bin/busybox`, `/usr/lib/kiln/busybox-${arch.name}`);
   if (arch.name === host) out.push("/bin/busybox", "/usr/bin/busybox");
   return out;
@@ -486,12 +281,8 @@ export function findBusybox(arch: ArchSpec, explicit?: string): string {
     `tried ${tried.join("; ")}. ` +
       (arch.name === hostArch()
         ? "Install Debian's busybox-static."
-        : `Unpack a static busybox for ${arch.name} (e.g. \`apt-get download busybox-static:${debianArch(arch.name)}\` then \`dpkg-deb -x\`) and set KILN_BUSYBOX_${arch.name.toUpperCase()} to its bin/busybox.`),
+        : `Unpack a static busybox for ${arch.name} (e.g. \`apt-get download busybox-static:${arch.debianArch}\` then \`dpkg-deb -x\`) and set KILN_BUSYBOX_${arch.name.toUpperCase()} to its bin/busybox.`),
   );
-}
-
-function debianArch(arch: string): string {
-  return arch === "x86_64" ? "amd64" : arch === "aarch64" ? "arm64" : arch;
 }
 
 export interface InitramfsSpec {

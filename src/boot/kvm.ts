@@ -5,14 +5,25 @@
  * with the same machine and CPU model the real boot uses, and expects it to reach
  * a known exit. Anything else means TCG, said once per process and arch.
  *
- * The probe result is cached on disk per host boot (boot_id) and QEMU binary, so
- * repeated boots do not pay for it.
+ * Two facts are remembered in kiln's home, per host boot (boot_id) and QEMU binary (path,
+ * size, mtime), so later boots pay for neither:
+ * - the probe's result (kvm-probe-<arch>.json);
+ * - the verdict that real guests stay silent under KVM even though the probe passes
+ *   (kvm-guests-<arch>.json): on such hosts every later boot goes straight to TCG.
+ * A reboot or a QEMU upgrade changes the stamp and kiln tries KVM again.
  */
 import { constants, accessSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { run, whichSync } from "../effects/proc.js";
+import { writeFileAtomic } from "../effects/fsx.js";
 import { hostArch, type ArchSpec } from "../tables/arches.js";
 import type { Accel } from "./qemu.js";
+
+/**
+ * Under KVM a guest prints its banner in well under a second; a guest still silent after this
+ * long will stay silent (the host's KVM does not run real guests), so kiln stops it early.
+ */
+export const KVM_FIRST_OUTPUT_SEC = 3;
 
 export type AccelRequest = "auto" | Accel;
 
@@ -67,6 +78,79 @@ function bootId(): string {
   }
 }
 
+/** This host boot and this QEMU binary, as one string; undefined when QEMU is not installed. */
+export function hostStamp(arch: ArchSpec, o: { bootId?: string; path?: string } = {}): string | undefined {
+  const path = whichSync(arch.qemuBinary, o.path);
+  if (!path) return undefined;
+  try {
+    const st = statSync(path);
+    return `${o.bootId ?? bootId()}|${path}:${st.size}:${Math.floor(st.mtimeMs)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What kiln remembers about real guests under KVM on this host. */
+export interface KvmVerdict {
+  stamp: string;
+  /** Real guests printed nothing under KVM (the probe passed). */
+  guestsSilent: boolean;
+  /** When it was seen (ISO time). */
+  seen: string;
+}
+
+const verdictFile = (cacheDir: string, arch: ArchSpec) => join(cacheDir, `kvm-guests-${arch.name}.json`);
+
+/** The remembered verdict, when it was recorded for this stamp (a stale or torn file is ignored). */
+export function readKvmVerdict(cacheDir: string, arch: ArchSpec, stamp: string): KvmVerdict | undefined {
+  try {
+    const v = JSON.parse(readFileSync(verdictFile(cacheDir, arch), "utf8")) as Partial<KvmVerdict>;
+    if (v.stamp === stamp && typeof v.guestsSilent === "boolean" && typeof v.seen === "string") return v as KvmVerdict;
+  } catch {
+    // absent or torn: nothing remembered
+  }
+  return undefined;
+}
+
+/** Records that real guests stay silent under KVM on this host (atomic write). */
+export function recordSilentKvm(cacheDir: string, arch: ArchSpec, stamp: string, now = new Date()): KvmVerdict {
+  const v: KvmVerdict = { stamp, guestsSilent: true, seen: now.toISOString() };
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileAtomic(verdictFile(cacheDir, arch), JSON.stringify(v) + "\n");
+  return v;
+}
+
+/**
+ * The decision (pure): an explicit request wins; a guest of another arch runs under TCG; a
+ * remembered "guests stay silent" verdict means TCG without probing; then the probe decides.
+ * `probe` is called only when its answer matters.
+ */
+export async function decideAccel(i: {
+  guest: string;
+  host: string;
+  request: AccelRequest;
+  verdict?: KvmVerdict;
+  probe: () => Promise<KvmProbeResult>;
+}): Promise<AccelChoice> {
+  if (i.request === "tcg") return { accel: "tcg", reason: "TCG requested" };
+  if (i.request === "kvm") return { accel: "kvm", reason: "KVM requested" };
+  if (i.guest !== i.host) return { accel: "tcg", reason: `${i.guest} guest on a ${i.host} host` };
+  if (i.verdict?.guestsSilent) {
+    return { accel: "tcg", reason: `guests printed nothing under KVM on this host (seen ${i.verdict.seen}; kiln tries KVM again after a reboot or a QEMU change)` };
+  }
+  const p = await i.probe();
+  return p.usable ? { accel: "kvm", reason: p.reason } : { accel: "tcg", reason: p.reason };
+}
+
+/**
+ * After a boot (pure): whether it shows that real guests stay silent under KVM here, so the
+ * boot should be redone under TCG and the verdict remembered. Only for an automatic choice: an
+ * explicit `--accel kvm` shows what happens.
+ */
+export function kvmGuestSilent(b: { accel: Accel; request: AccelRequest; anyOutput: boolean; endKind: string }): boolean {
+  return b.accel === "kvm" && b.request === "auto" && !b.anyOutput && b.endKind !== "stopped";
+}
+
 const memo = new Map<string, Promise<KvmProbeResult>>();
 
 /** Whether KVM really runs a guest of this arch (host arch only). Memoised and cached on disk. */
@@ -88,17 +172,9 @@ async function probeUncached(arch: ArchSpec, o: { cacheDir?: string; timeoutMs?:
     return { usable: false, reason: "/dev/kvm is not readable and writable by this user (add it to the kvm group)" };
   }
   if (!arch.kvmProbe) return { usable: false, reason: `kiln has no KVM probe for ${arch.name} guests` };
-  let qemuStamp = "";
-  try {
-    const which = await execa("sh", ["-c", 'command -v "$1"', "sh", arch.qemuBinary], { reject: false });
-    const path = which.stdout.trim();
-    qemuStamp = path ? `${path}:${statSync(path).mtimeMs}` : "";
-  } catch {
-    qemuStamp = "";
-  }
-  if (!qemuStamp) return { usable: false, reason: `${arch.qemuBinary} is not installed` };
+  const stamp = hostStamp(arch);
+  if (!stamp) return { usable: false, reason: `${arch.qemuBinary} is not installed` };
   const cacheFile = o.cacheDir ? join(o.cacheDir, `kvm-probe-${arch.name}.json`) : undefined;
-  const stamp = `${bootId()}|${qemuStamp}`;
   if (cacheFile && existsSync(cacheFile)) {
     try {
       const c = JSON.parse(readFileSync(cacheFile, "utf8")) as { stamp: string; result: KvmProbeResult };
@@ -112,19 +188,19 @@ async function probeUncached(arch: ArchSpec, o: { cacheDir?: string; timeoutMs?:
   const fw = join(dir, `probe-${arch.name}.bin`);
   writeFileSync(fw, probeFirmware(arch.kvmProbe));
   const spec = probeArgv(arch, fw)!;
-  const r = await execa(spec.argv[0]!, spec.argv.slice(1), { reject: false, timeout: o.timeoutMs ?? 10_000, stdin: "ignore", all: true });
+  const r = await run(spec.argv, { allowFail: true, timeoutMs: o.timeoutMs ?? 10_000, missingHint: `apt-get install ${arch.qemuPackage}` });
   rmSync(dir, { recursive: true, force: true });
   let result: KvmProbeResult;
   if (r.timedOut) result = { usable: false, reason: "a KVM test guest hung" };
   else if (r.exitCode === spec.expectExit) result = { usable: true, reason: "KVM runs guests" };
   else {
-    const why = (r.all ?? "").split("\n").find((l) => /error|fail|assert/i.test(l)) ?? `exit ${r.exitCode ?? r.signal}`;
+    const why = r.all.split("\n").find((l) => /error|fail|assert/i.test(l)) ?? `exit ${r.signal ?? r.exitCode}`;
     result = { usable: false, reason: `a KVM test guest failed: ${why.replace(/^qemu-system-\S+: /, "").trim()}` };
   }
   if (cacheFile) {
     try {
       mkdirSync(o.cacheDir!, { recursive: true });
-      writeFileSync(cacheFile, JSON.stringify({ stamp, result }));
+      writeFileAtomic(cacheFile, JSON.stringify({ stamp, result }));
     } catch {
       // caching is best effort
     }
@@ -133,6 +209,13 @@ async function probeUncached(arch: ArchSpec, o: { cacheDir?: string; timeoutMs?:
 }
 
 const said = new Set<string>();
+
+/** Says a TCG notice once per process and arch. */
+function sayOnce(arch: string, message: string, notify?: (m: string) => void): void {
+  if (said.has(arch)) return;
+  said.add(arch);
+  notify?.(message);
+}
 
 /**
  * Picks the accelerator. `notify` hears about a TCG fallback once per process and arch.
@@ -143,19 +226,36 @@ export async function chooseAccel(
   request: AccelRequest = "auto",
   o: { cacheDir?: string; notify?: (message: string) => void; host?: string } = {},
 ): Promise<AccelChoice> {
-  if (request === "tcg") return { accel: "tcg", reason: "TCG requested" };
-  if (request === "kvm") return { accel: "kvm", reason: "KVM requested" };
   const host = o.host ?? hostArch();
-  let choice: AccelChoice;
-  if (arch.name !== host) {
-    choice = { accel: "tcg", reason: `${arch.name} guest on a ${host} host` };
-  } else {
-    const p = await probeKvm(arch, { cacheDir: o.cacheDir });
-    choice = p.usable ? { accel: "kvm", reason: p.reason } : { accel: "tcg", reason: p.reason };
-  }
-  if (choice.accel === "tcg" && !said.has(arch.name)) {
-    said.add(arch.name);
-    o.notify?.(`${arch.name}: using TCG (software emulation): ${choice.reason}`);
-  }
+  const stamp = request === "auto" && arch.name === host && o.cacheDir ? hostStamp(arch) : undefined;
+  const choice = await decideAccel({
+    guest: arch.name,
+    host,
+    request,
+    verdict: stamp && o.cacheDir ? readKvmVerdict(o.cacheDir, arch, stamp) : undefined,
+    probe: () => probeKvm(arch, { cacheDir: o.cacheDir }),
+  });
+  if (choice.accel === "tcg" && request === "auto") sayOnce(arch.name, `${arch.name}: using TCG (software emulation): ${choice.reason}`, o.notify);
   return choice;
+}
+
+/**
+ * A boot under an automatic KVM choice printed nothing: remember it for this host (so later
+ * boots go straight to TCG) and say once why TCG is used from now on.
+ */
+export function noteSilentKvm(arch: ArchSpec, o: { cacheDir?: string; notify?: (message: string) => void; silentSec: number }): string {
+  const stamp = o.cacheDir ? hostStamp(arch) : undefined;
+  let remembered = "";
+  if (stamp && o.cacheDir) {
+    try {
+      recordSilentKvm(o.cacheDir, arch, stamp);
+      remembered = "; later boots on this host use TCG until it reboots or QEMU changes";
+    } catch {
+      // remembering is best effort: the next boot asks again
+    }
+  }
+  const reason = `the guest printed nothing under KVM in ${o.silentSec} s`;
+  said.delete(arch.name);
+  sayOnce(arch.name, `${arch.name}: using TCG (software emulation): ${reason}, although the KVM probe passed${remembered}`, o.notify);
+  return `${reason}; fell back to TCG`;
 }

@@ -4,6 +4,41 @@
  */
 import type { ArchSpec } from "../tables/arches.js";
 import { quoteArgv } from "../core/shell.js";
+import { ProjectError } from "../errors.js";
+
+/** The smallest guest kiln boots: below this no kernel of the arch table gets to init. */
+export const MIN_MEMORY_MIB = 64;
+
+/** Why a guest memory size is refused (pure); undefined when it is fine. */
+export function memoryProblem(mib: number): string | undefined {
+  if (!Number.isInteger(mib) || mib < MIN_MEMORY_MIB) return `memory must be a whole number of MiB, at least ${MIN_MEMORY_MIB}, got ${mib}`;
+  return undefined;
+}
+
+/** Why a guest CPU count is refused (pure); undefined when it is fine. */
+export function cpusProblem(n: number): string | undefined {
+  if (!Number.isInteger(n) || n < 1) return `cpus must be a positive integer, got ${n}`;
+  return undefined;
+}
+
+/**
+ * Parses a `--memory` value (MiB) for the command line, before any build starts: a ProjectError
+ * naming the option and the value when it is bad.
+ */
+export function parseMemoryOption(text: string, option = "--memory"): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  const problem = memoryProblem(n);
+  if (problem) throw new ProjectError(`${problem.replace(/, got .*$/, "")}, got ${JSON.stringify(text)}`, { symbol: option }, `e.g. ${option} 512 (MiB)`);
+  return n;
+}
+
+/** Parses a `--cpus` value the same way. */
+export function parseCpusOption(text: string, option = "--cpus"): number {
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  const problem = cpusProblem(n);
+  if (problem) throw new ProjectError(`${problem.replace(/, got .*$/, "")}, got ${JSON.stringify(text)}`, { symbol: option }, `e.g. ${option} 2`);
+  return n;
+}
 
 export type Accel = "kvm" | "tcg";
 
@@ -52,8 +87,8 @@ export function kernelCmdline(
 
 /** The full argv, binary first. */
 export function qemuArgv(s: QemuSpec): string[] {
-  if (!Number.isInteger(s.memoryMiB) || s.memoryMiB < 64) throw new Error(`memory must be at least 64 MiB, got ${s.memoryMiB}`);
-  if (!Number.isInteger(s.cpus) || s.cpus < 1) throw new Error(`cpus must be a positive integer, got ${s.cpus}`);
+  const bad = memoryProblem(s.memoryMiB) ?? cpusProblem(s.cpus);
+  if (bad) throw new ProjectError(bad, {}, "give --memory in MiB (at least 64) and --cpus as a positive integer");
   const a = s.arch;
   const cpu = s.accel === "kvm" ? "host" : (a.qemuCpuTcg ?? a.qemuCpu);
   const argv = [

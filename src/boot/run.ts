@@ -7,15 +7,15 @@
  * initramfs (Debian's busybox-static for the host arch; for other arches see
  * findBusybox). A user's own --initrd or --rootfs replaces kiln's initramfs.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HostError, InfraError } from "../errors.js";
+import { start } from "../effects/proc.js";
 import type { ArchSpec } from "../tables/arches.js";
 import { writeCpio } from "./cpio.js";
 import { failureReason, renderDiagnosis } from "./console.js";
 import { buildInit, findBusybox, initramfsEntries, type InitToolchain } from "./init.js";
-import { chooseAccel, type AccelRequest } from "./kvm.js";
+import { chooseAccel, KVM_FIRST_OUTPUT_SEC, kvmGuestSilent, noteSilentKvm, type AccelRequest } from "./kvm.js";
 import { kernelCmdline, qemuArgv, shellQuote, type Accel } from "./qemu.js";
 import { bootGuest, resolveArch } from "./smoke.js";
 
@@ -83,13 +83,8 @@ export async function interactiveArgv(o: RunOptions): Promise<{ argv: string[]; 
 export async function runInteractive(o: RunOptions): Promise<number> {
   const { argv } = await interactiveArgv(o);
   o.notify?.(`starting: ${shellQuote(argv)}\n(Ctrl-a x quits QEMU; the guest powers off when its shell exits)`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
-    child.on("error", (e: NodeJS.ErrnoException) =>
-      reject(e.code === "ENOENT" ? new HostError(`${argv[0]} is not installed`, {}, `apt-get install ${resolveArch(o.arch).qemuPackage}`) : e),
-    );
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
+  const child = start(argv, { stdin: "inherit", stdout: "inherit", stderr: "inherit", missingHint: `apt-get install ${resolveArch(o.arch).qemuPackage}` });
+  return (await child.done).exitCode;
 }
 
 export interface ExecResult {
@@ -122,12 +117,13 @@ export function extractExecOutput(raw: string): { output: string; status: number
 export async function runExec(o: RunOptions & { command: string; timeoutSec?: number; consoleLog?: string }): Promise<ExecResult> {
   const arch = resolveArch(o.arch);
   // With --rootfs, kiln's init still runs from the initramfs; the disk is there as /dev/vda.
-  const choice = await chooseAccel(arch, o.accel ?? "auto", { cacheDir: o.cacheDir, notify: o.notify });
+  const request = o.accel ?? "auto";
+  const choice = await chooseAccel(arch, request, { cacheDir: o.cacheDir, notify: o.notify });
   const initrd = o.initrd ?? (await kilnInitramfs(o, arch, `${o.command}\n`));
   const consoleLog = o.consoleLog ?? join(o.workDir, `exec-${arch.name}.log`);
-  const r = await bootGuest({
+  const boot = (accel: Accel) => bootGuest({
     arch,
-    accel: choice.accel,
+    accel,
     kernel: o.kernel,
     initrd,
     rootfs: o.rootfs,
@@ -135,15 +131,23 @@ export async function runExec(o: RunOptions & { command: string; timeoutSec?: nu
     memoryMiB: o.memoryMiB ?? 512,
     cpus: o.cpus ?? 1,
     extraQemuArgs: o.qemuArgs,
-    timeoutSec: o.timeoutSec ?? (choice.accel === "kvm" ? 60 : arch.tcgTimeoutSec),
+    timeoutSec: o.timeoutSec ?? (accel === "kvm" ? 60 : arch.tcgTimeoutSec),
     silenceSec: o.timeoutSec ?? 60,
+    firstOutputSec: accel === "kvm" && request === "auto" ? KVM_FIRST_OUTPUT_SEC : undefined,
     consoleLog,
     doneWhen: (s) => s.execStatus !== undefined,
   });
+  let accel = choice.accel;
+  let r = await boot(accel);
+  if (kvmGuestSilent({ accel, request, anyOutput: r.state.anyOutput, endKind: r.end.kind })) {
+    noteSilentKvm(arch, { cacheDir: o.cacheDir, notify: o.notify, silentSec: KVM_FIRST_OUTPUT_SEC });
+    accel = "tcg";
+    r = await boot(accel);
+  }
   const got = extractExecOutput(r.raw);
   if (!got) {
     const reason = failureReason({ arch, state: r.state, end: r.end }) ?? "the command's end was not seen on the console";
     throw new InfraError(renderDiagnosis({ arch, state: r.state, end: r.end, reason, consoleLog, nowMs: r.totalMs, title: `kiln run --exec on ${arch.name} failed` }));
   }
-  return { exitCode: got.status, output: got.output, consoleLog, accel: choice.accel, totalSec: Math.round(r.totalMs) / 1000 };
+  return { exitCode: got.status, output: got.output, consoleLog, accel, totalSec: Math.round(r.totalMs) / 1000 };
 }

@@ -5,15 +5,15 @@
  * QEMU exiting, a silence limit, or an overall time limit; the guest is then stopped
  * and the failure names the stage, panic lines and last console lines.
  */
-import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GateFailure, HostError } from "../errors.js";
+import { start } from "../effects/proc.js";
 import { archSpec, type ArchSpec } from "../tables/arches.js";
 import { writeCpio } from "./cpio.js";
 import { ConsoleTracker, failureReason, renderDiagnosis, type BootEnd, type ConsoleState, type Marker, type Stage } from "./console.js";
 import { buildInit, initramfsEntries, type InitToolchain } from "./init.js";
-import { chooseAccel, type AccelRequest } from "./kvm.js";
+import { chooseAccel, KVM_FIRST_OUTPUT_SEC, kvmGuestSilent, noteSilentKvm, type AccelRequest } from "./kvm.js";
 import { kernelCmdline, qemuArgv, shellQuote, type Accel, type InitMode } from "./qemu.js";
 
 export function resolveArch(arch: ArchSpec | string): ArchSpec {
@@ -54,6 +54,8 @@ export interface GuestBootOptions {
   timeoutSec: number;
   /** Stop when the console prints nothing for this long. */
   silenceSec: number;
+  /** A shorter limit for the first output (e.g. under KVM, where a banner comes in well under a second). */
+  firstOutputSec?: number;
   /** After the marker (or power-off line), how long QEMU gets to exit by itself. */
   exitGraceMs?: number;
   /** Where the raw console goes. */
@@ -90,79 +92,74 @@ export async function bootGuest(o: GuestBootOptions): Promise<GuestBootResult> {
   const tracker = new ConsoleTracker(o.arch);
   if (o.onLine) tracker.onLine = o.onLine;
   const chunks: string[] = [];
-  let stderr = "";
   const t0 = performance.now();
   const now = () => performance.now() - t0;
 
-  return new Promise<GuestBootResult>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let end: BootEnd | undefined;
-    let finished = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    let graceKind: "done" | "off" | undefined;
-
-    const stop = (why: BootEnd) => {
-      if (end) return;
-      end = why;
-      child.kill("SIGKILL");
-    };
-    const overall = setTimeout(() => stop({ kind: "timeout", afterSec: o.timeoutSec }), o.timeoutSec * 1000);
-    let silence = setTimeout(() => stop({ kind: "silent", afterSec: o.silenceSec }), o.silenceSec * 1000);
-
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (d: string) => {
-      const at = now();
-      log.write(d);
-      chunks.push(d);
-      tracker.push(d, at);
-      clearTimeout(silence);
-      silence = setTimeout(() => stop({ kind: "silent", afterSec: o.silenceSec }), o.silenceSec * 1000);
-      const s = tracker.state;
-      const done = s.marker !== undefined && (o.doneWhen ? o.doneWhen(s) : true);
-      // The guest is done, or powered off / halted (QEMU does not exit on a halt): give
-      // QEMU a moment to exit by itself, then stop it.
-      if (s.panic.some((l) => /^---\[ end Kernel panic/.test(l)) && graceKind === undefined) {
-        // A panic that did not reset the machine (too early for panic=-1): nothing more will come.
-        graceKind = "done";
-        graceTimer = setTimeout(() => stop({ kind: "stopped" }), 1000);
-      } else if (s.poweredOff && graceKind !== "off") {
-        if (graceTimer) clearTimeout(graceTimer);
-        graceKind = "off";
-        graceTimer = setTimeout(() => stop({ kind: "stopped" }), 200);
-      } else if (done && graceKind === undefined) {
-        graceKind = "done";
-        graceTimer = setTimeout(() => stop({ kind: "stopped" }), o.exitGraceMs ?? 3000);
-      }
-    });
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => {
+  let end: BootEnd | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let graceKind: "done" | "off" | undefined;
+  let stderr = "";
+  const stop = (why: BootEnd) => {
+    if (end) return;
+    end = why;
+    child.kill("SIGKILL");
+  };
+  const armSilence = (sec: number) => setTimeout(() => stop({ kind: "silent", afterSec: sec }), sec * 1000);
+  const onStdout = (d: string) => {
+    const at = now();
+    log.write(d);
+    chunks.push(d);
+    tracker.push(d, at);
+    clearTimeout(silence);
+    silence = armSilence(o.silenceSec);
+    const s = tracker.state;
+    const done = s.marker !== undefined && (o.doneWhen ? o.doneWhen(s) : true);
+    // The guest is done, or powered off / halted (QEMU does not exit on a halt): give
+    // QEMU a moment to exit by itself, then stop it.
+    if (s.panic.some((l) => /^---\[ end Kernel panic/.test(l)) && graceKind === undefined) {
+      // A panic that did not reset the machine (too early for panic=-1): nothing more will come.
+      graceKind = "done";
+      graceTimer = setTimeout(() => stop({ kind: "stopped" }), 1000);
+    } else if (s.poweredOff && graceKind !== "off") {
+      if (graceTimer) clearTimeout(graceTimer);
+      graceKind = "off";
+      graceTimer = setTimeout(() => stop({ kind: "stopped" }), 200);
+    } else if (done && graceKind === undefined) {
+      graceKind = "done";
+      graceTimer = setTimeout(() => stop({ kind: "stopped" }), o.exitGraceMs ?? 3000);
+    }
+  };
+  const child = start(argv, {
+    onStdout,
+    onStderr: (d) => {
       stderr += d;
       if (stderr.length > 65536) stderr = stderr.slice(-65536);
-    });
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(overall);
-      clearTimeout(silence);
-      if (graceTimer) clearTimeout(graceTimer);
-      log.end();
-      if (e.code === "ENOENT") {
-        reject(new HostError(`${argv[0]} is not installed`, {}, `apt-get install ${o.arch.qemuPackage}`));
-      } else reject(e);
-    });
-    child.on("close", (code, signal) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(overall);
-      clearTimeout(silence);
-      if (graceTimer) clearTimeout(graceTimer);
-      const totalMs = now();
-      const state = tracker.end(totalMs);
-      const e: BootEnd = end ?? { kind: "exited", code, signal: signal ?? undefined, stderr };
-      if (e.kind === "exited" && stderr) log.write(`\n[kiln: qemu stderr]\n${stderr}`);
-      log.end(() => resolve({ argv, state, end: e, totalMs, raw: chunks.join("") }));
-    });
+    },
+    killOnSignal: true,
+    missingHint: `apt-get install ${o.arch.qemuPackage}`,
   });
+  const overall = setTimeout(() => stop({ kind: "timeout", afterSec: o.timeoutSec }), o.timeoutSec * 1000);
+  let silence = armSilence(Math.min(o.firstOutputSec ?? o.silenceSec, o.silenceSec));
+  const clear = () => {
+    clearTimeout(overall);
+    clearTimeout(silence);
+    if (graceTimer) clearTimeout(graceTimer);
+  };
+  let exit;
+  try {
+    exit = await child.done;
+  } catch (e) {
+    clear();
+    await new Promise<void>((r) => log.end(() => r()));
+    throw e;
+  }
+  clear();
+  const totalMs = now();
+  const state = tracker.end(totalMs);
+  const e: BootEnd = end ?? { kind: "exited", code: exit.signal ? null : exit.exitCode, signal: exit.signal, stderr };
+  if (e.kind === "exited" && stderr) log.write(`\n[kiln: qemu stderr]\n${stderr}`);
+  await new Promise<void>((r) => log.end(() => r()));
+  return { argv, state, end: e, totalMs, raw: chunks.join("") };
 }
 
 export interface SmokeOptions {
@@ -184,7 +181,7 @@ export interface SmokeOptions {
   extraQemuArgs?: readonly string[];
   /** Defaults: the arch's TCG budget under TCG, 30 s under KVM. */
   timeoutSec?: number;
-  /** Default 30 s. */
+  /** Default 30 s (under an automatic KVM choice, 3 s until the first output). */
   silenceSec?: number;
   /** Notices for the person (e.g. the TCG fallback), said once. */
   notify?: (message: string) => void;
@@ -232,7 +229,8 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeResult> {
   const arch = resolveArch(o.arch);
   const memoryMiB = o.memoryMiB ?? 512;
   const cpus = o.cpus ?? 1;
-  const choice = await chooseAccel(arch, o.accel ?? "auto", { cacheDir: o.cacheDir, notify: o.notify });
+  const request = o.accel ?? "auto";
+  const choice = await chooseAccel(arch, request, { cacheDir: o.cacheDir, notify: o.notify });
   const cmdline = kernelCmdline(arch, { mode: "smoke", append: o.append });
   const boot = (accel: Accel) =>
     bootGuest({
@@ -246,17 +244,18 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeResult> {
       extraQemuArgs: o.extraQemuArgs,
       timeoutSec: o.timeoutSec ?? (accel === "kvm" ? 30 : arch.tcgTimeoutSec),
       silenceSec: o.silenceSec ?? 30,
+      firstOutputSec: accel === "kvm" && request === "auto" ? KVM_FIRST_OUTPUT_SEC : undefined,
       consoleLog: o.consoleLog,
     });
   let accel = choice.accel;
   let accelReason = choice.reason;
   const setupMs = performance.now() - t0;
   let r = await boot(accel);
-  if (accel === "kvm" && (o.accel ?? "auto") === "auto" && !r.state.anyOutput && r.end.kind !== "stopped") {
+  if (kvmGuestSilent({ accel, request, anyOutput: r.state.anyOutput, endKind: r.end.kind })) {
     // KVM passed the probe but the real guest said nothing: do not blame the kernel for the host.
-    o.notify?.(`${arch.name}: the guest printed nothing under KVM; booting again under TCG`);
+    // Remembered per host, so the next boot goes straight to TCG.
+    accelReason = noteSilentKvm(arch, { cacheDir: o.cacheDir, notify: o.notify, silentSec: r.end.kind === "silent" ? r.end.afterSec : KVM_FIRST_OUTPUT_SEC });
     accel = "tcg";
-    accelReason = "KVM guest printed nothing; fell back to TCG";
     r = await boot(accel);
   }
   const s = r.state;

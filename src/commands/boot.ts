@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
 import type { SmokeResult } from "../boot/index.js";
+import { parseCpusOption, parseMemoryOption } from "../boot/qemu.js";
 import { ARCHES } from "../tables/arches.js";
 import { BuildFailure, KilnError } from "../errors.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
@@ -80,7 +81,7 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .command("boot [targets...]")
     .description("build (or reuse), then boot each cell under QEMU and check that uname -r is its identity")
     .option("--arch <arch>", "only this arch")
-    .option("--memory <mib>", "guest memory in MiB", (v) => Number(v), 512)
+    .option("--memory <mib>", "guest memory in MiB (at least 64)", (v) => parseMemoryOption(v), 512)
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
     .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number }) => {
@@ -110,8 +111,8 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--initrd <file>", "your own initramfs instead of kiln's")
     .option("--rootfs <image>", "a disk image attached as virtio block (root=/dev/vda)")
     .option("--append <args>", "extra kernel command line")
-    .option("--memory <mib>", "guest memory in MiB", (v) => Number(v), 512)
-    .option("--cpus <n>", "guest CPUs", (v) => Number(v), 1)
+    .option("--memory <mib>", "guest memory in MiB (at least 64)", (v) => parseMemoryOption(v), 512)
+    .option("--cpus <n>", "guest CPUs", (v) => parseCpusOption(v), 1)
     .option("--qemu-arg <arg>", "extra QEMU argument (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--exec <command>", "run this command in the guest, print its output, exit with its status")

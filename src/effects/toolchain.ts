@@ -74,10 +74,11 @@ class ToolFacts {
     return f;
   }
 
-  async cc1(gcc: string, gccReal: string): Promise<string | undefined> {
+  /** The compiler proper behind a driver (`<driver> -print-prog-name=<prog>`, e.g. gcc's cc1). */
+  async cc1(gcc: string, gccReal: string, prog = "cc1"): Promise<string | undefined> {
     const f = await this.of(gcc, gccReal, true);
     if (f.cc1 === undefined) {
-      f.cc1 = (await run([gcc, "-print-prog-name=cc1"], { allowFail: true })).stdout.trim();
+      f.cc1 = (await run([gcc, `-print-prog-name=${prog}`], { allowFail: true })).stdout.trim();
       this.dirty = true;
     }
     return f.cc1.startsWith("/") ? f.cc1 : undefined;
@@ -113,12 +114,12 @@ export async function toolchainIdentity(toolchain: string, prefix: string, cache
     tools.push(id!);
   }
   // The compiler proper is the real bytes behind the driver.
-  if (toolchain === "gcc") {
-    const cc = `${pre}gcc`;
-    const cc1 = await facts.cc1(cc, tools[0]!.path);
+  if (spec.compilerProper) {
+    const cc = spec.cc.replace("{prefix}", pre);
+    const cc1 = await facts.cc1(cc, tools[0]!.path, spec.compilerProper);
     if (cc1) {
       const real = realpathSync(cc1);
-      tools.push({ name: "cc1", path: real, version: tools[0]!.version, sha256: (await facts.of(cc1, real, false)).sha256 });
+      tools.push({ name: spec.compilerProper, path: real, version: tools[0]!.version, sha256: (await facts.of(cc1, real, false)).sha256 });
     }
   }
   for (const t of AUX_IDENTITY_TOOLS) {

@@ -3,10 +3,12 @@
  * (`make O=<dir> ARCH=... <goal>`) and running `$(shell,...)` macros for real.
  * The parser and evaluator stay pure; they receive the functions defined here.
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InfraError } from "../errors.js";
+import { InfraError, ProjectError } from "../errors.js";
+import { runSync, whichSync } from "../effects/proc.js";
+import { ARCHES, archByAnyName, crossPrefixFor, hostArch } from "../tables/arches.js";
+import { fillToolchainWord, TOOLCHAINS } from "../tables/toolchains.js";
 
 /** The ARCH/SRCARCH/CROSS_COMPILE triple kconfig needs for one target arch. */
 export interface KconfigArch {
@@ -18,21 +20,16 @@ export interface KconfigArch {
   crossCompile: string;
 }
 
-/** The three arches kiln supports, as kconfig sees them on an x86_64 host. */
-export function kconfigArch(name: string): KconfigArch {
-  switch (name) {
-    case "x86_64":
-    case "x86":
-      return { arch: "x86_64", srcArch: "x86", crossCompile: "" };
-    case "arm64":
-    case "aarch64":
-      return { arch: "arm64", srcArch: "arm64", crossCompile: "aarch64-linux-gnu-" };
-    case "riscv":
-    case "riscv64":
-      return { arch: "riscv", srcArch: "riscv", crossCompile: "riscv64-linux-gnu-" };
-    default:
-      throw new InfraError(`no kconfig arch mapping for ${name}`);
+/**
+ * The kconfig view of an arch from the arch table. `name` is kiln's name or the kernel's
+ * ARCH/SRCARCH; the cross prefix is empty when the host runs that arch.
+ */
+export function kconfigArch(name: string, host = hostArch()): KconfigArch {
+  const a = archByAnyName(name);
+  if (!a) {
+    throw new ProjectError(`no arch table row for "${name}"`, {}, `kiln knows ${Object.keys(ARCHES).join(", ")} (src/tables/arches.ts)`);
   }
+  return { arch: a.kernelArch, srcArch: a.srcArch, crossCompile: crossPrefixFor(a, host) };
 }
 
 /** A file reader for the parser: path relative to the tree root, undefined when absent. */
@@ -50,23 +47,29 @@ export function treeReader(tree: string): (rel: string) => string | undefined {
   };
 }
 
-/** The environment variables top-level make exports to kconfig, as far as kiln can know them. */
-export function kconfigEnv(tree: string, a: KconfigArch): Record<string, string> {
-  const cc = `${a.crossCompile}gcc`;
+/**
+ * The environment variables top-level make exports to kconfig, as far as kiln can know them.
+ * The tool names come from the toolchain table's makeTools row (gcc unless told).
+ */
+export function kconfigEnv(tree: string, a: KconfigArch, toolchain = "gcc"): Record<string, string> {
+  const tc = TOOLCHAINS[toolchain];
+  if (!tc) throw new ProjectError(`unknown toolchain "${toolchain}"`, {}, `kiln knows ${Object.keys(TOOLCHAINS).join(", ")} (src/tables/toolchains.ts)`);
+  const t = (w: string) => fillToolchainWord(w, { prefix: tc.usesCrossPrefix ? a.crossCompile : "", triple: "" });
+  const cc = t(tc.makeTools.CC);
   return {
     SRCARCH: a.srcArch,
     ARCH: a.arch,
     srctree: tree,
     CC: cc,
-    LD: `${a.crossCompile}ld`,
-    OBJCOPY: `${a.crossCompile}objcopy`,
-    HOSTCC: "gcc",
-    HOSTCXX: "g++",
-    AR: `${a.crossCompile}ar`,
-    NM: `${a.crossCompile}nm`,
-    OBJDUMP: `${a.crossCompile}objdump`,
-    READELF: `${a.crossCompile}readelf`,
-    STRIP: `${a.crossCompile}strip`,
+    LD: t(tc.makeTools.LD),
+    OBJCOPY: t(tc.makeTools.OBJCOPY),
+    HOSTCC: t(tc.makeTools.HOSTCC),
+    HOSTCXX: t(tc.makeTools.HOSTCXX),
+    AR: t(tc.makeTools.AR),
+    NM: t(tc.makeTools.NM),
+    OBJDUMP: t(tc.makeTools.OBJDUMP),
+    READELF: t(tc.makeTools.READELF),
+    STRIP: t(tc.makeTools.STRIP),
     CPP: `${cc} -E`,
     RUSTC: "rustc",
     BINDGEN: "bindgen",
@@ -77,8 +80,11 @@ export function kconfigEnv(tree: string, a: KconfigArch): Record<string, string>
 
 /** The first line of `<cc> --version`, as top-level make exports it in CC_VERSION_TEXT. */
 export function ccVersionText(cc: string): string {
-  const r = spawnSync(cc, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  return (r.stdout ?? "").split("\n")[0] ?? "";
+  try {
+    return runSync([cc, "--version"]).stdout.split("\n")[0] ?? "";
+  } catch {
+    return "";
+  }
 }
 
 /**
@@ -91,13 +97,8 @@ export function realShell(tree: string, env: Record<string, string>): (cmd: stri
   return (cmd) => {
     const hit = cache.get(cmd);
     if (hit !== undefined) return hit;
-    const r = spawnSync("sh", ["-c", cmd], {
-      cwd: tree,
-      env: { ...process.env, ...env },
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    let out = r.stdout ?? "";
+    // The command text is the tree's own Kconfig source, run as kconfig itself runs it.
+    let out = runSync(["sh", "-c", cmd], { cwd: tree, env }).stdout;
     out = out.replace(/\n$/, "").replace(/\n/g, " ");
     cache.set(cmd, out);
     return out;
@@ -106,8 +107,7 @@ export function realShell(tree: string, env: Record<string, string>): (cmd: stri
 
 /** Whether a command (e.g. the arch's cross gcc) is on PATH. */
 export function hasCommand(name: string): boolean {
-  const r = spawnSync("sh", ["-c", 'command -v "$1" >/dev/null', "sh", name], { stdio: "ignore" });
-  return r.status === 0;
+  return whichSync(name) !== undefined;
 }
 
 export interface KconfigGoal {
@@ -127,12 +127,8 @@ export function runKernelKconfig(tree: string, a: KconfigArch, outDir: string, g
   if (a.crossCompile) args.push(`CROSS_COMPILE=${a.crossCompile}`);
   if (g.allconfig) args.push(`KCONFIG_ALLCONFIG=${g.allconfig}`);
   args.push(g.goal);
-  try {
-    execFileSync("make", args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string };
-    throw new InfraError(`make ${g.goal} failed in ${tree}: ${(err.stderr ?? "").slice(-2000)}`);
-  }
+  const r = runSync(["make", ...args]);
+  if (r.exitCode !== 0) throw new InfraError(`make ${g.goal} failed in ${tree}: ${r.stderr.slice(-2000)}`);
   const cfg = join(outDir, ".config");
   if (!existsSync(cfg)) throw new InfraError(`make ${g.goal} left no .config in ${outDir}`);
   return readFileSync(cfg, "utf8");

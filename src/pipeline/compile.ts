@@ -3,11 +3,10 @@
  * they stream, and count ccache hits. make runs in its own process group, registered with the
  * tree lock's guardian, so a killed kiln never leaves a make running in the warm tree.
  */
-import { spawn } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { BuildFailure } from "../errors.js";
+import { start } from "../effects/proc.js";
 import { DiagnosticCollector, formatDiagnostic, type Diagnostic } from "../core/diagnostics.js";
 import { classifyKbuildLine, isCompileStep } from "../core/kbuild_lines.js";
 import { parseCcacheStatsLog } from "./build_flags.js";
@@ -47,24 +46,6 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   const diags = new DiagnosticCollector({ stripPrefixes: [`${i.make.src}/`, `${i.make.build}/`] });
   const prog = makeProgress(i.ui, "compile", i.estimate, "steps");
   let steps = 0;
-  const child = spawn(argv[0]!, argv.slice(1), {
-    env: { ...process.env, ...i.make.env, LC_ALL: "C" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  if (child.pid) i.lock.guard(child.pid);
-  // A person pressing Ctrl-C stops make too, and the tree is left consistent for the next run.
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (child.pid) {
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-        /* already gone */
-      }
-    }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   const onLine = (line: string) => {
     log.write(line + "\n");
     diags.push(line);
@@ -74,13 +55,11 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
       prog.update(steps, k.target);
     }
   };
-  const rl1 = createInterface({ input: child.stdout! });
-  const rl2 = createInterface({ input: child.stderr! });
-  rl1.on("line", onLine);
-  rl2.on("line", onLine);
-  const code: number = await new Promise((res) => child.on("close", (c, s) => res(c ?? (s ? 128 : 1))));
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
+  // Its own process group, so a person pressing Ctrl-C (or a SIGTERM to kiln) stops all of make
+  // too, and the tree is left consistent for the next run.
+  const child = start(argv, { env: { ...i.make.env, LC_ALL: "C" }, onLine, group: true, killOnSignal: true });
+  if (child.pid) i.lock.guard(child.pid);
+  const code = (await child.done).exitCode;
   i.lock.unguard();
   diags.end();
   await new Promise<void>((r) => log.end(() => r()));

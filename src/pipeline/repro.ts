@@ -11,7 +11,7 @@ import { entryDir } from "../store/store.js";
 import type { Ui } from "../ui/log.js";
 import { sha256File, writeArtifact } from "../ship/artifact.js";
 import { compareArtifacts, type Difference } from "../ship/compare.js";
-import { firstDifferingSection } from "../ship/elf.js";
+import { firstDifferingSection } from "../core/elf.js";
 import { artifactName } from "./outputs.js";
 import { withSources } from "./sources.js";
 import { buildCell } from "./build.js";

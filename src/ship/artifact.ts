@@ -6,10 +6,10 @@
  */
 import { lstatSync, openSync, readSync, closeSync, readdirSync, readlinkSync, renameSync, rmSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { execa } from "execa";
+import { start } from "../effects/proc.js";
 import { tarHeader, tarPadding, TAR_END, type TarWriteEntry } from "./tar.js";
 import { checkSymlink, siblingTemp } from "./unpack.js";
-import { ProjectError, InfraError, SourceError } from "../errors.js";
+import { HostError, ProjectError, InfraError, SourceError } from "../errors.js";
 import { sha256File, writeFileAtomic } from "../effects/fsx.js";
 
 /** Fixed zstd level: part of the artifact's byte identity. */
@@ -111,12 +111,15 @@ export { sha256File, writeFileAtomic };
 export async function writeTarZst(entries: TreeEntry[], path: string, zstdLevel = ZSTD_LEVEL): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = siblingTemp(path, basename(path));
-  const proc = execa("zstd", [`-${zstdLevel}`, "-T1", "-q", "--no-progress", "-c", "-o", tmp], {
+  let stderr = "";
+  const proc = start(["zstd", `-${zstdLevel}`, "-T1", "-q", "--no-progress", "-c", "-o", tmp], {
     stdin: "pipe",
     stdout: "ignore",
-    stderr: "pipe",
-    reject: false,
+    onStderr: (d) => (stderr += d),
+    missingHint: "apt-get install zstd",
   });
+  // A zstd that is not installed rejects `done` at once; keep that rejection for the await below.
+  proc.done.catch(() => undefined);
   try {
     const stdin = proc.stdin!;
     let broken: Error | undefined;
@@ -126,18 +129,20 @@ export async function writeTarZst(entries: TreeEntry[], path: string, zstdLevel 
       if (!stdin.write(b)) return new Promise<void>((res) => stdin.once("drain", res));
     });
     stdin.end();
-    const r = await proc;
+    const r = await proc.done;
     if (r.exitCode !== 0) {
-      const missing = (r as { code?: string }).code === "ENOENT" || /ENOENT/.test(String(r.message ?? ""));
-      if (missing) throw new InfraError("zstd is not installed", {}, "apt-get install zstd");
-      throw new InfraError(`zstd failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`, { file: path }, "check that zstd is installed and the disk has room");
+      throw new InfraError(`zstd failed (exit ${r.exitCode}): ${stderr.trim()}`, { file: path }, "check that zstd is installed and the disk has room");
     }
     renameSync(tmp, path);
   } catch (e) {
     proc.kill();
-    await proc.catch(() => undefined);
+    const startFailure = await proc.done.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     rmSync(tmp, { force: true });
-    throw e;
+    // zstd not installed: say that, not the broken pipe it caused.
+    throw startFailure instanceof HostError ? startFailure : e;
   }
 }
 

@@ -6,27 +6,37 @@
  *
  * Pure: Buffers in, Buffers or typed descriptions out. See docs/adr/0030.
  */
-import { ElfFormatError, PT_LOAD, readElf64, EM_X86_64 } from "./elf.js";
+import { ElfFormatError, PT_LOAD, readElf64 } from "../core/elf.js";
 import { ProjectError } from "../errors.js";
+import { ARCHES } from "../tables/arches.js";
 
 export const SUBK_MAGIC = "SUBK";
 export const SUBK_FORMAT_VERSION = 1;
 export const SUBK_HEADER_SIZE = 96;
 
-/** Arch codes in the header, table-driven. */
-export const BUNDLE_ARCHES = { x86_64: 1, aarch64: 2, riscv64: 3 } as const;
-export type BundleArch = keyof typeof BUNDLE_ARCHES;
+/** Arch codes in the header: the `bundle` column of the arch table (src/tables/arches.ts). */
+export const BUNDLE_ARCHES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.values(ARCHES).flatMap((a) => (a.bundle ? [[a.name, a.bundle.code] as const] : [])),
+);
+/** An arch name with a bundle row. */
+export type BundleArch = string;
+
+const archCodesText = () =>
+  Object.entries(BUNDLE_ARCHES)
+    .map(([a, c]) => `${c} ${a}`)
+    .join(", ");
 
 /**
  * Variant codes, the page size each is packed at, and the arches it exists for.
- * (sev/tdx are x86 confidential-compute technologies; windows is the x86 WHP host.)
+ * base and debug exist for every arch with a bundle row; sev/tdx are x86 confidential-compute
+ * technologies and windows is the x86 WHP host.
  */
 export const BUNDLE_VARIANTS = {
-  base: { code: 0, pageSize: 65536, arches: ["x86_64", "aarch64", "riscv64"] },
+  base: { code: 0, pageSize: 65536, arches: Object.keys(BUNDLE_ARCHES) },
   sev: { code: 1, pageSize: 65536, arches: ["x86_64"] },
   tdx: { code: 2, pageSize: 65536, arches: ["x86_64"] },
   windows: { code: 3, pageSize: 4096, arches: ["x86_64"] },
-  debug: { code: 4, pageSize: 65536, arches: ["x86_64", "aarch64", "riscv64"] },
+  debug: { code: 4, pageSize: 65536, arches: Object.keys(BUNDLE_ARCHES) },
 } as const satisfies Record<string, { code: number; pageSize: number; arches: readonly BundleArch[] }>;
 export type BundleVariant = keyof typeof BUNDLE_VARIANTS;
 
@@ -113,7 +123,7 @@ export function packBundle(input: PackInput): Buffer {
   out.write(SUBK_MAGIC, F.magic, "ascii");
   out.writeUInt32LE(SUBK_FORMAT_VERSION, F.formatVersion);
   out.writeUInt32LE(abi, F.abiVersion);
-  out.writeUInt32LE(BUNDLE_ARCHES[input.arch], F.arch);
+  out.writeUInt32LE(BUNDLE_ARCHES[input.arch]!, F.arch);
   out.writeUInt32LE(BUNDLE_VARIANTS[input.variant].code, F.variant);
   out.writeUInt32LE(Number(page), F.pageSize);
   out.writeBigUInt64LE(input.kernel.loadAddr, F.loadAddr);
@@ -142,8 +152,9 @@ export function payloadFromVmlinux(elf: Buffer, file = "vmlinux"): KernelPayload
     if (e instanceof ElfFormatError) throw new ProjectError(`${e.message}`, { file }, "pass the build dir's vmlinux (an x86_64 ELF)");
     throw e;
   }
-  if (parsed.machine !== EM_X86_64) {
-    throw new ProjectError(`vmlinux is for ELF machine ${parsed.machine}, not x86_64 (62)`, { file });
+  const x86 = ARCHES.x86_64!;
+  if (parsed.machine !== x86.elfMachine) {
+    throw new ProjectError(`vmlinux is for ELF machine ${parsed.machine}, not x86_64 (${x86.elfMachine})`, { file });
   }
   const loads = parsed.segments.filter((s) => s.type === PT_LOAD);
   const first = loads[0];
@@ -259,8 +270,8 @@ export function inspectBundle(buf: Buffer): BundleInspection {
   const formatVersion = u32(F.formatVersion);
   if (formatVersion !== SUBK_FORMAT_VERSION) bad(F.formatVersion, "format_version", `format version ${formatVersion} is not supported (only ${SUBK_FORMAT_VERSION})`);
   const archCode = u32(F.arch);
-  const arch = (Object.keys(BUNDLE_ARCHES) as BundleArch[]).find((a) => BUNDLE_ARCHES[a] === archCode);
-  if (!arch) bad(F.arch, "arch", `unknown arch code ${archCode} (1 x86_64, 2 aarch64, 3 riscv64)`);
+  const arch = Object.keys(BUNDLE_ARCHES).find((a) => BUNDLE_ARCHES[a] === archCode);
+  if (!arch) bad(F.arch, "arch", `unknown arch code ${archCode} (${archCodesText()})`);
   const variantCode = u32(F.variant);
   const variant = (Object.keys(BUNDLE_VARIANTS) as BundleVariant[]).find((v) => BUNDLE_VARIANTS[v].code === variantCode);
   if (!variant) bad(F.variant, "variant", `unknown variant code ${variantCode} (0 base, 1 sev, 2 tdx, 3 windows, 4 debug)`);
@@ -331,7 +342,7 @@ export function inspectBundle(buf: Buffer): BundleInspection {
     if (prevEnd < fileSize) bad(Number(prevEnd), "file_end", `${fileSize - prevEnd} trailing bytes after the last section (${prevName}) ending at ${hex(prevEnd)}`);
     // prevEnd > fileSize was reported as a truncation above.
   }
-  if (arch === "aarch64" || arch === "riscv64") {
+  if (arch && ARCHES[arch]?.bundle?.entryAtLoad) {
     if (loadAddr !== entryAddr) bad(F.entryAddr, "entry_addr", `${arch} bundles enter at the load address: entry ${hex(entryAddr)} != load ${hex(loadAddr)}`);
   }
   if (entryAddr < loadAddr || entryAddr >= loadAddr + kernel.size) {

@@ -16,33 +16,47 @@ import {
   type BundleInspection,
   type KernelPayload,
 } from "./bundle.js";
-import { archSpec } from "../tables/arches.js";
+import { ARCHES, archSpec, type ArchSpec, type BundleSpec } from "../tables/arches.js";
 import { writeFileAtomic } from "./artifact.js";
 import { ProjectError, InfraError } from "../errors.js";
 
-/** Which file of the build dir a bundle is made from. */
-export function bundleInputPath(arch: BundleArch, buildDir: string): string {
-  if (arch === "x86_64") return join(buildDir, "vmlinux");
+/** The arch's bundle row, or a ProjectError naming the arches that have one. */
+function bundleRow(arch: BundleArch): { spec: ArchSpec; bundle: BundleSpec } {
   const spec = archSpec(arch);
-  if (!spec) throw new ProjectError(`no arch table row for ${arch}`);
-  return join(buildDir, spec.imagePath);
+  if (!spec?.bundle) {
+    throw new ProjectError(`no SUBK bundle format for ${arch}`, {}, `bundles exist for ${Object.values(ARCHES).filter((a) => a.bundle).map((a) => a.name).join(", ")}`);
+  }
+  return { spec, bundle: spec.bundle };
+}
+
+/** Which file of the build dir a bundle is made from (the arch table's bundle.input). */
+export function bundleInputPath(arch: BundleArch, buildDir: string): string {
+  const { spec, bundle } = bundleRow(arch);
+  return join(buildDir, bundle.input === "vmlinux" ? "vmlinux" : spec.imagePath);
 }
 
 /**
- * The file a bundle is made from in a store entry: `vmlinux` for x86_64, the installed raw
- * Image (`boot/vmlinuz-<release>`) for aarch64 and riscv64.
+ * The file a bundle is made from in a store entry: `vmlinux` (x86_64), or the installed raw
+ * Image (`boot/vmlinuz-<release>`, aarch64 and riscv64).
  */
 export function bundleInputInEntry(arch: BundleArch, entryDir: string, release: string): string {
-  return arch === "x86_64" ? join(entryDir, "vmlinux") : join(entryDir, "boot", `vmlinuz-${release}`);
+  const { spec, bundle } = bundleRow(arch);
+  return bundle.input === "vmlinux" ? join(entryDir, "vmlinux") : join(entryDir, "boot", `${spec.installName}-${release}`);
 }
 
 export function payloadFromBuild(arch: BundleArch, buildDir: string, opts: { aarch64Base?: bigint; file?: string } = {}): KernelPayload {
+  const { spec, bundle } = bundleRow(arch);
   const file = opts.file ?? bundleInputPath(arch, buildDir);
-  if (!existsSync(file)) throw new ProjectError(`the build has no ${file}`, { file }, arch === "x86_64" ? "build the vmlinux goal" : `build the ${archSpec(arch)?.imageGoal ?? "Image"} goal`);
+  if (!existsSync(file)) throw new ProjectError(`the build has no ${file}`, { file }, bundle.input === "vmlinux" ? "build the vmlinux goal" : `build the ${spec.imageGoal} goal`);
   const data = readFileSync(file);
-  if (arch === "x86_64") return payloadFromVmlinux(data, file);
-  if (arch === "aarch64") return payloadFromArm64Image(data, { base: opts.aarch64Base, file });
-  return payloadFromRiscvImage(data);
+  switch (bundle.payload) {
+    case "x86-vmlinux":
+      return payloadFromVmlinux(data, file);
+    case "arm64-image":
+      return payloadFromArm64Image(data, { base: opts.aarch64Base, file });
+    case "riscv-image":
+      return payloadFromRiscvImage(data);
+  }
 }
 
 /** Packs `<out>` from a build dir; validates the result before writing it. */

@@ -6,9 +6,9 @@
 import { createHash } from "node:crypto";
 import { readdirSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { start } from "../effects/proc.js";
 import { TarReader, type TarEntryHeader } from "./tar.js";
-import { firstDifferingSection } from "./elf.js";
+import { firstDifferingSection } from "../core/elf.js";
 import { InfraError } from "../errors.js";
 
 export interface FileFacts {
@@ -85,9 +85,10 @@ export async function artifactFacts(path: string, keep: Set<string> = new Set())
       facts.set(h.path, { type: "file", size: h.size, mode: h.mode, sha256: hash.digest("hex"), elf: all && isElf(all) ? all : undefined });
     },
   });
-  const proc = execa("zstd", ["-d", "-c", "-q", "--no-progress", "--", path], { buffer: false, stdout: "pipe", stderr: "pipe", reject: false });
+  const proc = start(["zstd", "-d", "-c", "-q", "--no-progress", "--", path], { stderr: "ignore", missingHint: "apt-get install zstd" });
+  proc.done.catch(() => undefined);
   for await (const chunk of proc.stdout as AsyncIterable<Buffer>) reader.write(chunk);
-  const r = await proc;
+  const r = await proc.done;
   if (r.exitCode !== 0) throw new InfraError(`zstd could not read the artifact (exit ${r.exitCode})`, { file: path });
   reader.finish();
   return facts;

@@ -3,7 +3,7 @@
  * `dpkg-deb`, plus an extraction into a throwaway root (dpkg-deb -x) to see the files land.
  * (Running the packages' maintainer scripts needs a real Debian root; see docs/adr/0036.)
  */
-import { execa } from "execa";
+import { run } from "../effects/proc.js";
 import { mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { InfraError, GateFailure } from "../errors.js";
@@ -25,12 +25,11 @@ export interface DebInfo {
 }
 
 async function dpkgDeb(args: string[], deb: string): Promise<string> {
-  const r = await execa("dpkg-deb", args, { reject: false });
+  const r = await run(["dpkg-deb", ...args], { allowFail: true, missingHint: "apt-get install dpkg" });
   if (r.exitCode !== 0) {
-    if ((r as { code?: string }).code === "ENOENT") throw new InfraError("dpkg-deb is not installed", {}, "apt-get install dpkg");
-    throw new InfraError(`dpkg-deb ${args[0]} failed: ${String(r.stderr).trim()}`, { file: deb }, "the package is corrupt or not a .deb");
+    throw new InfraError(`dpkg-deb ${args[0]} failed: ${r.stderr.trim()}`, { file: deb }, "the package is corrupt or not a .deb");
   }
-  return String(r.stdout);
+  return r.stdout;
 }
 
 /** Parses `dpkg-deb --contents` (tar -tv style) lines. Pure. */
@@ -91,8 +90,8 @@ export function checkKernelImageDeb(info: DebInfo, release: string, opts: { modu
 export async function extractDebs(debs: string[], root: string): Promise<void> {
   mkdirSync(root, { recursive: true });
   for (const d of debs) {
-    const r = await execa("dpkg-deb", ["-x", d, root], { reject: false });
-    if (r.exitCode !== 0) throw new InfraError(`dpkg-deb -x failed: ${String(r.stderr).trim()}`, { file: d });
+    const r = await run(["dpkg-deb", "-x", d, root], { allowFail: true, missingHint: "apt-get install dpkg" });
+    if (r.exitCode !== 0) throw new InfraError(`dpkg-deb -x failed: ${r.stderr.trim()}`, { file: d });
   }
 }
 

@@ -44,6 +44,29 @@ export interface ArchSpec {
   decompressLines: readonly string[];
   /** Time budget for one smoke boot under TCG, in seconds. */
   tcgTimeoutSec: number;
+  /** Debian's name for the arch (dpkg --print-architecture, `apt-get download pkg:<arch>`). */
+  debianArch: string;
+  /** e_machine in the ELF header of binaries for this arch. */
+  elfMachine: number;
+  /** Node's process.arch on a host of this arch: how kiln knows the host. */
+  nodeArch: string;
+  /** The SUBK bundle row, when bundles exist for the arch (docs/adr/0030). */
+  bundle?: BundleSpec;
+}
+
+/** How an arch is packed into a SUBK bundle. */
+export interface BundleSpec {
+  /** The arch code in the bundle header. */
+  code: number;
+  /**
+   * Which payload reader flattens the kernel: an x86_64 vmlinux ELF by its PT_LOAD segments,
+   * or the raw boot Image (arm64 header with text_offset; riscv64 at a fixed base).
+   */
+  payload: "x86-vmlinux" | "arm64-image" | "riscv-image";
+  /** Whether the bundle is made from `vmlinux` or from the boot image (imagePath / the installed vmlinuz). */
+  input: "vmlinux" | "image";
+  /** The monitor enters at the load address (entry == load). */
+  entryAtLoad: boolean;
 }
 
 export const ARCHES: Readonly<Record<string, ArchSpec>> = {
@@ -67,6 +90,10 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     firmwareLines: ["^SeaBIOS \\(version", "^Booting from ROM", "^iPXE", "^qboot"],
     decompressLines: ["^Decompressing Linux", "^Parsing ELF", "^Booting the kernel"],
     tcgTimeoutSec: 60,
+    debianArch: "amd64",
+    elfMachine: 62,
+    nodeArch: "x64",
+    bundle: { code: 1, payload: "x86-vmlinux", input: "vmlinux", entryAtLoad: false },
   },
   aarch64: {
     name: "aarch64",
@@ -92,6 +119,10 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     firmwareLines: ["^U-Boot ", "^UEFI firmware", "^BdsDxe"],
     decompressLines: ["^EFI stub: Decompressing"],
     tcgTimeoutSec: 120,
+    debianArch: "arm64",
+    elfMachine: 183,
+    nodeArch: "arm64",
+    bundle: { code: 2, payload: "arm64-image", input: "image", entryAtLoad: true },
   },
   riscv64: {
     name: "riscv64",
@@ -114,6 +145,10 @@ export const ARCHES: Readonly<Record<string, ArchSpec>> = {
     firmwareLines: ["^OpenSBI v", "^Platform Name\\s*:", "^Boot HART ", "^U-Boot "],
     decompressLines: [],
     tcgTimeoutSec: 120,
+    debianArch: "riscv64",
+    elfMachine: 243,
+    nodeArch: "riscv64",
+    bundle: { code: 3, payload: "riscv-image", input: "image", entryAtLoad: true },
   },
 };
 
@@ -121,16 +156,35 @@ export function archSpec(name: string): ArchSpec | undefined {
   return ARCHES[name];
 }
 
+/** The arch whose row has this ELF e_machine. */
+export function archByElfMachine(machine: number): ArchSpec | undefined {
+  return Object.values(ARCHES).find((a) => a.elfMachine === machine);
+}
+
+/**
+ * The row for a name as a person or the kernel spells it: kiln's name (x86_64), the kernel's
+ * ARCH (arm64, riscv) or its SRCARCH (x86).
+ */
+export function archByAnyName(name: string): ArchSpec | undefined {
+  return ARCHES[name] ?? Object.values(ARCHES).find((a) => a.kernelArch === name || a.srcArch === name);
+}
+
+/** kiln's name for a host whose Node process.arch is `nodeArch`; process.arch itself when no row matches. */
+export function hostArchOf(nodeArch: string): string {
+  return Object.values(ARCHES).find((a) => a.nodeArch === nodeArch)?.name ?? nodeArch;
+}
+
 /** The host's arch in kiln's names. */
 export function hostArch(): string {
-  switch (process.arch) {
-    case "x64":
-      return "x86_64";
-    case "arm64":
-      return "aarch64";
-    case "riscv64":
-      return "riscv64";
-    default:
-      return process.arch;
-  }
+  return hostArchOf(process.arch);
+}
+
+/** The GNU triple of an arch (its cross prefix without the dash), e.g. aarch64-linux-gnu. */
+export function gnuTriple(a: ArchSpec): string {
+  return a.crossPrefix.replace(/-$/, "");
+}
+
+/** The cross prefix to use for an arch on this host: "" when the host runs that arch. */
+export function crossPrefixFor(a: ArchSpec, host = hostArch()): string {
+  return a.name === host ? "" : a.crossPrefix;
 }

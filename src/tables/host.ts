@@ -2,6 +2,10 @@
  * Host requirements: each row is a command kiln runs, the Debian package that provides it, and
  * why. `kiln doctor` checks them; `kiln doctor --install` installs the missing packages.
  */
+import { ARCHES, hostArch } from "./arches.js";
+
+const HOST = hostArch();
+
 export interface HostTool {
   cmd: string;
   pkg: string;
@@ -33,13 +37,20 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { cmd: "pahole", pkg: "dwarves", why: "BTF, when DEBUG_INFO_BTF is on", optional: true },
   { cmd: "clang", pkg: "clang", why: "the clang toolchain (LLVM=1)", optional: true },
   { cmd: "ld.lld", pkg: "lld", why: "the clang toolchain (LLVM=1)", optional: true },
-  { cmd: "qemu-system-x86_64", pkg: "qemu-system-x86", why: "boot x86_64 guests", optional: true },
-  { cmd: "qemu-system-aarch64", pkg: "qemu-system-arm", why: "boot aarch64 guests", optional: true, arch: "aarch64" },
-  { cmd: "qemu-system-riscv64", pkg: "qemu-system-misc", why: "boot riscv64 guests", optional: true, arch: "riscv64" },
+  // QEMU for every arch of the arch table (needed for other arches only when asked for them).
+  ...Object.values(ARCHES).map((a) => ({
+    cmd: a.qemuBinary,
+    pkg: a.qemuPackage,
+    why: `boot ${a.name} guests`,
+    optional: true,
+    ...(a.name === HOST ? {} : { arch: a.name }),
+  })),
   { cmd: "busybox", pkg: "busybox-static", why: "userland for kiln run --exec", optional: true },
   { cmd: "minisign", pkg: "minisign", why: "verify kiln's signatures with the reference tool", optional: true },
-  { cmd: "aarch64-linux-gnu-gcc", pkg: "gcc-aarch64-linux-gnu", why: "cross-compile aarch64", optional: true, arch: "aarch64" },
-  { cmd: "riscv64-linux-gnu-gcc", pkg: "gcc-riscv64-linux-gnu", why: "cross-compile riscv64", optional: true, arch: "riscv64" },
+  // Cross compilers for every arch that is not the host's.
+  ...Object.values(ARCHES)
+    .filter((a) => a.name !== HOST)
+    .map((a) => ({ cmd: `${a.crossPrefix}gcc`, pkg: a.crossGccPackage, why: `cross-compile ${a.name}`, optional: true, arch: a.name })),
 ];
 
 /** Libraries checked by their headers (no command to probe). */

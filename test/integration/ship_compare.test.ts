@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { fakeInstallTree, RELEASE } from "../fixtures/ship/support.js";
 import { writeArtifact } from "../../src/ship/artifact.js";
 import { compareArtifacts, compareTrees, renderDifferences } from "../../src/ship/compare.js";
-import { readElfSections, firstDifferingSection } from "../../src/ship/elf.js";
+import { readElfSections, firstDifferingSection } from "../../src/core/elf.js";
 
 test("repro comparison names the differing files and the first differing ELF section", async () => {
   const base = mkdtempSync(join(tmpdir(), "kiln-ship-compare-"));

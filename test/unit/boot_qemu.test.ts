@@ -1,9 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ARCHES } from "../../src/tables/arches.js";
-import { kernelCmdline, qemuArgv, shellQuote } from "../../src/boot/qemu.js";
+import { createHash } from "node:crypto";
+import { kernelCmdline, parseCpusOption, parseMemoryOption, qemuArgv, shellQuote } from "../../src/boot/qemu.js";
+import { ProjectError } from "../../src/errors.js";
 import { probeArgv, probeFirmware } from "../../src/boot/kvm.js";
-import { busyboxCandidates, defaultInitToolchain, elfInfo, initCompileArgs } from "../../src/boot/init.js";
+import { busyboxCandidates, defaultInitToolchain, elfInfo, initCompileArgs, initSourcePath, readInitSource } from "../../src/boot/init.js";
 
 const x86 = ARCHES.x86_64!;
 const arm = ARCHES.aarch64!;
@@ -141,4 +143,20 @@ test("busybox is looked for in the per-arch variable first, host paths only for 
   assert.equal(c[0], "/opt/bb");
   assert.ok(!c.includes("/bin/busybox"));
   assert.ok(busyboxCandidates(x86, {}, "x86_64").includes("/bin/busybox"));
+});
+
+test("--memory and --cpus are checked when the options are parsed, with the option named", () => {
+  assert.equal(parseMemoryOption("2048"), 2048);
+  assert.equal(parseCpusOption("4"), 4);
+  for (const bad of ["12", "12g", "", "-1", "1.5"]) {
+    assert.throws(() => parseMemoryOption(bad), (e: unknown) => e instanceof ProjectError && e.where.symbol === "--memory" && e.message.includes(JSON.stringify(bad)) && /at least 64/.test(e.message), bad);
+  }
+  assert.throws(() => parseCpusOption("0"), (e: unknown) => e instanceof ProjectError && e.where.symbol === "--cpus");
+  assert.throws(() => qemuArgv({ arch: x86, accel: "tcg", kernel: "k", cmdline: "", memoryMiB: 16, cpus: 1, console: "pipe" }), ProjectError);
+});
+
+test("the init's C source ships as src/boot/init.c and is found from the compiled module", () => {
+  assert.match(initSourcePath(), /src\/boot\/init\.c$/);
+  // Pinned: the init's bytes (and so every cached init key) stay what they were.
+  assert.equal(createHash("sha256").update(readInitSource()).digest("hex"), "bd85649fb11b4b23ebc0d380d7c87f55ecf8d3256007e852bc8d031c0ede06a0");
 });

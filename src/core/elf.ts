@@ -1,9 +1,16 @@
 /**
- * A minimal ELF64 little-endian reader: just enough to flatten a kernel's
- * vmlinux into the bytes a loader copies to guest memory. Pure: works on a Buffer.
- * Every read is bounds-checked, so a truncated or hostile file gives an error
- * naming the offset, never a garbage value.
+ * kiln's one ELF reader. Pure: it reads the bytes it is given, nothing else.
+ *
+ * - elfInfo: the identification of any ELF (32/64-bit, either byte order): machine, and
+ *   whether it is static; enough to check a binary before it goes into a guest.
+ * - readElf64 / readElfSections: ELF64 little-endian program and section headers, enough to
+ *   flatten a kernel's vmlinux into the bytes a loader copies to guest memory and to compare
+ *   two builds section by section. Every read is bounds-checked, so a truncated or hostile
+ *   file gives an error naming the offset, never a garbage value.
+ *
+ * Machine numbers map to kiln's arch names through the arch table (src/tables/arches.ts).
  */
+import { archByElfMachine } from "../tables/arches.js";
 export interface ElfSegment {
   index: number;
   type: number;
@@ -24,9 +31,45 @@ export interface Elf64 {
 }
 
 export const PT_LOAD = 1;
-export const EM_X86_64 = 62;
-export const EM_AARCH64 = 183;
-export const EM_RISCV = 243;
+export const PT_INTERP = 3;
+
+/** ELF facts kiln checks before putting a binary into a guest. */
+export interface ElfInfo {
+  /** kiln arch name, or `e_machine=<n>` when no arch table row has it. */
+  machine: string;
+  is64: boolean;
+  littleEndian: boolean;
+  /** No PT_INTERP: runs without a dynamic loader. */
+  static: boolean;
+}
+
+/** Machines that are not kiln arches but are worth naming in an error. */
+const OTHER_MACHINES: Record<number, string> = { 3: "i386", 40: "arm" };
+
+/**
+ * Parses just enough of an ELF header: the first few KiB of a file will do (program headers
+ * past the given bytes are not seen). Undefined when not an ELF file.
+ */
+export function elfInfo(buf: Buffer): ElfInfo | undefined {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const is64 = buf[4] === 2;
+  const le = buf[5] === 1;
+  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const word = (o: number) => (is64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(o));
+  const em = u16(18);
+  const phoff = word(is64 ? 32 : 28);
+  const phentsize = u16(is64 ? 54 : 42);
+  const phnum = u16(is64 ? 56 : 44);
+  let hasInterp = false;
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (o + 4 > buf.length) break;
+    if (u32(o) === PT_INTERP) hasInterp = true;
+  }
+  const machine = archByElfMachine(em)?.name ?? OTHER_MACHINES[em] ?? `e_machine=${em}`;
+  return { machine, is64, littleEndian: le, static: !hasInterp };
+}
 
 export class ElfFormatError extends Error {
   constructor(
