@@ -17,7 +17,7 @@ import { inspectBundleFile } from "../ship/bundle_file.js";
 import { BUNDLE_VARIANTS, type BundleVariant } from "../ship/bundle.js";
 import { keygen, type MinisignKeyPair } from "../ship/minisign.js";
 import { artifactFileName, sha256File, writeArtifact } from "../ship/artifact.js";
-import { publishToMirror, INDEX_PATH, parseIndex } from "../ship/mirror.js";
+import { publishMirror } from "../ship/publish.js";
 import { fetchKernel, markerPath } from "../ship/fetch.js";
 import { pushKernelOci } from "../ship/oci.js";
 import { compareArtifacts, renderDifferences, type Difference } from "../ship/compare.js";
@@ -78,6 +78,14 @@ function findBuild(project: Project, p: Paths, o: { target?: string; arch?: stri
   const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
   if (m.status !== "ok" || !m.uts_release) throw new ProjectError(`the last build of ${t}/${arch} did not finish (status ${m.status})`, { file }, `build it first: kiln build ${t} --arch ${arch}`);
   return { target: t, arch, release: m.uts_release, manifest: m, entry: manifestEntry(m, p) };
+}
+
+function byteCount(option: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new KilnError(`${option} expects a positive whole number, got "${v}"`);
+    return n;
+  };
 }
 
 function parseVariant(v: string): BundleVariant {
@@ -214,7 +222,7 @@ export function registerShipCommands(prog: Command): void {
         for (const r of remotes) {
           const t0 = Date.now();
           if (r.kind === "mirror") {
-            const res = await publishMirror(project, r, b, kv, files, key, identity, ui);
+            const res = await publishMirror({ transport: r.transport, remote: r.name, lockDir: join(p.home, "locks"), name: artifactName(project), release: b.release, kernelVersion: kv, arch: b.arch, artifact: files.artifact, extra: files.extra, key, ...(identity ? { identity } : {}), revision: project.decl.ship.revision, validDays: project.decl.ship.index_valid_days, projectFile: project.file, onProgress: (m) => ui.debug(m) });
             report.push({ remote: r.name, kind: "mirror", where: r.where, release: b.release, arch: b.arch, tag: res.tag, files: res.files });
             ui.step("published", `${b.release} (${b.arch}) as ${res.tag} to ${r.name} (${r.where}) in ${fmtDuration(Date.now() - t0)}`);
           } else {
@@ -243,7 +251,10 @@ export function registerShipCommands(prog: Command): void {
     .option("--trusted-key <keys...>", "trust these public keys too (a .pub file or the base64 key)")
     .option("--cache-dir <dir>", "where downloads are kept (default: $KILN_HOME/downloads/kernels)")
     .option("--allow-unsigned", "DANGEROUS: install even when the signature is missing or cannot be checked")
-    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean }) => {
+    .option("--max-unpack-bytes <n>", "unpack budget: total file bytes (default 4 GiB)", byteCount("--max-unpack-bytes"))
+    .option("--max-unpack-entries <n>", "unpack budget: entries, implied folders counted (default 200000)", byteCount("--max-unpack-entries"))
+    .option("--max-unpack-file-bytes <n>", "unpack budget: one file's bytes (default 1 GiB)", byteCount("--max-unpack-file-bytes"))
+    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
       const project = maybeProject(g);
@@ -267,7 +278,9 @@ export function registerShipCommands(prog: Command): void {
         bootDir: resolve(o.bootDir),
         root: resolve(o.root),
         cacheDir: resolve(o.cacheDir ?? join(kilnPaths().downloads, "kernels")),
+        stateDir: join(kilnPaths().home, "trust"),
         trustedKeys: keys,
+        limits: { ...(o.maxUnpackBytes ? { maxTotalSize: o.maxUnpackBytes } : {}), ...(o.maxUnpackEntries ? { maxEntries: o.maxUnpackEntries } : {}), ...(o.maxUnpackFileBytes ? { maxEntrySize: o.maxUnpackFileBytes } : {}) },
         ...(o.allowUnsigned ? { allowUnsigned: true } : {}),
         onWarning: (w) => ui.warn(w),
         onProgress: (pr) => ui.debug(`${pr.file}: ${fmtBytes(pr.received)}${pr.total ? ` of ${fmtBytes(pr.total)}` : ""}`),
@@ -367,50 +380,4 @@ async function reproGate(project: Project, t: string, arch: string, ui: Ui, o: {
   }
   if (differences.length === 0 && !o.keep) rmSync(root, { recursive: true, force: true });
   return { target: t, arch, release: x.release, root, a: x.artifact, b: y.artifact, sha256: sa, differences };
-}
-
-/** Mirror publish with seed 003's tag: v<version>, or v<version>-r<N> when [ship].revision = N. */
-async function publishMirror(
-  project: Project,
-  r: Extract<OpenedRemote, { kind: "mirror" }>,
-  b: Built,
-  kv: string,
-  files: { artifact: string; extra: string[] },
-  key: MinisignKeyPair,
-  identity: string | undefined,
-  ui: Ui,
-): Promise<{ tag: string; files: string[] }> {
-  const name = artifactName(project);
-  const rev = project.decl.ship.revision;
-  const wanted = rev > 0 ? `v${kv}-r${rev}` : undefined;
-  const where = r.transport.where(INDEX_PATH);
-  if (wanted) {
-    const cur = await r.transport.get(INDEX_PATH);
-    const holder = cur ? parseIndex(cur.toString("utf8"), where).kernels.find((k) => k.name === name && k.tag === wanted && k.release !== b.release) : undefined;
-    if (holder) {
-      throw new ProjectError(`tag ${wanted} is already release ${holder.release} on ${r.name}`, { url: where }, `raise [ship].revision in ${project.file} (a tag names one release)`);
-    }
-  }
-  const res = await publishToMirror({
-    transport: r.transport,
-    name,
-    release: b.release,
-    kernelVersion: kv,
-    arch: b.arch,
-    artifactPath: files.artifact,
-    extraFiles: files.extra,
-    key,
-    ...(identity ? { identity } : {}),
-    onProgress: (m) => ui.debug(m),
-  });
-  let tag = res.entry.tag;
-  if (wanted && tag !== wanted) {
-    const cur = await r.transport.get(INDEX_PATH);
-    if (!cur) throw new SourceError("the mirror lost its index.json during the publish", { url: where }, "publish again");
-    const index = parseIndex(cur.toString("utf8"), where);
-    for (const k of index.kernels) if (k.name === name && k.release === b.release && k.arch === b.arch) k.tag = wanted;
-    await r.transport.put(INDEX_PATH, Buffer.from(JSON.stringify(index, null, 2) + "\n"));
-    tag = wanted;
-  }
-  return { tag, files: res.uploaded };
 }

@@ -175,6 +175,8 @@ export const ShipSchema = z.strictObject({
   artifact_name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
   /** Release revision: tags are v<version>, or v<version>-r<N> for a re-release without a pin bump. */
   revision: z.number().int().nonnegative().default(0),
+  /** Days a published mirror index stays valid; consumers refuse it after that (freeze protection). */
+  index_valid_days: z.number().int().positive().max(3650).default(90),
 });
 export type RemoteDecl = z.infer<typeof RemoteSchema>;
 export type ShipDecl = z.infer<typeof ShipSchema>;
@@ -189,7 +191,7 @@ export const ProjectSchema = z.strictObject({
   /** Config invariants checked after configure (seed 003's "configured" gate). */
   invariant: z.array(InvariantSchema).default([]),
   remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
-  ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0 }),
+  ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;
