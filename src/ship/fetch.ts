@@ -127,6 +127,14 @@ function markerIntact(m: InstalledMarker, bootDir: string, root: string): boolea
   return m.boot_files.every((f) => existsSync(join(bootDir, f))) && (!m.modules_dir || existsSync(join(root, m.modules_dir)));
 }
 
+function readdirSafe(d: string): string[] {
+  try {
+    return readdirSync(d).map((x) => join(d, x));
+  } catch {
+    return [];
+  }
+}
+
 const LEFTOVER = /^\.kiln-(fetch|unpack|copy|download|artifact|put)-/;
 const ASIDE = /^\.kiln-old-[0-9]+-[0-9a-f]{8}\.(.+)$/;
 
@@ -178,34 +186,39 @@ export async function fetchKernel(o: FetchOptions): Promise<FetchResult> {
       return { noop: true, marker: prev, cached: true };
     }
     if (prev && prev.ref === o.ref && prev.arch === o.arch) o.onWarning?.(`the installed ${printable(prev.release)} is damaged or incomplete; installing it again`);
-    const { entry, path: cached, sha256: want, fileName: artName, signedBy, trustedComment: tc, cached: fromCache } = await fetchVerifiedArtifact({ ...o, stateDir });
-    return install(o, ref.name, entry, cached, want, artName, signedBy, tc, fromCache, mpath);
-  });
-}
-
-async function install(o: FetchOptions, name: string, entry: IndexEntry, cached: string, want: string, artName: string, signedBy: string | undefined, tc: string | undefined, fromCache: boolean, mpath: string): Promise<FetchResult> {
-  mkdirSync(o.root, { recursive: true });
-  mkdirSync(o.bootDir, { recursive: true });
-  const staging = siblingTemp(join(o.root, "x"), "kiln-fetch");
-  const moves: Move[] = [];
-  const stop = () => {
-    // SIGINT/SIGTERM: put the old state back, remove the staging, and go
-    for (const m of [...moves].reverse()) {
+    // SIGINT/SIGTERM: put back what was set aside, remove every temp of this run, and go
+    const moves: Move[] = [];
+    const stop = (sig: NodeJS.Signals) => {
+      for (const m of [...moves].reverse()) {
+        try {
+          m.undo();
+        } catch {
+          /* the next run's sweep finishes it */
+        }
+      }
       try {
-        m.undo();
+        sweepLeftovers([o.bootDir, o.root, modulesParent, ...readdirSafe(join(o.cacheDir, ref.name))]);
       } catch {
         /* the next run's sweep finishes it */
       }
-    }
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
     try {
-      removeTree(staging);
-    } catch {
-      /* swept next time */
+      const { entry, path: cached, sha256: want, fileName: artName, signedBy, trustedComment: tc, cached: fromCache } = await fetchVerifiedArtifact({ ...o, stateDir });
+      return await install(o, moves, ref.name, entry, cached, want, artName, signedBy, tc, fromCache, mpath);
+    } finally {
+      process.removeListener("SIGINT", stop);
+      process.removeListener("SIGTERM", stop);
     }
-    process.exit(130);
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  });
+}
+
+async function install(o: FetchOptions, moves: Move[], name: string, entry: IndexEntry, cached: string, want: string, artName: string, signedBy: string | undefined, tc: string | undefined, fromCache: boolean, mpath: string): Promise<FetchResult> {
+  mkdirSync(o.root, { recursive: true });
+  mkdirSync(o.bootDir, { recursive: true });
+  const staging = siblingTemp(join(o.root, "x"), "kiln-fetch");
   try {
     await safeUnpack({ archive: cached, dest: staging, compression: "zstd", limits: o.limits });
     const bootFiles = existsSync(join(staging, "boot")) ? readdirSync(join(staging, "boot")).sort() : [];
@@ -267,9 +280,6 @@ async function install(o: FetchOptions, name: string, entry: IndexEntry, cached:
           ? "check the permissions of the boot dir and the root; nothing was changed"
           : "nothing was changed; the error names the file";
     throw new InfraError(`installing ${artName} failed: ${(e as Error).message}`, { file: o.bootDir }, hint);
-  } finally {
-    process.removeListener("SIGINT", stop);
-    process.removeListener("SIGTERM", stop);
   }
 }
 

@@ -191,14 +191,15 @@ test("rollback, freeze and a tag moved to an older release are refused, naming w
   assert.equal(got.marker.release, R2);
   // rollback: the mirror serves the old, validly signed version 1 again
   const v2bytes = readFileSync(join(dir, "index.json"));
+  const again = () => ({ ...machine(), cacheDir: m.cacheDir }); // another install, the same trust record
   writeFileSync(join(dir, "index.json"), saved.index);
-  await refused("rollback", { m, ref: "demo@6.12.0", transport: t }, /rollback refused: the mirror offers index version 1, older than version 2 this machine has seen/);
+  await refused("rollback", { m: again(), ref: "demo@6.12.0", transport: t }, /rollback refused: the mirror offers index version 1, older than version 2 this machine has seen/);
   writeFileSync(join(dir, "index.json"), v2bytes);
   // freeze: version 2 is served long after it expired
-  await refused("freeze", { m, ref: "demo@6.12.0", transport: t, now: new Date(Date.now() + 400 * 86_400_000) }, /freeze refused: the signed index version 2 expired at/);
+  await refused("freeze", { m: again(), ref: "demo@6.12.0", transport: t, now: new Date(Date.now() + 400 * 86_400_000) }, /freeze refused: the signed index version 2 expired at/);
   // a compromised publisher drops R2: 6.12.0 now means the older release
   signIndex(dir, { ...v1, version: 3, expires: new Date(Date.now() + 86_400_000).toISOString() });
-  await refused("tag moved back", { m, ref: "demo@6.12.0", transport: t }, /demo@6\.12\.0 now means 6\.12\.0-demo-0123456789ab .*, older than 6\.12\.0-demo-bbbbbbbbbbbb[^]*ask for it by its full release: demo@6\.12\.0-demo-0123456789ab/);
+  await refused("tag moved back", { m: again(), ref: "demo@6.12.0", transport: t }, /demo@6\.12\.0 now means 6\.12\.0-demo-0123456789ab .*, older than 6\.12\.0-demo-bbbbbbbbbbbb[^]*ask for it by its full release: demo@6\.12\.0-demo-0123456789ab/);
   // ... unless asked for by its full identity
   const explicit = await fetchKernel({ ref: `demo@${RELEASE}`, arch: "x86_64", transport: t, trustedKeys: [key], ...m });
   assert.equal(explicit.marker.release, RELEASE);
@@ -262,17 +263,19 @@ test("HTTP: oversize metadata, oversize and endless bodies, a drip feed, a file:
     const m1 = machine();
     await refused("endless body", { m: m1, ref: "demo@6.12.0", transport: new HttpTransport(url()) }, /is larger than \d+ bytes; the download was stopped there/);
     assert.deepEqual(readdirSync(join(m1.cacheDir, "demo", RELEASE)), [], "no partial download in the cache");
-    handler = (_q, res, p) => (p === `demo/${RELEASE}/${ART}` ? (res.writeHead(200, { "content-length": 3 << 30 }).write("x"), true) : false);
+    handler = (_q, res, p) => (p === `demo/${RELEASE}/${ART}` ? (res.writeHead(200, { "content-length": 3 * 2 ** 30 }).write("x"), true) : false);
     await refused("oversize announced body", { ref: "demo@6.12.0", transport: new HttpTransport(url()) }, /announced as 3221225472 bytes, more than the \d+ bytes the signed index declares/);
     handler = (_q, res, p) => {
       if (p !== `demo/${RELEASE}/${ART}`) return false;
-      res.writeHead(200, { "content-length": 400_000 });
-      const tick = setInterval(() => res.write("x"), 150);
+      const b = readFileSync(join(served, p));
+      res.writeHead(200, { "content-length": b.length });
+      let i = 0;
+      const tick = setInterval(() => res.write(b.subarray(i, ++i)), 150); // one byte every 150 ms
       res.on("close", () => clearInterval(tick));
       return true;
     };
     await refused("drip feed", { ref: "demo@6.12.0", transport: new HttpTransport(url(), { limits: { deadlineMs: 800, idleMs: 5000 } }) }, /did not finish within the deadline of 1 s[^]*KILN_HTTP_DEADLINE/);
-    handler = (_q, res, p) => (p === `demo/${RELEASE}/${ART}` ? (res.writeHead(200, { "content-length": 10 }).write("x"), true) : false);
+    handler = (_q, res, p) => (p === `demo/${RELEASE}/${ART}` ? (res.writeHead(200, { "content-length": readFileSync(join(served, p)).length }).write("x"), true) : false);
     await refused("stall", { ref: "demo@6.12.0", transport: new HttpTransport(url(), { limits: { idleMs: 300 } }) }, /no data for 0 s|no data for \d+ s[^]*KILN_HTTP_IDLE_TIMEOUT/);
     handler = (_q, res, p) => (p === `demo/${RELEASE}/${ART}` ? (res.writeHead(302, { location: "file:///etc/passwd" }).end(), true) : false);
     await refused("redirect to file://", { ref: "demo@6.12.0", transport: new HttpTransport(url()) }, /refusing a redirect from http: to file: \(file:\/\/\/etc\/passwd\)/);
@@ -294,7 +297,7 @@ test("HTTP: oversize metadata, oversize and endless bodies, a drip feed, a file:
 
 // ------------------------------------------------------------------ kills
 
-const KILN = join(process.cwd(), "dist", "src", "cli.js");
+const KILN = join(process.cwd(), "bin", "kiln");
 
 function leftovers(...dirs: string[]): string[] {
   const out: string[] = [];
@@ -309,6 +312,7 @@ test("SIGKILL and SIGINT during download, unpack and placement: the re-run repai
   const home = join(base, "kiln-home");
   const pub = join(base, "trusted.pub");
   writeFileSync(pub, formatPublicKey(key));
+  const killed: string[] = [];
   for (const [sig, phase] of [["SIGKILL", "download"], ["SIGINT", "download"], ["SIGKILL", "unpack"], ["SIGINT", "unpack"], ["SIGKILL", "place"]] as const) {
     const m = machine();
     const before = snapshot(m.bootDir, m.root);
@@ -329,7 +333,8 @@ test("SIGKILL and SIGINT during download, unpack and placement: the re-run repai
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (x: Buffer) => (err += x));
-    if (phase === "download") await reached;
+    const exited = new Promise<void>((r) => child.on("exit", () => r()));
+    if (phase === "download") await Promise.race([reached, exited]);
     else {
       // wait until the staging folder (unpack) or a set-aside/placed file (place) shows up
       const seen = (): boolean => {
@@ -344,6 +349,8 @@ test("SIGKILL and SIGINT during download, unpack and placement: the re-run repai
     const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
     handler = undefined;
     if (code === 0) continue; // the run won the race: nothing to repair
+    killed.push(`${sig}/${phase}`);
+    assert.ok(code === null || code === 130, `${sig} during ${phase}: killed, not failed (exit ${code}): ${err}`);
     if (sig === "SIGINT" && phase !== "download") assert.equal(snapshot(m.bootDir, m.root), before, `${sig} during ${phase}: the old state is back (${err})`);
     // the re-run repairs and leaves nothing behind
     execFileSync(process.execPath, args.map((a) => (a === url() ? served : a)), { env, stdio: "pipe" });
@@ -353,6 +360,8 @@ test("SIGKILL and SIGINT during download, unpack and placement: the re-run repai
     const again = execFileSync(process.execPath, [...args.map((a) => (a === url() ? served : a)), "--json"], { env, encoding: "utf8" });
     assert.equal(JSON.parse(again).noop, true, `${sig} during ${phase}: installed after the re-run`);
   }
+  assert.ok(killed.includes("SIGKILL/download") && killed.includes("SIGINT/download"), `downloads were interrupted: ${killed.join(", ")}`);
+  process.stderr.write(`# interrupted: ${killed.join(", ")}\n`);
 });
 
 test("a re-publish never rewrites a live release, and a killed publish leaves the old index live", async () => {
@@ -388,7 +397,7 @@ test("a re-publish never rewrites a live release, and a killed publish leaves th
   assert.equal(f1.marker.release, RELEASE);
   // publishing again completes it
   await publishToMirror({ transport: t, name: "demo", release: R2, kernelVersion: "6.12.0", arch: "x86_64", artifactPath: a2.path, key });
-  const f2 = await fetchKernel({ ref: "demo@6.12.0", arch: "x86_64", transport: t, trustedKeys: [key], ...m });
+  const f2 = await fetchKernel({ ref: "demo@6.12.0", arch: "x86_64", transport: t, trustedKeys: [key], ...machine() });
   assert.equal(f2.marker.release, R2);
   // every signature kiln wrote verifies with minisign
   if (execFileSync("sh", ["-c", "command -v minisign || true"], { encoding: "utf8" }).trim()) {
