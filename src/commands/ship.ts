@@ -23,7 +23,7 @@ import { pushKernelOci } from "../ship/oci.js";
 import { compareArtifacts, renderDifferences, type Difference } from "../ship/compare.js";
 import { firstDifferingSection } from "../ship/elf.js";
 import { artifactName, manifestEntry, outDir, packBundle, writeOutputs, type OutputKind } from "../pipeline/outputs.js";
-import { openRemote, openDeclaredRemote, signingKey, trustedKeys, type OpenedRemote } from "../pipeline/fetch_identity.js";
+import { openRemote, openDeclaredRemote, signingKey, trustedKeys, type OpenedRemote } from "../ship/remotes.js";
 import { resolveSources } from "../pipeline/sources.js";
 import { discardAdoptables } from "../pipeline/prepare_source.js";
 import { buildCell } from "../pipeline/build.js";
