@@ -251,10 +251,12 @@ export function registerShipCommands(prog: Command): void {
     .option("--trusted-key <keys...>", "trust these public keys too (a .pub file or the base64 key)")
     .option("--cache-dir <dir>", "where downloads are kept (default: $KILN_HOME/downloads/kernels)")
     .option("--allow-unsigned", "DANGEROUS: install even when the signature is missing or cannot be checked")
+    .option("--lock <file>", "a consumer lock: the first fetch pins the artifact's sha256 and key, later fetches install only those bytes")
+    .option("--update", "with --lock: move the pin to what the mirror resolves now")
     .option("--max-unpack-bytes <n>", "unpack budget: total file bytes (default 4 GiB)", byteCount("--max-unpack-bytes"))
     .option("--max-unpack-entries <n>", "unpack budget: entries, implied folders counted (default 200000)", byteCount("--max-unpack-entries"))
     .option("--max-unpack-file-bytes <n>", "unpack budget: one file's bytes (default 1 GiB)", byteCount("--max-unpack-file-bytes"))
-    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
+    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
       const project = maybeProject(g);
@@ -279,6 +281,8 @@ export function registerShipCommands(prog: Command): void {
         root: resolve(o.root),
         cacheDir: resolve(o.cacheDir ?? join(kilnPaths().downloads, "kernels")),
         stateDir: join(kilnPaths().home, "trust"),
+        ...(o.lock ? { lockFile: resolve(o.lock) } : {}),
+        ...(o.update ? { update: true } : {}),
         trustedKeys: keys,
         limits: { ...(o.maxUnpackBytes ? { maxTotalSize: o.maxUnpackBytes } : {}), ...(o.maxUnpackEntries ? { maxEntries: o.maxUnpackEntries } : {}), ...(o.maxUnpackFileBytes ? { maxEntrySize: o.maxUnpackFileBytes } : {}) },
         ...(o.allowUnsigned ? { allowUnsigned: true } : {}),

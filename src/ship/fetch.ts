@@ -33,6 +33,10 @@ export interface FetchOptions {
   /** Skip the signature check. Callers must say so loudly (onWarning receives a message). */
   allowUnsigned?: boolean;
   limits?: Partial<UnpackLimits>;
+  /** A consumer lock (`--lock`): pins name@version to one artifact's sha256 and signing key. */
+  lockFile?: string;
+  /** Move the pin to what the mirror now resolves (`--update`). */
+  update?: boolean;
   /** Now, for expiry checks (tests). */
   now?: Date;
   onProgress?: (p: Progress) => void;
@@ -127,6 +131,27 @@ function markerIntact(m: InstalledMarker, bootDir: string, root: string): boolea
   return m.boot_files.every((f) => existsSync(join(bootDir, f))) && (!m.modules_dir || existsSync(join(root, m.modules_dir)));
 }
 
+interface ConsumerLock {
+  kiln_consumer_lock: 1;
+  /** "<name>@<version>/<arch>" -> the one artifact it means. */
+  pins: Record<string, { release: string; artifact: string; sha256: string; signed_by?: string }>;
+}
+
+function readConsumerLock(file: string): ConsumerLock {
+  if (!existsSync(file)) return { kiln_consumer_lock: 1, pins: {} };
+  let v: ConsumerLock;
+  try {
+    v = JSON.parse(readFileSync(file, "utf8")) as ConsumerLock;
+  } catch (e) {
+    throw new ProjectError(`the consumer lock is not JSON: ${(e as Error).message}`, { file }, "fix it, or delete it to pin again");
+  }
+  if (v?.kiln_consumer_lock !== 1 || typeof v.pins !== "object" || v.pins === null) throw new ProjectError("not a kiln consumer lock", { file }, 'expected {"kiln_consumer_lock": 1, "pins": {...}}');
+  for (const [k, p] of Object.entries(v.pins)) {
+    if (!p || nameProblem("release", p.release) || !/^[0-9a-f]{64}$/.test(p.sha256 ?? "")) throw new ProjectError(`the pin ${printable(k)} is malformed`, { file }, "delete it and fetch again to pin anew");
+  }
+  return v;
+}
+
 function readdirSafe(d: string): string[] {
   try {
     return readdirSync(d).map((x) => join(d, x));
@@ -186,6 +211,9 @@ export async function fetchKernel(o: FetchOptions): Promise<FetchResult> {
       return { noop: true, marker: prev, cached: true };
     }
     if (prev && prev.ref === o.ref && prev.arch === o.arch) o.onWarning?.(`the installed ${printable(prev.release)} is damaged or incomplete; installing it again`);
+    const pins = o.lockFile ? readConsumerLock(o.lockFile) : undefined;
+    const pinKey = `${o.ref}/${o.arch}`;
+    const pin = pins && !o.update ? pins.pins[pinKey] : undefined;
     // SIGINT/SIGTERM: put back what was set aside, remove every temp of this run, and go
     const moves: Move[] = [];
     const stop = (sig: NodeJS.Signals) => {
@@ -206,8 +234,23 @@ export async function fetchKernel(o: FetchOptions): Promise<FetchResult> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     try {
-      const { entry, path: cached, sha256: want, fileName: artName, signedBy, trustedComment: tc, cached: fromCache } = await fetchVerifiedArtifact({ ...o, stateDir });
-      return await install(o, moves, ref.name, entry, cached, want, artName, signedBy, tc, fromCache, mpath);
+      // a pinned ref is resolved by its pinned release, and must be the pinned bytes
+      const { entry, path: cached, sha256: want, fileName: artName, signedBy, trustedComment: tc, cached: fromCache } = await fetchVerifiedArtifact({ ...o, ...(pin ? { ref: `${ref.name}@${pin.release}` } : {}), stateDir });
+      if (pin && (pin.sha256 !== want || (pin.signed_by && pin.signed_by !== signedBy))) {
+        throw new SourceError(
+          pin.sha256 !== want
+            ? `${printable(o.ref)} is pinned to sha256 ${pin.sha256} in the consumer lock, the mirror offers ${want}`
+            : `${printable(o.ref)} is pinned to key ${pin.signed_by} in the consumer lock, the mirror's copy is signed by ${signedBy ?? "(nobody)"}`,
+          { file: o.lockFile },
+          "kiln installs only the pinned bytes; `kiln fetch --lock <file> --update` moves the pin on purpose",
+        );
+      }
+      const res = await install(o, moves, ref.name, entry, cached, want, artName, signedBy, tc, fromCache, mpath);
+      if (o.lockFile && pins && (!pin || o.update)) {
+        pins.pins[pinKey] = { release: entry.release, artifact: artName, sha256: want, ...(signedBy ? { signed_by: signedBy } : {}) };
+        writeFileAtomic(o.lockFile, JSON.stringify(pins, null, 2) + "\n");
+      }
+      return res;
     } finally {
       process.removeListener("SIGINT", stop);
       process.removeListener("SIGTERM", stop);

@@ -408,3 +408,27 @@ test("a re-publish never rewrites a live release, and a killed publish leaves th
   }
   void SourceError;
 });
+
+test("consumer pins: --lock records the artifact, later fetches install only those bytes, --update moves the pin", async () => {
+  const dir = copyMirror();
+  const t = new DirTransport(dir);
+  const lockFile = join(base, `consumer-${n++}.lock`);
+  const first = await fetchKernel({ ref: "demo@6.12.0", arch: "x86_64", transport: t, trustedKeys: [key], ...machine(), lockFile });
+  const lock = JSON.parse(readFileSync(lockFile, "utf8"));
+  assert.deepEqual(lock.pins["demo@6.12.0/x86_64"], { release: RELEASE, artifact: ART, sha256: first.marker.sha256, signed_by: first.marker.signed_by });
+  // a newer release of 6.12.0 appears: the pinned machine still gets the pinned bytes
+  const R2 = "6.12.0-demo-999999999999";
+  const a2 = await writeArtifact({ entryDir: fakeInstallTree(join(base, "entry-pin"), R2), name: "demo", release: R2, arch: "x86_64", timestamp: 1_700_000_000, outDir: join(base, "out-pin") });
+  await publishToMirror({ transport: t, name: "demo", release: R2, kernelVersion: "6.12.0", arch: "x86_64", artifactPath: a2.path, key, timestamp: 1_800_000_000 });
+  const pinned = await fetchKernel({ ref: "demo@6.12.0", arch: "x86_64", transport: t, trustedKeys: [key], ...machine(), lockFile });
+  assert.equal(pinned.marker.release, RELEASE);
+  // other bytes than the pin: refused, both digests named
+  const forged = { ...lock, pins: { "demo@6.12.0/x86_64": { ...lock.pins["demo@6.12.0/x86_64"], sha256: "ab".repeat(32) } } };
+  const forgedFile = join(base, `consumer-${n++}.lock`);
+  writeFileSync(forgedFile, JSON.stringify(forged));
+  await refused("pin mismatch", { ref: "demo@6.12.0", transport: t, lockFile: forgedFile }, new RegExp(`pinned to sha256 ${"ab".repeat(32)} in the consumer lock, the mirror offers ${first.marker.sha256}[^]*--update`));
+  // --update moves it
+  const moved = await fetchKernel({ ref: "demo@6.12.0", arch: "x86_64", transport: t, trustedKeys: [key], ...machine(), lockFile, update: true });
+  assert.equal(moved.marker.release, R2);
+  assert.equal(JSON.parse(readFileSync(lockFile, "utf8")).pins["demo@6.12.0/x86_64"].release, R2);
+});
