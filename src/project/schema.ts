@@ -182,6 +182,8 @@ export type RemoteDecl = z.infer<typeof RemoteSchema>;
 export type ShipDecl = z.infer<typeof ShipSchema>;
 
 export const ProjectSchema = z.strictObject({
+  /** Folders outside the project that kiln.toml may name (layers, series, presets); see docs/project-file.md. */
+  outside_paths: z.array(z.string()).default([]),
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case name: letters, digits, . _ -"),
   /** Folder that holds presets for the preset method (default "presets"). */
   presets_dir: z.string().default("presets"),
