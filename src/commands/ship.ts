@@ -259,6 +259,7 @@ export function registerShipCommands(prog: Command): void {
     .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
       const g = prog.opts<Globals>();
       const ui = makeUi(g);
+      if (o.update && !o.lock) throw new ProjectError("--update moves a consumer pin and needs --lock <file>", {}, "kiln fetch <ref> --lock kernel.lock --update");
       const project = maybeProject(g);
       const which = o.remote ?? project?.decl.ship.reuse[0] ?? project?.decl.ship.publish[0];
       if (!which) throw new ProjectError("no remote to fetch from", project ? { file: project.file } : {}, "pass --remote <url|folder|name>, or declare [ship] reuse = [\"<remote>\"] in kiln.toml");

@@ -92,3 +92,10 @@ test("series folders, series files and series entries that escape are refused", 
     rmSync(base, { recursive: true, force: true });
   }
 });
+
+test("a fragment line is quoted in findings only after it parsed as a Kconfig line", async () => {
+  const { parseFragment } = await import("../../src/core/fragment.js");
+  const { issues } = parseFragment("CONFIG_A=y\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", "leak.config");
+  assert.deepEqual(issues.map((i) => [i.kind, i.origin.line]), [["malformed", 2], ["malformed", 3]]);
+  for (const i of issues) assert.doesNotMatch(i.message, /PRIVATE|b3Blbn/);
+});
