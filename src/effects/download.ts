@@ -74,5 +74,5 @@ async function downloadOne(url: string, sha256: string, dest: string, ui: Ui): P
     );
   }
   renameSync(tmp, dest);
-  return { url, bytes: got };
+  return { url: redactUrl(url), bytes: got };
 }
