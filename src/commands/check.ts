@@ -53,7 +53,7 @@ export function registerCheckCommands(prog: Command, ctx: Context): Command {
         const out: { target: string; patches: number; tree: string }[] = [];
         for (const t of names) {
           const decl = project.targets[t]!;
-          const series = readSeries(project.dir, seriesFor(project, decl));
+          const series = readSeries(project.dir, seriesFor(project, decl), project.decl.outside_paths);
           const res = await applySeries(git, sources.entry(decl.source).tree, series, p.git);
           out.push({ target: t, patches: series.patches.length, tree: res.tree });
           ui.step("patches", `${t}: ${series.patches.length} patch(es) apply clean -> tree ${res.tree.slice(0, 12)}`);

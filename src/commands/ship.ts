@@ -15,7 +15,7 @@ import { fmtBytes, fmtDuration, type Ui } from "../ui/log.js";
 import { BUNDLE_VARIANTS, type BundleVariant } from "../ship/bundle.js";
 import type { MinisignKeyPair } from "../ship/minisign.js";
 import type { OutputKind } from "../pipeline/outputs.js";
-import type { OpenedRemote } from "../pipeline/fetch_identity.js";
+import type { OpenedRemote } from "../ship/remotes.js";
 import { intOption, type Context } from "./context.js";
 
 // The shipping library, bound when a ship command runs (load()), so that starting kiln for any
@@ -26,9 +26,7 @@ let inspectBundleFile: typeof import("../ship/bundle_file.js").inspectBundleFile
 let keygen: typeof import("../ship/minisign.js").keygen;
 let artifactFileName: typeof import("../ship/artifact.js").artifactFileName;
 let sha256File: typeof import("../ship/artifact.js").sha256File;
-let publishToMirror: typeof import("../ship/mirror.js").publishToMirror;
-let INDEX_PATH: typeof import("../ship/mirror.js").INDEX_PATH;
-let parseIndex: typeof import("../ship/mirror.js").parseIndex;
+let publishMirror: typeof import("../ship/publish.js").publishMirror;
 let fetchKernel: typeof import("../ship/fetch.js").fetchKernel;
 let markerPath: typeof import("../ship/fetch.js").markerPath;
 let pushKernelOci: typeof import("../ship/oci.js").pushKernelOci;
@@ -38,10 +36,10 @@ let manifestEntry: typeof import("../pipeline/outputs.js").manifestEntry;
 let outDir: typeof import("../pipeline/outputs.js").outDir;
 let packBundle: typeof import("../pipeline/outputs.js").packBundle;
 let writeOutputs: typeof import("../pipeline/outputs.js").writeOutputs;
-let openRemote: typeof import("../pipeline/fetch_identity.js").openRemote;
-let openDeclaredRemote: typeof import("../pipeline/fetch_identity.js").openDeclaredRemote;
-let signingKey: typeof import("../pipeline/fetch_identity.js").signingKey;
-let trustedKeys: typeof import("../pipeline/fetch_identity.js").trustedKeys;
+let openRemote: typeof import("../ship/remotes.js").openRemote;
+let openDeclaredRemote: typeof import("../ship/remotes.js").openDeclaredRemote;
+let signingKey: typeof import("../ship/remotes.js").signingKey;
+let trustedKeys: typeof import("../ship/remotes.js").trustedKeys;
 let pickCell: typeof import("../pipeline/cells.js").pickCell;
 let pickTarget: typeof import("../pipeline/cells.js").pickTarget;
 let cellWarmTree: typeof import("../pipeline/cells.js").cellWarmTree;
@@ -49,14 +47,14 @@ let reproGate: typeof import("../pipeline/repro.js").reproGate;
 
 async function load(): Promise<void> {
   const [store, bundleFile, minisign, artifact, mirror, fetch, oci, compare, outputs, fid, cells, repro] = await Promise.all([
-    import("../store/store.js"), import("../ship/bundle_file.js"), import("../ship/minisign.js"), import("../ship/artifact.js"), import("../ship/mirror.js"), import("../ship/fetch.js"),
-    import("../ship/oci.js"), import("../ship/compare.js"), import("../pipeline/outputs.js"), import("../pipeline/fetch_identity.js"), import("../pipeline/cells.js"), import("../pipeline/repro.js"),
+    import("../store/store.js"), import("../ship/bundle_file.js"), import("../ship/minisign.js"), import("../ship/artifact.js"), import("../ship/publish.js"), import("../ship/fetch.js"),
+    import("../ship/oci.js"), import("../ship/compare.js"), import("../pipeline/outputs.js"), import("../ship/remotes.js"), import("../pipeline/cells.js"), import("../pipeline/repro.js"),
   ]);
   ({ entryDir, readManifest } = store);
   ({ inspectBundleFile } = bundleFile);
   ({ keygen } = minisign);
   ({ artifactFileName, sha256File } = artifact);
-  ({ publishToMirror, INDEX_PATH, parseIndex } = mirror);
+  ({ publishMirror } = mirror);
   ({ fetchKernel, markerPath } = fetch);
   ({ pushKernelOci } = oci);
   ({ renderDifferences } = compare);
@@ -228,7 +226,7 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
         for (const r of remotes) {
           const t0 = Date.now();
           if (r.kind === "mirror") {
-            const res = await publishMirror(project, r, b, kv, files, key, identity, ui);
+            const res = await publishMirror({ transport: r.transport, remote: r.name, lockDir: join(p.home, "locks"), name: artifactName(project), release: b.release, kernelVersion: kv, arch: b.arch, artifact: files.artifact, extra: files.extra, key, ...(identity ? { identity } : {}), revision: project.decl.ship.revision, validDays: project.decl.ship.index_valid_days, projectFile: project.file, onProgress: (m) => ui.debug(m) });
             report.push({ remote: r.name, kind: "mirror", where: r.where, release: b.release, arch: b.arch, tag: res.tag, files: res.files });
             ui.step("published", `${b.release} (${b.arch}) as ${res.tag} to ${r.name} (${r.where}) in ${fmtDuration(Date.now() - t0)}`);
           } else {
@@ -257,8 +255,14 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
     .option("--trusted-key <keys...>", "trust these public keys too (a .pub file or the base64 key)")
     .option("--cache-dir <dir>", "where downloads are kept (default: $KILN_HOME/downloads/kernels)")
     .option("--allow-unsigned", "DANGEROUS: install even when the signature is missing or cannot be checked")
-    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean }) => {
+    .option("--lock <file>", "a consumer lock: the first fetch pins the artifact's sha256 and key, later fetches install only those bytes")
+    .option("--update", "with --lock: move the pin to what the mirror resolves now")
+    .option("--max-unpack-bytes <n>", "unpack budget: total file bytes (default 4 GiB)", intOption("--max-unpack-bytes", 1))
+    .option("--max-unpack-entries <n>", "unpack budget: entries, implied folders counted (default 200000)", intOption("--max-unpack-entries", 1))
+    .option("--max-unpack-file-bytes <n>", "unpack budget: one file's bytes (default 1 GiB)", intOption("--max-unpack-file-bytes", 1))
+    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
       await load();
+      if (o.update && !o.lock) throw new ProjectError("--update moves a consumer pin and needs --lock <file>", {}, "kiln fetch <ref> --lock kernel.lock --update");
       const g = ctx.globals;
       const ui = ctx.ui;
       const project = await ctx.maybeProject();
@@ -282,7 +286,11 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
         bootDir: resolve(o.bootDir),
         root: resolve(o.root),
         cacheDir: resolve(o.cacheDir ?? join(kilnPaths().downloads, "kernels")),
+        stateDir: join(kilnPaths().home, "trust"),
+        ...(o.lock ? { lockFile: resolve(o.lock) } : {}),
+        ...(o.update ? { update: true } : {}),
         trustedKeys: keys,
+        limits: { ...(o.maxUnpackBytes ? { maxTotalSize: o.maxUnpackBytes } : {}), ...(o.maxUnpackEntries ? { maxEntries: o.maxUnpackEntries } : {}), ...(o.maxUnpackFileBytes ? { maxEntrySize: o.maxUnpackFileBytes } : {}) },
         ...(o.allowUnsigned ? { allowUnsigned: true } : {}),
         onWarning: (w) => ui.warn(w),
         onProgress: (pr) => ui.debug(`${pr.file}: ${fmtBytes(pr.received)}${pr.total ? ` of ${fmtBytes(pr.total)}` : ""}`),
@@ -321,50 +329,4 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
       }
       ui.step("repro", `${res.release}: the two builds are byte-identical (artifact sha256 ${res.sha256})`);
     });
-}
-
-/** Mirror publish with seed 003's tag: v<version>, or v<version>-r<N> when [ship].revision = N. */
-async function publishMirror(
-  project: Project,
-  r: Extract<OpenedRemote, { kind: "mirror" }>,
-  b: Built,
-  kv: string,
-  files: { artifact: string; extra: string[] },
-  key: MinisignKeyPair,
-  identity: string | undefined,
-  ui: Ui,
-): Promise<{ tag: string; files: string[] }> {
-  const name = artifactName(project);
-  const rev = project.decl.ship.revision;
-  const wanted = rev > 0 ? `v${kv}-r${rev}` : undefined;
-  const where = r.transport.where(INDEX_PATH);
-  if (wanted) {
-    const cur = await r.transport.get(INDEX_PATH);
-    const holder = cur ? parseIndex(cur.toString("utf8"), where).kernels.find((k) => k.name === name && k.tag === wanted && k.release !== b.release) : undefined;
-    if (holder) {
-      throw new ProjectError(`tag ${wanted} is already release ${holder.release} on ${r.name}`, { url: where }, `raise [ship].revision in ${project.file} (a tag names one release)`);
-    }
-  }
-  const res = await publishToMirror({
-    transport: r.transport,
-    name,
-    release: b.release,
-    kernelVersion: kv,
-    arch: b.arch,
-    artifactPath: files.artifact,
-    extraFiles: files.extra,
-    key,
-    ...(identity ? { identity } : {}),
-    onProgress: (m) => ui.debug(m),
-  });
-  let tag = res.entry.tag;
-  if (wanted && tag !== wanted) {
-    const cur = await r.transport.get(INDEX_PATH);
-    if (!cur) throw new SourceError("the mirror lost its index.json during the publish", { url: where }, "publish again");
-    const index = parseIndex(cur.toString("utf8"), where);
-    for (const k of index.kernels) if (k.name === name && k.release === b.release && k.arch === b.arch) k.tag = wanted;
-    await r.transport.put(INDEX_PATH, Buffer.from(JSON.stringify(index, null, 2) + "\n"));
-    tag = wanted;
-  }
-  return { tag, files: res.uploaded };
 }

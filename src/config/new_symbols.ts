@@ -164,7 +164,7 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
     for (const c of configured) {
       const target = project.targets[c.target]!;
       // The new source, with the target's series when it still applies.
-      const series = readSeries(project.dir, seriesFor(project, target));
+      const series = readSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
       let tree = next.tree;
       let seriesSkipped: string | undefined;
       if (series.patches.length) {

@@ -66,7 +66,7 @@ export function parseFragment(text: string, file: string, layer?: string): { req
       continue;
     }
     else {
-      issues.push({ kind: "malformed", origin, message: `not a CONFIG_ line: ${JSON.stringify(raw.slice(0, 80))} (expected CONFIG_X=value or "# CONFIG_X is not set")` });
+      issues.push({ kind: "malformed", origin, message: `not a CONFIG_ line (${raw.length} characters; not quoted, since a line that is not Kconfig may be anything, e.g. a secret) (expected CONFIG_X=value or "# CONFIG_X is not set")` });
       continue;
     }
     const prev = seen.get(req.symbol);

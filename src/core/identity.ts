@@ -136,3 +136,37 @@ export function releaseString(kernelVersion: string, label: string, digest: stri
   const fitted = fitLabel(label, kernelVersion);
   return fitted ? `${kernelVersion}-${fitted}-${digest}` : `${kernelVersion}-${digest}`;
 }
+
+// ------------------------------------------------------------------ names at boundaries
+
+export type NameKind = "name" | "release" | "arch" | "tag" | "version";
+
+/**
+ * Why `value` is not a valid `kind`, or undefined. A release is what `uname -r` shows
+ * (<kernelversion>[-<label>]-<digest>, at most 64 characters); a name, arch, tag or version is
+ * a plain word. None may be "." or "..", hold a separator or a control character, or start
+ * with "-" or ".": each becomes a file or folder name. Pure.
+ */
+export function nameProblem(kind: NameKind, value: string): string | undefined {
+  if (typeof value !== "string" || value === "") return "it is empty";
+  if (/[\x00-\x1f\x7f]/.test(value)) return "it holds a control character";
+  if (value.includes("/") || value.includes("\\")) return "it holds a path separator";
+  if (value === "." || value === "..") return `"${value}" is not a name`;
+  const max = kind === "release" ? UTS_LEN : 128;
+  if (value.length > max) return `it is longer than ${max} characters`;
+  const shape: Record<NameKind, [RegExp, string]> = {
+    name: [/^[a-z0-9][a-z0-9._-]*$/, "lower-case letters, digits, . _ - (starting with a letter or digit)"],
+    release: [/^[0-9][A-Za-z0-9._+~-]*$/, "a kernel release: a digit first, then letters, digits, . _ + ~ -"],
+    arch: [/^[a-z0-9][a-z0-9_]*$/, "lower-case letters, digits and _"],
+    tag: [/^v[0-9][A-Za-z0-9._+~-]*$/, "v<version> or v<version>-r<N>"],
+    version: [/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, "letters, digits, . _ + ~ - (not starting with . or -)"],
+  };
+  const [re, what] = shape[kind];
+  if (!re.test(value)) return `expected ${what}`;
+  return undefined;
+}
+
+/** A name with control characters shown as \xNN, for messages. Pure. */
+export function printable(s: string): string {
+  return JSON.stringify(String(s)).slice(1, -1).replace(/\\u00([0-9a-f]{2})/gi, "\\x$1");
+}

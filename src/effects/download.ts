@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { request, readBody, redactUrl } from "./http.js";
 import { SourceError } from "../errors.js";
 import { tmpName } from "./fsx.js";
 import type { Ui } from "../ui/log.js";
@@ -27,22 +28,25 @@ export async function downloadVerified(urls: readonly string[], sha256: string, 
       return await downloadOne(url, sha256, dest, ui);
     } catch (e) {
       if (e instanceof SourceError && /sha256 mismatch/.test(e.message)) throw e;
-      failures.push(`${url}: ${(e as Error).message}`);
+      failures.push(`${redactUrl(url)}: ${(e as Error).message}`);
     }
   }
-  throw new SourceError(`could not download the source from any URL:\n  ${failures.join("\n  ")}`, { url: urls[0] }, "check the URL and the network, or add mirrors = [...] to the pin");
+  throw new SourceError(`could not download the source from any URL:\n  ${failures.join("\n  ")}`, { url: urls[0] && redactUrl(urls[0]) }, "check the URL and the network, or add mirrors = [...] to the pin");
 }
 
 async function downloadOne(url: string, sha256: string, dest: string, ui: Ui): Promise<DownloadResult> {
   mkdirSync(dirname(dest), { recursive: true });
-  const res = await fetch(url, { redirect: "follow" });
-  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get("content-length") ?? 0);
+  const res = await request({ method: "GET", url, redirects: 10, what: "the download server" });
+  if (res.status !== 200) {
+    res.discard();
+    throw new Error(`HTTP ${res.status} ${res.statusMessage}`);
+  }
+  const total = Number(res.headers["content-length"] ?? 0);
   const tmp = tmpName(dest);
   const h = createHash("sha256");
   let got = 0;
   const prog = makeProgress(ui, "download", total, "bytes");
-  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream);
+  const body = Readable.from(readBody(res));
   body.on("data", (d: Buffer) => {
     h.update(d);
     got += d.length;
@@ -55,7 +59,7 @@ async function downloadOne(url: string, sha256: string, dest: string, ui: Ui): P
     prog.stop();
     throw new Error(`download interrupted after ${fmtBytes(got)}: ${(e as Error).message}`);
   }
-  prog.stop(`${fmtBytes(got)} from ${url}`);
+  prog.stop(`${fmtBytes(got)} from ${redactUrl(url)}`);
   if (total && got !== total) {
     rmSync(tmp, { force: true });
     throw new Error(`truncated download: ${got} of ${total} bytes`);
@@ -64,11 +68,11 @@ async function downloadOne(url: string, sha256: string, dest: string, ui: Ui): P
   if (actual !== sha256) {
     rmSync(tmp, { force: true });
     throw new SourceError(
-      `sha256 mismatch for ${url}: expected ${sha256}, got ${actual}; the download was deleted and nothing was extracted`,
-      { url },
+      `sha256 mismatch for ${redactUrl(url)}: expected ${sha256}, got ${actual}; the download was deleted and nothing was extracted`,
+      { url: redactUrl(url) },
       "if the upstream file really changed, verify it by other means and update sha256 in kiln.toml",
     );
   }
   renameSync(tmp, dest);
-  return { url, bytes: got };
+  return { url: redactUrl(url), bytes: got };
 }

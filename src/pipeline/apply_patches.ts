@@ -4,6 +4,7 @@
  * patch touches are taken from the store into a scratch folder, patched with GNU patch, and
  * written back as a tree. The warm tree then switches to it touching only the changed files.
  */
+import { confine } from "../project/confine.js";
 import { existsSync, readFileSync, readdirSync, statSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { createHash } from "node:crypto";
@@ -29,19 +30,22 @@ export interface SeriesInfo {
 }
 
 /** Read the declared series: a folder (name order, or its `series` file) or a series file. */
-export function readSeries(projectDir: string, decl: SeriesDecl | undefined): SeriesInfo {
+export function readSeries(projectDir: string, decl: SeriesDecl | undefined, allowed: readonly string[] = []): SeriesInfo {
+  const toml = join(projectDir, "kiln.toml");
+  const keep = (abs: string, what: string, shown: string, file = toml, line?: number) => confine(projectDir, abs, allowed, { what, shown, file, ...(line ? { line } : {}) });
   if (!decl || (!decl.dir && !decl.file)) return { patches: [] };
   let names: { name: string; path: string; line?: number; file?: string }[] = [];
   let origin: string;
   const seriesFile = decl.file ? join(projectDir, decl.file) : decl.dir && existsSync(join(projectDir, decl.dir, "series")) ? join(projectDir, decl.dir, "series") : undefined;
   if (seriesFile) {
+    keep(seriesFile, decl.file ? "series file" : "series folder", decl.file ?? decl.dir!);
     origin = seriesFile;
     if (!existsSync(seriesFile)) throw new ProjectError(`series file ${seriesFile} does not exist`, { file: join(projectDir, "kiln.toml") });
     const { entries, errors } = parseSeriesFile(readFileSync(seriesFile, "utf8"), seriesFile);
     if (errors.length) throw new ProjectError(errors.join("\n"), { file: seriesFile });
     names = entries.map((e) => ({ name: e.patch, path: join(dirname(seriesFile), e.patch), line: e.line, file: seriesFile }));
   } else {
-    const dir = join(projectDir, decl.dir!);
+    const dir = keep(join(projectDir, decl.dir!), "series folder", decl.dir!);
     origin = dir;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ProjectError(`patch folder ${dir} does not exist`, { file: join(projectDir, "kiln.toml") }, "create it, or remove the series from kiln.toml");
     names = readdirSync(dir)
@@ -50,6 +54,7 @@ export function readSeries(projectDir: string, decl: SeriesDecl | undefined): Se
       .map((f) => ({ name: f, path: join(dir, f) }));
   }
   const patches = names.map((n) => {
+    keep(n.path, "patch", n.name, n.file ?? toml, n.line);
     if (!existsSync(n.path)) throw new ProjectError(`patch ${n.name} is listed but does not exist`, { file: n.file, line: n.line });
     const text = readFileSync(n.path, "utf8");
     return { name: n.name, path: n.path, text, sha256: createHash("sha256").update(text).digest("hex") };

@@ -110,7 +110,7 @@ export async function buildCell(project: Project, tname: string, archName: strin
   await git.init();
   const warm = warmTree(p, projectId(project.decl.name, project.dir), tname, archName);
   const source = sources.entry(target.source);
-  const series = readSeries(project.dir, seriesFor(project, target));
+  const series = readSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
   const label = opts.label ?? target.label ?? inferLabel({
     ...(series.patches.length && series.subject ? { seriesSubject: series.subject } : {}),
     upstreamRelease: series.patches.length === 0 && (source.kind !== "git" || !!source.tag),

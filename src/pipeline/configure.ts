@@ -7,6 +7,7 @@
  *   fragments: scripts/kconfig/merge_config.sh [-n] over allnoconfig/alldefconfig, layers in order
  * Layers are folders of fragments; with preset/make they are merged on top of the method's result.
  */
+import { confine } from "../project/confine.js";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ProjectError, BuildFailure, GateFailure } from "../errors.js";
@@ -67,7 +68,7 @@ export function layerFiles(project: Project, tname: string, target: TargetDecl, 
   target.config.layers.forEach((layer0, i) => {
     const layer = typeof layer0 === "string" ? { path: layer0, override: false, optional: false } : layer0;
     const rel = layer.path.replaceAll("{arch}", arch);
-    const dir = projectPath(project, rel);
+    const dir = projectPath(project, rel, undefined, "config layer", locateKey(project.text, ["target", tname, "config", "layers", i]));
     if (layer.optional && !existsSync(dir)) return;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new ProjectError(
@@ -78,7 +79,7 @@ export function layerFiles(project: Project, tname: string, target: TargetDecl, 
     }
     for (const f of readdirSync(dir).sort()) {
       const abs = join(dir, f);
-      if (FRAGMENT_NAME.test(f) && statSync(abs).isFile()) out.push({ layer: rel, file: abs, rel: relative(project.dir, abs), override: layer.override });
+      if (FRAGMENT_NAME.test(f) && statSync(abs).isFile() && confine(project.dir, abs, project.decl.outside_paths, { what: "fragment", shown: join(rel, f), file: project.file, line: locateKey(project.text, ["target", tname, "config", "layers", i]) })) out.push({ layer: rel, file: abs, rel: relative(project.dir, abs), override: layer.override });
     }
   });
   return out;

@@ -6,14 +6,13 @@
  * with a manifest.json that says where it came from. Anything else is reported and skipped,
  * and the build compiles as usual.
  *
- * Also the remote helpers `kiln publish` and `kiln fetch` share: opening a remote by name or
- * address, the trusted keys, the signing key.
+ * The remote helpers (opening a remote, the trusted keys, the signing key) are in ship/remotes.ts.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve, isAbsolute } from "node:path";
 import type { Project } from "../project/load.js";
 import type { RemoteDecl } from "../project/schema.js";
-import type { Manifest } from "../core/manifest.js";
+import { parseManifest, type Manifest } from "../core/manifest.js";
 import type { Paths } from "../store/paths.js";
 import type { Ui } from "../ui/log.js";
 import { commitEntry, entryDir, hasEntry, newTmpDir } from "../store/store.js";
@@ -26,63 +25,7 @@ import { parseSha256Sums, writeFileAtomic } from "../ship/artifact.js";
 import { safeUnpack, siblingTemp } from "../ship/unpack.js";
 import { KilnError, ProjectError, SourceError } from "../errors.js";
 import { artifactName } from "./outputs.js";
-
-export type OpenedRemote =
-  | { name: string; kind: "mirror"; where: string; transport: Transport }
-  | { name: string; kind: "oci"; where: string; client: RegistryClient };
-
-/** Opens a remote declared in kiln.toml. Mirror folders are relative to the project. */
-export function openDeclaredRemote(project: Project, name: string): OpenedRemote {
-  const decl: RemoteDecl | undefined = project.decl.remote[name];
-  if (!decl) {
-    const known = Object.keys(project.decl.remote);
-    throw new ProjectError(`no remote "${name}" in kiln.toml`, { file: project.file }, known.length ? `remotes: ${known.join(", ")}` : `declare it: [remote.${name}] url = "…" or oci = "host/repo"`);
-  }
-  if (decl.oci) return openOci(name, decl.oci, decl.insecure);
-  const url = decl.url!;
-  const addr = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : isAbsolute(url) ? url : resolve(project.dir, url);
-  return { name, kind: "mirror", where: addr, transport: openTransport(addr) };
-}
-
-/** A remote by kiln.toml name when there is one, else by address: a folder, http(s)://…, or oci://host/repo. */
-export function openRemote(project: Project | undefined, nameOrAddr: string): OpenedRemote {
-  if (project && project.decl.remote[nameOrAddr]) return openDeclaredRemote(project, nameOrAddr);
-  if (nameOrAddr.startsWith("oci://")) return openOci(nameOrAddr, nameOrAddr.slice("oci://".length), false);
-  if (/^[A-Za-z0-9_-]+$/.test(nameOrAddr) && project && !existsSync(nameOrAddr)) return openDeclaredRemote(project, nameOrAddr);
-  const addr = /^https?:\/\//.test(nameOrAddr) ? nameOrAddr : resolve(nameOrAddr);
-  return { name: nameOrAddr, kind: "mirror", where: addr, transport: openTransport(addr) };
-}
-
-function openOci(name: string, ref: string, insecure: boolean): OpenedRemote {
-  const r = parseRegistryRef(ref);
-  const client = new RegistryClient(r.registry, r.repository, registryCredentials(r.registry), insecure ? { insecure: true } : {});
-  return { name, kind: "oci", where: `${r.registry}/${r.repository}`, client };
-}
-
-/** `[ship].trusted_keys` (paths relative to the project, or base64 keys) plus extra items. */
-export function trustedKeys(project: Project | undefined, extra: string[] = []): MinisignPublicKey[] {
-  const items = [...(project?.decl.ship.trusted_keys ?? []).map((k) => (isBase64Key(k) || isAbsolute(k) ? k : resolve(project!.dir, k))), ...extra.map((k) => (isBase64Key(k) ? k : resolve(k)))];
-  return loadTrustedKeys(items);
-}
-
-function isBase64Key(k: string): boolean {
-  return /^RW[A-Za-z0-9+/]{54}$/.test(k.trim());
-}
-
-/** The signing key: `[ship].signing_key` (relative to the project), else $KILN_SIGNING_KEY. */
-export function signingKey(project: Project): { key: MinisignKeyPair; file: string } {
-  const decl = project.decl.ship.signing_key;
-  const file = decl ? (isAbsolute(decl) ? decl : resolve(project.dir, decl)) : process.env.KILN_SIGNING_KEY;
-  if (!file) {
-    throw new ProjectError(
-      "no signing key: kiln publishes only signed releases",
-      { file: project.file },
-      'create one with `kiln keygen`, then set signing_key = "<path>" under [ship] or KILN_SIGNING_KEY=<path>',
-    );
-  }
-  if (!existsSync(file)) throw new ProjectError("the signing key file does not exist", { file }, "create one with `kiln keygen --out <dir>`");
-  return { key: parseSecretKey(readFileSync(file, "utf8"), file), file };
-}
+import { openDeclaredRemote, trustedKeys, type OpenedRemote } from "../ship/remotes.js";
 
 /**
  * Seed 001's fetch_identity: the first `[ship].reuse` remote with a correctly signed copy of
@@ -218,13 +161,7 @@ async function fromOci(r: Extract<OpenedRemote, { kind: "oci" }>, release: strin
 }
 
 function readPeerManifest(file: string, where: string): Manifest {
-  try {
-    const m = JSON.parse(readFileSync(file, "utf8")) as Manifest;
-    if (m.schema !== "kiln.manifest/v1") throw new Error(`schema ${JSON.stringify(m.schema)}`);
-    return m;
-  } catch (e) {
-    throw new SourceError(`the peer's manifest.json is not a kiln manifest: ${(e as Error).message}`, { url: where });
-  }
+  return parseManifest(readFileSync(file, "utf8"), { url: where });
 }
 
 /**

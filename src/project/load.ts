@@ -2,6 +2,7 @@
  * Load and validate a project folder's kiln.toml into a resolved Project.
  * Every error names the file, the line and the key, and says what is expected.
  */
+import { confine } from "./confine.js";
 import { readFileSync, existsSync, statSync } from "node:fs";
 import { join, resolve, relative, isAbsolute, dirname } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
@@ -123,8 +124,8 @@ function zodToProjectError(err: z.ZodError, text: string, file: string, prefix: 
 }
 
 /** Resolve a project-relative path, refusing one that escapes `root` when given. */
-export function projectPath(project: Project, p: string, root?: string, what = "path"): string {
-  const abs = resolve(project.dir, p);
+export function projectPath(project: Project, p: string, root?: string, what = "path", line?: number): string {
+  const abs = confine(project.dir, resolve(project.dir, p), project.decl.outside_paths, { what, shown: p, file: project.file, ...(line ? { line } : {}) });
   if (root !== undefined) {
     const r = resolve(project.dir, root);
     const rel = relative(r, abs);

@@ -175,11 +175,15 @@ export const ShipSchema = z.strictObject({
   artifact_name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
   /** Release revision: tags are v<version>, or v<version>-r<N> for a re-release without a pin bump. */
   revision: z.number().int().nonnegative().default(0),
+  /** Days a published mirror index stays valid; consumers refuse it after that (freeze protection). */
+  index_valid_days: z.number().int().positive().max(3650).default(90),
 });
 export type RemoteDecl = z.infer<typeof RemoteSchema>;
 export type ShipDecl = z.infer<typeof ShipSchema>;
 
 export const ProjectSchema = z.strictObject({
+  /** Folders outside the project that kiln.toml may name (layers, series, presets); see docs/project-file.md. */
+  outside_paths: z.array(z.string()).default([]),
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case name: letters, digits, . _ -"),
   /** Folder that holds presets for the preset method (default "presets"). */
   presets_dir: z.string().default("presets"),
@@ -189,7 +193,7 @@ export const ProjectSchema = z.strictObject({
   /** Config invariants checked after configure (seed 003's "configured" gate). */
   invariant: z.array(InvariantSchema).default([]),
   remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
-  ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0 }),
+  ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;

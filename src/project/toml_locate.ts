@@ -4,9 +4,11 @@
  * a person at the right line; falls back to the nearest enclosing table header.
  */
 export function locateKey(text: string, path: readonly (string | number)[]): number | undefined {
-  const keys = path.filter((p): p is string => typeof p === "string");
+  // indices (numbers, or numeric strings from zod paths) select the N-th [[array]] table
+  const keys = path.map(String);
   const lines = text.split("\n");
   let table: string[] = [];
+  const seen = new Map<string, number>();
   let best: { line: number; depth: number } | undefined;
   const unq = (k: string) => k.trim().replace(/^["']|["']$/g, "");
   for (let i = 0; i < lines.length; i++) {
@@ -15,8 +17,15 @@ export function locateKey(text: string, path: readonly (string | number)[]): num
     const hdr = /^\[\[?([^\]]+)\]\]?$/.exec(raw);
     if (hdr) {
       table = hdr[1]!.split(".").map(unq);
+      if (raw.startsWith("[[")) {
+        const name = table.join(".");
+        const n = seen.get(name) ?? 0;
+        seen.set(name, n + 1);
+        table = [...table, String(n)];
+      }
       const depth = prefixDepth(table, keys);
-      if (depth === table.length && (!best || depth > best.depth)) best = { line: i + 1, depth };
+      const whole = depth === table.length || (raw.startsWith("[[") && depth === keys.length && depth === table.length - 1);
+      if (whole && (!best || depth > best.depth)) best = { line: i + 1, depth };
       continue;
     }
     const kv = /^([A-Za-z0-9_."' -]+?)\s*=/.exec(raw);

@@ -109,8 +109,9 @@ function oneLine(s: string, what: string): string {
 }
 
 /** The trusted comment kiln puts in its signatures: minisign's fields plus the build identity. */
-export function trustedComment(f: { timestamp: number; file: string; release?: string; identity?: string }): string {
+export function trustedComment(f: { timestamp: number; file: string; release?: string; identity?: string; indexVersion?: number }): string {
   const parts = [`timestamp:${f.timestamp}`, `file:${f.file}`, "hashed"];
+  if (f.indexVersion !== undefined) parts.push(`kiln-index-version:${f.indexVersion}`);
   if (f.release) parts.push(`kiln-release:${f.release}`);
   if (f.identity) parts.push(`kiln-identity:${f.identity}`);
   return parts.join("\t");

@@ -1,14 +1,17 @@
 /**
  * A plain mirror: a folder or an HTTP(S) server with PUT. Layout (docs/adr/0034):
  *
- *   index.json                                  what the mirror holds (unsigned: a locator only)
+ *   index.json                                  what the mirror holds: a copy of the newest signed index
+ *   meta/index-<N>.json, meta/index-<N>.json.minisig  signed index version N (never rewritten)
  *   <name>/<release>/<artifact>.tar.zst         the artifact
  *   <name>/<release>/<artifact>.tar.zst.sha256  its digest, hex only
  *   <name>/<release>/SHA256SUMS                 every file of the release, `sha256sum -c` format
  *   <name>/<release>/SHA256SUMS.minisig         minisign signature over SHA256SUMS
  *
- * Publishing uploads the files first, the signature after the sums, and the index last,
- * so the index never names a release whose files are not all there.
+ * Publishing uploads the files first, the signature after the sums, then the signed index
+ * version N+1, and flips index.json last, so the index never names a release whose files are
+ * not all there and a killed publish leaves the old state visible. A release folder that holds
+ * different sums is never rewritten (docs/adr/0041).
  */
 import { basename } from "node:path";
 import { statSync } from "node:fs";
@@ -16,6 +19,7 @@ import { formatSha256Sums, sha256File } from "./artifact.js";
 import { signMinisign, trustedComment, type MinisignKeyPair } from "./minisign.js";
 import type { Transport } from "./transport.js";
 import { SourceError, ProjectError } from "../errors.js";
+import { nameProblem, printable, type NameKind } from "../core/identity.js";
 
 export const INDEX_PATH = "index.json";
 
@@ -39,12 +43,24 @@ export interface IndexEntry {
 
 export interface MirrorIndex {
   kiln_mirror: 1;
+  /** Monotonic: each publish signs version + 1. Absent in indexes kiln wrote before signing them. */
+  version?: number;
+  /** ISO time after which consumers refuse this index (freeze protection). */
+  expires?: string;
   kernels: IndexEntry[];
 }
 
 export function emptyIndex(): MirrorIndex {
-  return { kiln_mirror: 1, kernels: [] };
+  return { kiln_mirror: 1, version: 0, kernels: [] };
 }
+
+/** Where signed index version `n` lives on the mirror. */
+export function signedIndexPath(n: number): string {
+  return `meta/index-${n}.json`;
+}
+
+/** How long a signed index stays valid unless `[ship].index_valid_days` says otherwise. */
+export const DEFAULT_INDEX_VALID_DAYS = 90;
 
 /** Parses index.json strictly enough that a hostile index cannot point outside the mirror. */
 export function parseIndex(text: string, where: string): MirrorIndex {
@@ -65,7 +81,30 @@ export function parseIndex(text: string, where: string): MirrorIndex {
     if (!/^[0-9a-f]{64}$/.test(k.sha256)) throw new SourceError(`index entry ${i} has a malformed sha256`, { url: where });
     if (!Array.isArray(k.files)) k.files = [];
   }
+  if (o.version !== undefined && (!Number.isSafeInteger(o.version) || o.version < 0)) throw new SourceError(`the index version ${JSON.stringify(o.version)} is not a whole number`, { url: where });
+  if (o.expires !== undefined && (typeof o.expires !== "string" || Number.isNaN(Date.parse(o.expires)))) throw new SourceError(`the index expiry ${JSON.stringify(o.expires)} is not a date`, { url: where });
   return o;
+}
+
+/**
+ * Checks an entry before any of its strings becomes a path: every name against the identity
+ * grammar, and the file paths against the one layout kiln publishes. Throws naming the field.
+ */
+export function checkEntry(k: IndexEntry, where: string): void {
+  const fields: [keyof IndexEntry, NameKind][] = [["name", "name"], ["release", "release"], ["arch", "arch"], ["tag", "tag"], ["kernel_version", "version"]];
+  for (const [f, kind] of fields) {
+    const why = nameProblem(kind, k[f] as string);
+    if (why) throw new SourceError(`refusing the index entry with ${f} "${printable(k[f] as string)}": ${why}`, { url: where }, "the mirror's index is malformed or hostile; nothing was installed");
+  }
+  const dir = `${k.name}/${k.release}`;
+  const want = { artifact: `${dir}/${k.name}-kernel-${k.release}-${k.arch}.tar.zst`, sums: `${dir}/SHA256SUMS`, signature: `${dir}/SHA256SUMS.minisig` };
+  for (const f of ["artifact", "sums", "signature"] as const) {
+    if (k[f] !== want[f]) throw new SourceError(`index entry ${k.release}: ${f} is "${printable(k[f])}", expected "${want[f]}"`, { url: where }, "the mirror's index is malformed or hostile; nothing was installed");
+  }
+  if (!Number.isSafeInteger(k.size) || k.size <= 0) throw new SourceError(`index entry ${k.release}: size ${JSON.stringify(k.size)} is not a positive whole number`, { url: where });
+  for (const f of k.files) {
+    if (typeof f !== "string" || nameProblem("version", f)) throw new SourceError(`index entry ${k.release}: unsafe file name "${printable(String(f))}"`, { url: where });
+  }
 }
 
 /** Seed 003's tag: v<kernelversion> for the first release of a version, then -r1, -r2... Pure. */
@@ -122,10 +161,14 @@ export interface PublishInput {
   artifactPath: string;
   /** More files of the release, e.g. SUBK bundles. */
   extraFiles?: string[];
-  /** Signs SHA256SUMS. Required: kiln does not publish unsigned releases. */
+  /** Signs SHA256SUMS and the index. Required: kiln does not publish unsigned releases. */
   key: MinisignKeyPair;
   /** Build identity digest, for the trusted comment. */
   identity?: string;
+  /** The tag to publish under (default: seed 003's next free v<version>[-r<N>]). */
+  tag?: string;
+  /** Days the signed index stays valid. */
+  validDays?: number;
   /** Seconds; defaults to now. */
   timestamp?: number;
   onProgress?: (msg: string) => void;
@@ -134,9 +177,20 @@ export interface PublishInput {
 export interface PublishResult {
   entry: IndexEntry;
   uploaded: string[];
+  /** The signed index version now live. */
+  version: number;
 }
 
+/**
+ * Publishes one release. The caller holds the publish lock (ship/publish.ts). Never rewrites
+ * a live release: when the release folder already holds SHA256SUMS, it must be the same
+ * bytes, and its files and signature are kept as they are.
+ */
 export async function publishToMirror(p: PublishInput): Promise<PublishResult> {
+  for (const [kind, v] of [["name", p.name], ["release", p.release], ["arch", p.arch], ["version", p.kernelVersion]] as const) {
+    const why = nameProblem(kind, v);
+    if (why) throw new ProjectError(`cannot publish: ${kind} "${printable(v)}": ${why}`);
+  }
   const dir = `${p.name}/${p.release}`;
   const artName = basename(p.artifactPath);
   const files = [p.artifactPath, ...(p.extraFiles ?? [])];
@@ -145,17 +199,28 @@ export async function publishToMirror(p: PublishInput): Promise<PublishResult> {
   const artSha = sums[0]!.sha256;
   const sumsText = formatSha256Sums(sums);
   const ts = p.timestamp ?? Math.floor(Date.now() / 1000);
-  const sig = signMinisign(Buffer.from(sumsText), p.key, trustedComment({ timestamp: ts, file: "SHA256SUMS", release: p.release, identity: p.identity }));
   const uploaded: string[] = [];
   const put = async (path: string, data: Buffer | { file: string }) => {
     p.onProgress?.(`upload ${path}`);
     await p.transport.put(path, data);
     uploaded.push(path);
   };
-  for (const f of files) await put(`${dir}/${basename(f)}`, { file: f });
-  await put(`${dir}/${artName}.sha256`, Buffer.from(`${artSha}\n`));
-  await put(`${dir}/SHA256SUMS`, Buffer.from(sumsText));
-  await put(`${dir}/SHA256SUMS.minisig`, Buffer.from(sig));
+  const live = await p.transport.get(`${dir}/SHA256SUMS`);
+  const liveSig = live ? await p.transport.get(`${dir}/SHA256SUMS.minisig`) : undefined;
+  if (live && !live.equals(Buffer.from(sumsText))) {
+    throw new ProjectError(
+      `release ${p.release} is already published with different files, and a published release is never rewritten`,
+      { url: p.transport.where(`${dir}/SHA256SUMS`) },
+      "a changed kernel has a new identity and so a new release; if the bytes differ for the same identity, the build is not reproducible (run `kiln check repro`)",
+    );
+  }
+  if (!live || !liveSig) {
+    const sig = signMinisign(Buffer.from(sumsText), p.key, trustedComment({ timestamp: ts, file: "SHA256SUMS", release: p.release, identity: p.identity }));
+    for (const f of files) await put(`${dir}/${basename(f)}`, { file: f });
+    await put(`${dir}/${artName}.sha256`, Buffer.from(`${artSha}\n`));
+    await put(`${dir}/SHA256SUMS`, Buffer.from(sumsText));
+    await put(`${dir}/SHA256SUMS.minisig`, Buffer.from(sig));
+  } else p.onProgress?.(`${dir} is already published with the same files; not uploading them again`);
   const current = await p.transport.get(INDEX_PATH);
   const index = current ? parseIndex(current.toString("utf8"), p.transport.where(INDEX_PATH)) : emptyIndex();
   const entry: IndexEntry = {
@@ -163,7 +228,7 @@ export async function publishToMirror(p: PublishInput): Promise<PublishResult> {
     release: p.release,
     kernel_version: p.kernelVersion,
     arch: p.arch,
-    tag: releaseTag(index, p.name, p.arch, p.kernelVersion, p.release),
+    tag: p.tag ?? releaseTag(index, p.name, p.arch, p.kernelVersion, p.release),
     artifact: `${dir}/${artName}`,
     sha256: artSha,
     size: statSync(p.artifactPath).size,
@@ -172,8 +237,21 @@ export async function publishToMirror(p: PublishInput): Promise<PublishResult> {
     files: (p.extraFiles ?? []).map((f) => basename(f)),
     published: new Date(ts * 1000).toISOString(),
   };
-  index.kernels = index.kernels.filter((k) => !(k.name === p.name && k.release === p.release && k.arch === p.arch));
-  index.kernels.push(entry);
-  await put(INDEX_PATH, Buffer.from(JSON.stringify(index, null, 2) + "\n"));
-  return { entry, uploaded };
+  checkEntry(entry, p.transport.where(INDEX_PATH));
+  const version = (index.version ?? 0) + 1;
+  const next: MirrorIndex = {
+    kiln_mirror: 1,
+    version,
+    // from the wall clock, not `timestamp` (which may be the source date, for reproducible sums)
+    expires: new Date(Date.now() + (p.validDays ?? DEFAULT_INDEX_VALID_DAYS) * 86_400_000).toISOString(),
+    kernels: [...index.kernels.filter((k) => !(k.name === p.name && k.release === p.release && k.arch === p.arch)), entry],
+  };
+  const bytes = Buffer.from(JSON.stringify(next, null, 2) + "\n");
+  const meta = signedIndexPath(version);
+  const isig = signMinisign(bytes, p.key, trustedComment({ timestamp: ts, file: basename(meta), indexVersion: version }));
+  await put(meta, bytes);
+  await put(`${meta}.minisig`, Buffer.from(isig));
+  // the flip: one whole-file write; before it consumers see version N, after it N + 1
+  await put(INDEX_PATH, bytes);
+  return { entry, uploaded, version };
 }

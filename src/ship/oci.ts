@@ -11,8 +11,8 @@
  * docker-style config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, "auths" entries).
  * Basic and Bearer (token service) challenges are both handled.
  */
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
+import { request as httpRequest } from "../effects/http.js";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -121,21 +121,9 @@ export class RegistryClient {
     return `${this.base}${path}`;
   }
 
-  private raw(method: string, url: string, headers: Record<string, string>, body?: Body): Promise<Res> {
-    const mod = url.startsWith("https:") ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, agent: false, headers, timeout: 120_000 });
-      req.on("response", (r) => resolve({ status: r.statusCode ?? 0, headers: r.headers, stream: r }));
-      req.on("timeout", () => req.destroy(new Error("no answer within 120 s")));
-      req.on("error", (e) => reject(new InfraError(`${method} failed: ${e.message}`, { url }, "check that the registry is reachable")));
-      if (body === undefined) req.end();
-      else if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        const s = createReadStream(body.file);
-        s.on("error", (e) => req.destroy(e));
-        s.pipe(req);
-      }
-    });
+  private async raw(method: string, url: string, headers: Record<string, string>, body?: Body): Promise<Res> {
+    const r = await httpRequest({ method, url, headers, ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : { file: body.file, size: body.size } }), what: "the registry" });
+    return { status: r.status, headers: r.headers, stream: r.stream };
   }
 
   private static async text(r: Res): Promise<string> {

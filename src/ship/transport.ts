@@ -6,10 +6,23 @@
  */
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import http from "node:http";
-import https from "node:https";
 import { createHash } from "node:crypto";
 import { InfraError, SourceError } from "../errors.js";
+import { request as httpRequest, readBody, collect, errorText, redactUrl, splitUserinfo, type HttpBody, type HttpLimits } from "../effects/http.js";
+
+/** Metadata (index, sums, signatures) is small: this default cap stops a hostile server early. */
+export const DEFAULT_METADATA_MAX = 4 << 20;
+
+/** The metadata cap: KILN_MAX_METADATA_BYTES, else 4 MiB. */
+export function metadataMax(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.KILN_MAX_METADATA_BYTES;
+  if (v === undefined || v === "") return DEFAULT_METADATA_MAX;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InfraError(`KILN_MAX_METADATA_BYTES=${JSON.stringify(v)} is not a positive whole number`, {}, "set it to a byte count, e.g. 4194304");
+  return n;
+}
+
+const METADATA_HINT = "mirror metadata (index.json, SHA256SUMS, signatures) is capped; KILN_MAX_METADATA_BYTES raises the cap";
 import { siblingTemp } from "./unpack.js";
 
 export interface Progress {
@@ -28,9 +41,9 @@ export interface Transport {
   /** Human-readable location of `path` for messages. */
   where(path: string): string;
   /** The file's bytes, or undefined when it does not exist. */
-  get(path: string): Promise<Buffer | undefined>;
-  /** Downloads to `dest` (temp + rename), hashing on the way. Missing file is an error. */
-  download(path: string, dest: string, onProgress?: (p: Progress) => void): Promise<DownloadResult>;
+  get(path: string, maxBytes?: number): Promise<Buffer | undefined>;
+  /** Downloads to `dest` (temp + rename), hashing on the way, stopping past `maxBytes`. Missing file is an error. */
+  download(path: string, dest: string, onProgress?: (p: Progress) => void, maxBytes?: number): Promise<DownloadResult>;
   /** Uploads a local file or bytes. */
   put(path: string, data: Buffer | { file: string }): Promise<void>;
 }
@@ -47,14 +60,20 @@ export class DirTransport implements Transport {
   where(path: string): string {
     return join(this.root, path);
   }
-  async get(path: string): Promise<Buffer | undefined> {
+  async get(path: string, maxBytes = metadataMax()): Promise<Buffer | undefined> {
     const p = join(this.root, checkRemotePath(path));
-    return existsSync(p) ? readFileSync(p) : undefined;
+    if (!existsSync(p)) return undefined;
+    const size = statSync(p).size;
+    if (size > maxBytes) throw new SourceError(`${path} is larger than ${maxBytes} bytes (${size}); not read`, { file: p }, METADATA_HINT);
+    return readFileSync(p);
   }
-  async download(path: string, dest: string, onProgress?: (p: Progress) => void): Promise<DownloadResult> {
+  async download(path: string, dest: string, onProgress?: (p: Progress) => void, maxBytes?: number): Promise<DownloadResult> {
     const src = join(this.root, checkRemotePath(path));
     if (!existsSync(src)) throw new SourceError(`not found on the mirror`, { file: src });
     const total = statSync(src).size;
+    if (maxBytes !== undefined && total > maxBytes) {
+      throw new SourceError(`${path} is ${total} bytes, more than the ${maxBytes} bytes the signed index declares`, { file: src }, "the mirror serves another file; nothing was written");
+    }
     return writeStreamTo(createReadStream(src, { highWaterMark: 1 << 20 }), dest, path, total, onProgress, src);
   }
   async put(path: string, data: Buffer | { file: string }): Promise<void> {
@@ -125,19 +144,30 @@ async function writeStreamTo(
 export interface HttpOptions {
   /** Extra headers, e.g. Authorization from the environment. */
   headers?: Record<string, string>;
-  timeoutMs?: number;
+  limits?: Partial<HttpLimits>;
 }
 
+/** A mirror over HTTP(S), through the one client in effects/http.ts. */
 export class HttpTransport implements Transport {
   private readonly base: URL;
+  private readonly headers: Record<string, string>;
   constructor(
     base: string,
     private readonly opts: HttpOptions = {},
   ) {
-    this.base = new URL(base.endsWith("/") ? base : `${base}/`);
-    if (this.base.protocol !== "http:" && this.base.protocol !== "https:") {
-      throw new InfraError(`unsupported mirror URL scheme ${this.base.protocol}`, { url: base }, "use a folder, http:// or https://");
+    let parsed: URL;
+    try {
+      parsed = new URL(base.endsWith("/") ? base : `${base}/`);
+    } catch {
+      throw new InfraError(`not a URL`, { url: redactUrl(base) }, "use a folder, http:// or https://");
     }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new InfraError(`unsupported mirror URL scheme ${parsed.protocol}`, { url: redactUrl(base) }, "use a folder, http:// or https://");
+    }
+    // userinfo becomes a header here, so no URL kiln prints or logs carries a password
+    const split = splitUserinfo(parsed.toString());
+    this.base = new URL(split.url);
+    this.headers = { ...(split.authorization ? { authorization: split.authorization } : {}), ...opts.headers };
   }
   url(path: string): string {
     return new URL(checkRemotePath(path), this.base).toString();
@@ -146,95 +176,48 @@ export class HttpTransport implements Transport {
     return this.url(path);
   }
 
-  private request(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | { file: string; size: number }, anonymous = false): Promise<http.IncomingMessage> {
-    const mod = url.startsWith("https:") ? https : http;
-    const all: Record<string, string> = anonymous ? {} : { ...this.opts.headers };
-    for (const [k, v] of Object.entries(headers)) if (v !== "") all[k] = v;
-    return new Promise((res, rej) => {
-      // agent: false: no idle keep-alive sockets that a server may close under us between calls
-      const req = mod.request(url, { method, agent: false, headers: all, timeout: this.opts.timeoutMs ?? 60_000 });
-      req.on("response", res);
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.opts.timeoutMs ?? 60_000} ms`)));
-      req.on("error", (e) => rej(new InfraError(`${method} failed: ${e.message}`, { url }, "check that the mirror is reachable")));
-      if (body === undefined) req.end();
-      else if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        const s = createReadStream(body.file);
-        s.on("error", (e) => req.destroy(e));
-        s.pipe(req);
-      }
-    });
+  private send(method: string, url: string, extra: Record<string, string> = {}, body?: HttpBody) {
+    return httpRequest({ method, url, headers: { ...this.headers, ...extra }, body, limits: this.opts.limits, redirects: method === "GET" ? 5 : 0, what: "the mirror" });
   }
 
-  /** GET following up to 5 redirects; credentials go only to the mirror's own origin. */
-  private async getFollowing(url: string): Promise<{ r: http.IncomingMessage; url: string }> {
-    let cur = url;
-    for (let hops = 0; ; hops++) {
-      const sameOrigin = new URL(cur).origin === this.base.origin;
-      const r = await this.request("GET", cur, {}, undefined, !sameOrigin);
-      const loc = r.headers.location;
-      if (r.statusCode && r.statusCode >= 300 && r.statusCode < 400 && loc && hops < 5) {
-        r.resume();
-        cur = new URL(loc, cur).toString();
-        continue;
-      }
-      return { r, url: cur };
-    }
-  }
-
-  private static async drain(r: http.IncomingMessage): Promise<string> {
-    const parts: Buffer[] = [];
-    let n = 0;
-    for await (const c of r) {
-      if (n < 4096) parts.push(c as Buffer);
-      n += (c as Buffer).length;
-    }
-    return Buffer.concat(parts).toString("utf8").slice(0, 300).trim();
-  }
-
-  async get(path: string): Promise<Buffer | undefined> {
-    const { r, url } = await this.getFollowing(this.url(path));
-    if (r.statusCode === 404) {
-      await HttpTransport.drain(r);
+  async get(path: string, maxBytes = metadataMax()): Promise<Buffer | undefined> {
+    const r = await this.send("GET", this.url(path));
+    if (r.status === 404) {
+      r.discard();
       return undefined;
     }
-    if (r.statusCode !== 200) {
-      const body = await HttpTransport.drain(r);
-      throw new InfraError(`GET answered ${r.statusCode} ${r.statusMessage ?? ""}${body ? `: ${body}` : ""}`, { url }, "the mirror failed; try again later");
+    if (r.status !== 200) {
+      const body = await errorText(r);
+      throw new InfraError(`GET answered ${r.status} ${r.statusMessage}${body ? `: ${body}` : ""}`, { url: r.url }, "the mirror failed; try again later");
     }
-    const parts: Buffer[] = [];
-    try {
-      for await (const c of r) parts.push(c as Buffer);
-    } catch (e) {
-      throw new SourceError(`download cut: ${(e as Error).message}`, { url }, "run the command again");
-    }
-    const data = Buffer.concat(parts);
-    const len = r.headers["content-length"];
-    if (len !== undefined && Number(len) !== data.length) {
-      throw new SourceError(`download truncated: got ${data.length} of ${len} bytes`, { url }, "the connection was cut; run the command again");
-    }
-    return data;
+    return collect(r, { maxBytes, what: path, hint: METADATA_HINT });
   }
 
-  async download(path: string, dest: string, onProgress?: (p: Progress) => void): Promise<DownloadResult> {
-    const { r, url } = await this.getFollowing(this.url(path));
-    if (r.statusCode !== 200) {
-      const body = await HttpTransport.drain(r);
-      const E = r.statusCode === 404 ? SourceError : InfraError;
-      throw new E(`GET answered ${r.statusCode} ${r.statusMessage ?? ""}${body ? `: ${body}` : ""}`, { url }, r.statusCode === 404 ? "the mirror does not have this file" : "the mirror failed; try again later");
+  async download(path: string, dest: string, onProgress?: (p: Progress) => void, maxBytes?: number): Promise<DownloadResult> {
+    const r = await this.send("GET", this.url(path));
+    if (r.status !== 200) {
+      const body = await errorText(r);
+      const E = r.status === 404 ? SourceError : InfraError;
+      throw new E(`GET answered ${r.status} ${r.statusMessage}${body ? `: ${body}` : ""}`, { url: r.url }, r.status === 404 ? "the mirror does not have this file" : "the mirror failed; try again later");
     }
     const len = r.headers["content-length"];
-    return writeStreamTo(r as AsyncIterable<Buffer>, dest, path, len === undefined ? undefined : Number(len), onProgress, url);
+    const total = len === undefined ? undefined : Number(len);
+    if (maxBytes !== undefined && total !== undefined && total > maxBytes) {
+      r.discard();
+      throw new SourceError(`${path} is announced as ${total} bytes, more than the ${maxBytes} bytes the signed index declares`, { url: r.url }, "the mirror serves another file; nothing was written");
+    }
+    const cap = maxBytes === undefined ? undefined : { maxBytes, what: path, hint: "the signed index declares a smaller size; the mirror serves another file" };
+    return writeStreamTo(readBody(r, cap), dest, path, total, onProgress, r.url);
   }
 
   async put(path: string, data: Buffer | { file: string }): Promise<void> {
     const url = this.url(path);
     const size = Buffer.isBuffer(data) ? data.length : statSync(data.file).size;
     const body = Buffer.isBuffer(data) ? data : { file: data.file, size };
-    const r = await this.request("PUT", url, { "content-length": String(size), "content-type": "application/octet-stream" }, body);
-    const text = await HttpTransport.drain(r);
-    if (!r.statusCode || r.statusCode < 200 || r.statusCode >= 300) {
-      throw new InfraError(`PUT answered ${r.statusCode} ${r.statusMessage ?? ""}${text ? `: ${text}` : ""}`, { url }, "check the mirror accepts PUT and your credentials (KILN_MIRROR_TOKEN)");
+    const r = await this.send("PUT", url, { "content-length": String(size), "content-type": "application/octet-stream" }, body);
+    const text = await errorText(r);
+    if (r.status < 200 || r.status >= 300) {
+      throw new InfraError(`PUT answered ${r.status} ${r.statusMessage}${text ? `: ${text}` : ""}`, { url: r.url }, "check the mirror accepts PUT and your credentials (KILN_MIRROR_TOKEN)");
     }
   }
 }
@@ -247,6 +230,6 @@ export function openTransport(remote: string, env: NodeJS.ProcessEnv = process.e
     else if (env.KILN_MIRROR_USER) headers.authorization = `Basic ${Buffer.from(`${env.KILN_MIRROR_USER}:${env.KILN_MIRROR_PASSWORD ?? ""}`).toString("base64")}`;
     return new HttpTransport(remote, { headers });
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) throw new InfraError(`unsupported mirror URL`, { url: remote }, "use a folder, http:// or https://");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) throw new InfraError(`unsupported mirror URL`, { url: redactUrl(remote) }, "use a folder, http:// or https://");
   return new DirTransport(resolve(remote.replace(/^file:\/\//, "")));
 }

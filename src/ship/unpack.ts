@@ -11,7 +11,7 @@
  * Everything lands in a fresh temporary folder beside the destination, which is renamed
  * into place only when the whole archive was read; any failure removes it.
  */
-import { closeSync, lstatSync, linkSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, futimesSync, writeSync, existsSync } from "node:fs";
+import { closeSync, lstatSync, linkSync, mkdirSync, openSync, renameSync, symlinkSync, futimesSync, writeSync, existsSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -20,18 +20,56 @@ import { TarReader, TarFormatError, type TarEntryHeader } from "./tar.js";
 import { SourceError, InfraError, KilnError } from "../errors.js";
 
 export interface UnpackLimits {
-  /** Largest single file, bytes. */
+  /** Largest single file, bytes (`--max-unpack-file-bytes`). */
   maxEntrySize: number;
-  /** Sum of all file sizes, bytes. */
+  /** Sum of all file sizes, bytes (`--max-unpack-bytes`). */
   maxTotalSize: number;
+  /** Entries, folders implied by a path counted too (`--max-unpack-entries`). */
   maxEntries: number;
+  /** Path components of one entry. */
+  maxDepth: number;
 }
 
 export const DEFAULT_LIMITS: UnpackLimits = {
   maxEntrySize: 1 << 30,
-  maxTotalSize: 8 * (1 << 30),
+  maxTotalSize: 4 * (1 << 30),
   maxEntries: 200_000,
+  maxDepth: 32,
 };
+
+/**
+ * Removes a file or a folder tree without recursion (a 3000-deep tree is fine) and without
+ * following symlinks. Missing is fine.
+ */
+export function removeTree(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) {
+    unlinkSync(path);
+    return;
+  }
+  const stack: string[] = [path];
+  while (stack.length) {
+    const d = stack[stack.length - 1]!;
+    const kids = readdirSync(d, { withFileTypes: true });
+    let pushed = false;
+    for (const k of kids) {
+      const p = join(d, k.name);
+      if (k.isDirectory()) {
+        stack.push(p);
+        pushed = true;
+      } else unlinkSync(p);
+    }
+    if (!pushed) {
+      rmdirSync(d);
+      stack.pop();
+    }
+  }
+}
 
 /** Why an entry is refused, or undefined when its path is acceptable. Pure. */
 export function checkEntryPath(path: string): string | undefined {
@@ -109,6 +147,7 @@ class Extractor {
       if (k === "symlink") this.refuse(h, `its folder ${cur} is a symlink in the archive`);
       if (k === "file") this.refuse(h, `its folder ${cur} is a file in the archive`);
       if (!k) {
+        if (++this.entries > this.limits.maxEntries) this.refuse(h, `more than ${this.limits.maxEntries} entries, counting implied folders (--max-unpack-entries raises the limit)`);
         mkdirSync(join(this.root, cur), { mode: 0o755 });
         this.kinds.set(cur, "dir");
       }
@@ -116,12 +155,14 @@ class Extractor {
   }
 
   entry(h: TarEntryHeader): void {
-    if (++this.entries > this.limits.maxEntries) this.refuse(h, `more than ${this.limits.maxEntries} entries`);
     if (h.type === "dir" && (h.path === "." || h.path === "./")) return; // the root itself
     const bad = checkEntryPath(h.path);
     if (bad) this.refuse(h, bad);
     const rel = normalEntryPath(h.path);
     const existing = this.kinds.get(rel);
+    if (!existing && ++this.entries > this.limits.maxEntries) this.refuse(h, `more than ${this.limits.maxEntries} entries (--max-unpack-entries raises the limit)`);
+    if (rel.split("/").length > this.limits.maxDepth) this.refuse(h, `more than ${this.limits.maxDepth} folders deep`);
+    if (Buffer.byteLength(rel) > 1024) this.refuse(h, "path longer than 1024 bytes");
     if (existing && !(existing === "dir" && h.type === "dir")) this.refuse(h, "path appears twice");
     const abs = join(this.root, rel);
     switch (h.type) {
@@ -131,8 +172,8 @@ class Extractor {
         this.kinds.set(rel, "dir");
         return;
       case "file": {
-        if (h.size > this.limits.maxEntrySize) this.refuse(h, `size ${h.size} is over the per-file limit of ${this.limits.maxEntrySize}`);
-        if (this.bytes + h.size > this.limits.maxTotalSize) this.refuse(h, `total size would exceed the limit of ${this.limits.maxTotalSize}`);
+        if (h.size > this.limits.maxEntrySize) this.refuse(h, `size ${h.size} is over the per-file limit of ${this.limits.maxEntrySize} bytes (--max-unpack-file-bytes raises it)`);
+        if (this.bytes + h.size > this.limits.maxTotalSize) this.refuse(h, `total size would exceed the limit of ${this.limits.maxTotalSize} bytes (--max-unpack-bytes raises it)`);
         this.bytes += h.size;
         this.parents(h, rel);
         this.fd = openSync(abs, "wx", h.mode & 0o111 ? 0o755 : 0o644);
@@ -228,7 +269,7 @@ export async function safeUnpack(opts: {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       streamed += chunk.length;
       if (streamed > maxStream) {
-        throw new SourceError(`archive decompresses to more than ${maxStream} bytes`, { file: opts.archive }, "raise the size limit if this is expected");
+        throw new SourceError(`archive decompresses to more than ${maxStream} bytes`, { file: opts.archive }, "the archive is a decompression bomb or larger than the budget; --max-unpack-bytes and --max-unpack-entries raise it if this is expected");
       }
       reader.write(chunk);
       if (reader.finished) break;
@@ -252,13 +293,15 @@ export async function safeUnpack(opts: {
     ex.close();
     if (proc && proc.exitCode === null) proc.kill();
     await proc?.catch(() => undefined);
-    rmSync(tmp, { recursive: true, force: true });
+    removeTree(tmp);
     if (e instanceof TarFormatError) {
       throw new SourceError(`not a valid tar archive: ${e.message}`, { file: opts.archive }, "the artifact is corrupt or truncated; fetch it again");
     }
     if (e instanceof KilnError) throw e;
     if (!existsSync(opts.archive)) throw new SourceError(`archive not found`, { file: opts.archive });
-    throw new InfraError(`unpacking failed: ${(e as Error).message}`, { file: opts.archive }, `check free space and permissions beside ${opts.dest}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const hint = code === "ENOSPC" || code === "EDQUOT" ? `free space beside ${opts.dest}` : code === "EACCES" || code === "EPERM" || code === "EROFS" ? `check the permissions beside ${opts.dest}` : "nothing was left behind; the error names the cause";
+    throw new InfraError(`unpacking failed: ${(e as Error).message}`, { file: opts.archive }, hint);
   }
 }
 

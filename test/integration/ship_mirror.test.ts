@@ -51,7 +51,7 @@ function assertNothingUnpacked(c: { bootDir: string; root: string; cacheDir: str
 test("publish to an HTTP mirror, fetch, second fetch is a no-op", async () => {
   const t = new HttpTransport(srv.url);
   const r = await publishToMirror({ transport: t, name: "demo", release: RELEASE, kernelVersion: "6.12.0", arch: "x86_64", artifactPath: artifact, key, identity: "0123456789ab", timestamp: 1_700_000_100 });
-  assert.deepEqual(srv.puts, [`${DIR}/${ART}`, `${DIR}/${ART}.sha256`, `${DIR}/SHA256SUMS`, `${DIR}/SHA256SUMS.minisig`, "/mirror/index.json"]);
+  assert.deepEqual(srv.puts, [`${DIR}/${ART}`, `${DIR}/${ART}.sha256`, `${DIR}/SHA256SUMS`, `${DIR}/SHA256SUMS.minisig`, "/mirror/meta/index-1.json", "/mirror/meta/index-1.json.minisig", "/mirror/index.json"]);
   assert.equal(r.entry.tag, "v6.12.0");
   const idx = parseIndex(srv.files.get("/mirror/index.json")!.toString(), "index");
   assert.equal(idx.kernels.length, 1);
