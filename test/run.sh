@@ -46,7 +46,11 @@ node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${files[@]}" || rc=$?
-echo "test/run.sh: suite '$suite' took $((SECONDS - start)) s"
+echo "test/run.sh: suite '$suite' took $((SECONDS - start)) s" >&2
+count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$tap" | tail -1; }
+pass=$(count pass)
+fail=$(count fail)
+skip=$(count skipped)
 if [[ "${CI:-}" == true || "${CI:-}" == 1 ]]; then
   skipped=$(grep -E '^\s*(not )?ok [0-9]+ .*# (SKIP|TODO)' "$tap" || true)
   if [[ -n "$skipped" ]]; then
@@ -55,4 +59,6 @@ if [[ "${CI:-}" == true || "${CI:-}" == 1 ]]; then
     [[ $rc -eq 0 ]] && rc=1
   fi
 fi
+# the closing line: totals of the whole run
+echo "tests: ${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
 exit $rc
