@@ -1,11 +1,10 @@
 /**
  * Real boots under TCG of the example's minimal kernels on x86_64, aarch64 and riscv64,
  * and the failures that must explain themselves. Kernels come from
- * test/support/boot_kernels.ts (built once into the shared test cache).
+ * the test store (test/support/store.ts: built once per suite run, reused after).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GateFailure } from "../../src/errors.js";
@@ -14,6 +13,7 @@ import { defaultInitToolchain } from "../../src/boot/init.js";
 import { ARCHES } from "../../src/tables/arches.js";
 import { assertSmoke, checkBoots, runSmoke, smokeManifestFields, writeSmokeInitramfs } from "../../src/boot/smoke.js";
 import { BOOT_TEST_CACHE, bootKernel, bootTestDir } from "../support/boot_kernels.js";
+import { haveCommand, needs } from "../support/needs.js";
 
 const BUILD_TIMEOUT = 60 * 60 * 1000;
 
@@ -130,14 +130,9 @@ test("with accel auto, KVM is used only when it really runs a guest here (else T
   if (r.accel === "tcg") assert.ok(notes.length <= 1 && notes.every((n) => /TCG/.test(n)), notes.join("\n"));
 });
 
-let haveClang = true;
-try {
-  execFileSync("clang", ["--version"], { stdio: "ignore" });
-} catch {
-  haveClang = false;
-}
+const clangSkip = needs(!haveCommand("clang") && "clang is not installed (apt-get install clang lld llvm)");
 
-test("the init also builds with clang (LLVM toolchain) and boots", { timeout: BUILD_TIMEOUT, skip: haveClang ? false : "clang is not installed" }, async () => {
+test("the init also builds with clang (LLVM toolchain) and boots", { timeout: BUILD_TIMEOUT, skip: clangSkip }, async () => {
   for (const arch of ["aarch64", "riscv64"]) {
     const k = bootKernel(arch);
     const dir = bootTestDir(`clang-${arch}`);
@@ -156,9 +151,7 @@ test("the init also builds with clang (LLVM toolchain) and boots", { timeout: BU
 test("kiln boot (the CLI) builds or reuses, boots, and records the timings in the manifest", { timeout: BUILD_TIMEOUT }, async () => {
   const k = bootKernel("x86_64");
   const { kiln } = await import("../support/kiln.js");
-  const { TEST_CACHE } = await import("../support/trees.js");
-  const dir = join(TEST_CACHE, "projects", "boot-default");
-  const r = await kiln(["-C", dir, "--json", "boot", "--arch", "x86_64", "--accel", "tcg"]);
+  const r = await kiln(["-C", k.project, "--json", "boot", "--arch", "x86_64", "--accel", "tcg"]);
   assert.equal(r.code, 0, r.stderr);
   const [s] = JSON.parse(r.stdout) as { ok: boolean; release: string }[];
   assert.equal(s!.ok, true);

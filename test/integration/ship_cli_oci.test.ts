@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { kiln } from "../support/kiln.js";
+import { needs } from "../support/needs.js";
 import {
   layStoreEntry, writeProject, release, toml, hasRegistry, hasHtpasswd, startRegistry, htpasswdFile, failingProxy, KV, type Registry,
 } from "./ship_cli_support.js";
@@ -52,7 +53,7 @@ async function tags(client: RegistryClient, refs: string[]): Promise<string[]> {
   return digests;
 }
 
-test("publish to docker-registry without auth: tags <kernelversion> and <release>; peers reuse it", { skip: !hasRegistry && "docker-registry is not installed" }, async () => {
+test("publish to docker-registry without auth: tags <kernelversion> and <release>; peers reuse it", { skip: needs(!hasRegistry && "docker-registry is not installed (apt-get install docker-registry)") }, async () => {
   const reg = await startRegistry(join(base, "reg-open"));
   regs.push(reg);
   const proj = project("p-open", { reg: `oci = ${toml(`${reg.addr}/kernels/shipcli`)}\ninsecure = true` }, `publish = ["reg"]`);
@@ -99,7 +100,7 @@ function readdirNoTmp(d: string): string[] {
   return existsSync(d) ? readdirSync(d) : [];
 }
 
-test("publish with htpasswd auth: refused without credentials, accepted from env or a docker config", { skip: (!hasRegistry || !hasHtpasswd) && "docker-registry or htpasswd is not installed" }, async () => {
+test("publish with htpasswd auth: refused without credentials, accepted from env or a docker config", { skip: needs((!hasRegistry || !hasHtpasswd) && "docker-registry or htpasswd is not installed (apt-get install docker-registry apache2-utils)") }, async () => {
   const reg = await startRegistry(join(base, "reg-auth"), htpasswdFile(join(base, "htpasswd"), "kiln", "s3cret"));
   regs.push(reg);
   const proj = project("p-auth", { reg: `oci = ${toml(`${reg.addr}/kernels/auth`)}\ninsecure = true` }, `publish = ["reg"]`);
@@ -124,7 +125,7 @@ test("publish with htpasswd auth: refused without credentials, accepted from env
   assert.ok(!readFileSync(join(proj, "kiln.toml"), "utf8").includes("s3cret"));
 });
 
-test("a registry that answers 500 mid-push: exit 1 with the URL, no tag appears", { skip: !hasRegistry && "docker-registry is not installed" }, async () => {
+test("a registry that answers 500 mid-push: exit 1 with the URL, no tag appears", { skip: needs(!hasRegistry && "docker-registry is not installed (apt-get install docker-registry)") }, async () => {
   const reg = regs[0] ?? (await startRegistry(join(base, "reg-open2")));
   if (!regs.includes(reg)) regs.push(reg);
   const proxy = await failingProxy(reg.addr, 3);

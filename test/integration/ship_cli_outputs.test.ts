@@ -14,13 +14,13 @@ import { inspectDeb, checkKernelImageDeb, assertKernelDeb } from "../../src/ship
 import { inspectBundleFile } from "../../src/ship/bundle_file.js";
 import type { Manifest } from "../../src/core/manifest.js";
 import { listAll } from "./ship_cli_support.js";
+import { haveCommand, needs, needSource } from "../support/needs.js";
 
-const canDeb = spawnSync("which", ["dpkg-buildpackage"]).status === 0 && spawnSync("which", ["dh_listpackages"]).status === 0;
-const hasSource = existsSync("/usr/src/linux-source-6.12.tar.xz");
+const canDeb = haveCommand("dpkg-buildpackage") && haveCommand("dh_listpackages");
 
 test(
   "kiln build writes the artifact, the bundle and bindeb-pkg packages into out/<release>",
-  { skip: (!canDeb && "dpkg-dev/debhelper not installed") || (!hasSource && "linux-source-6.12 is not installed"), timeout: 60 * 60_000 },
+  { skip: needs(!canDeb && "dpkg-dev/debhelper are not installed (apt-get install dpkg-dev debhelper)") || needSource("6.12"), timeout: 60 * 60_000 },
   async () => {
     const base = mkdtempSync("/var/tmp/kiln-ship-cli-outputs-");
     const proj = exampleCopy("shipcli-outputs");

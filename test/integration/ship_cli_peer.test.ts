@@ -22,6 +22,7 @@ import { fetchIdentity } from "../../src/pipeline/fetch_identity.js";
 import { produceOutputs } from "../../src/pipeline/outputs.js";
 import type { Manifest } from "../../src/core/manifest.js";
 import type { Ui } from "../../src/ui/log.js";
+import { needSource } from "../support/needs.js";
 
 let base: string;
 let home: string;
@@ -115,12 +116,10 @@ test("fetchIdentity never uses a tampered, unsigned or wrongly signed copy, and 
   await neverUsed("server error", () => srv.faults.set("/mirror/index.json", "500"), /warning: not using web's copy .*GET answered 500/);
 });
 
-const hooked = readFileSync(join(REPO, "src", "pipeline", "build.ts"), "utf8").includes("fetchIdentity");
-const hasSource = existsSync("/usr/src/linux-source-6.12.tar.xz");
 
 test(
   "kiln build: publish the example once, a second KILN_HOME reuses it from the mirror without compiling",
-  { skip: (!hooked && "build.ts does not call fetchIdentity yet") || (!hasSource && "linux-source-6.12 is not installed"), timeout: 90 * 60_000 },
+  { skip: needSource("6.12"), timeout: 90 * 60_000 },
   async () => {
     const proj = exampleCopy("shipcli-peer");
     try {

@@ -13,10 +13,11 @@ import { smallVmlinux } from "../fixtures/ship/kernel.js";
 import { kernelTree } from "../support/trees.js";
 import { inspectDeb, checkKernelImageDeb, assertKernelDeb, parseDebContents, parseDebFields } from "../../src/ship/deb.js";
 import { GateFailure } from "../../src/errors.js";
+import { haveCommand, needs } from "../support/needs.js";
 
-const canBuild = spawnSync("which", ["dpkg-buildpackage"]).status === 0 && spawnSync("which", ["dh_listpackages"]).status === 0;
+const canBuild = haveCommand("dpkg-buildpackage") && haveCommand("dh_listpackages");
 
-test("bindeb-pkg packages: fields, contents, extraction into a throwaway root", { skip: !canBuild && "dpkg-dev/debhelper not installed", timeout: 30 * 60_000 }, async () => {
+test("bindeb-pkg packages: fields, contents, extraction into a throwaway root", { skip: needs(!canBuild && "dpkg-dev/debhelper are not installed (apt-get install dpkg-dev debhelper)"), timeout: 30 * 60_000 }, async () => {
   const out = dirname(smallVmlinux());
   const work = dirname(out);
   const release = readFileSync(join(out, "include", "config", "kernel.release"), "utf8").trim();

@@ -1,19 +1,18 @@
 /**
  * `kiln check repro` on the bundled example: two clean builds from the pin in two folders, the
  * second with a cold compiler cache, byte-identical artifacts and vmlinux (the issue's "the
- * example must pass"). Two full compiles: about 6 minutes on two idle cores, far more on a
- * shared machine. KILN_TEST_SKIP_REPRO=1 skips it.
+ * example must pass"). Two full compiles, one with a cold compiler cache: about 6 minutes on two
+ * idle cores, far more on a shared machine; in test/full/ (npm run test:full) for that reason.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { kiln, exampleCopy, removeProject, TEST_HOME } from "../support/kiln.js";
-
-const hasSource = existsSync("/usr/src/linux-source-6.12.tar.xz");
+import { needSource } from "../support/needs.js";
 
 test(
   "kiln check repro: the example builds byte-identically twice",
-  { skip: (process.env.KILN_TEST_SKIP_REPRO === "1" && "KILN_TEST_SKIP_REPRO=1") || (!hasSource && "linux-source-6.12 is not installed"), timeout: 120 * 60_000 },
+  { skip: needSource("6.12"), timeout: 120 * 60_000 },
   async () => {
     const proj = exampleCopy("shipcli-repro");
     try {

@@ -8,9 +8,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { debianTarball, kernelTree, TEST_CACHE } from "../support/trees.js";
+import { VIRTIO_GUEST, virtioFragment } from "../support/kconfig_goals.js";
 import { evaluate, loadKconfig, parseDotConfig, writeDefconfig, writeDotConfig, type Evaluation, type KconfigModel } from "../../src/kconfig/index.js";
 import { hasCommand, kconfigArch, runKernelKconfig } from "../../src/kconfig/run.js";
 
@@ -19,39 +20,11 @@ const ARCHES = ["x86_64", "arm64", "riscv"];
 /** The configs of the example plus the two that exercise every tristate and select. */
 const GOALS = ["defconfig", "tinyconfig", "virtio", "allmodconfig", "allyesconfig"];
 
-/** The minimal virtio guest of the example (allnoconfig + these). */
-const VIRTIO_GUEST = [
-  "CONFIG_64BIT=y",
-  "CONFIG_PRINTK=y",
-  "CONFIG_TTY=y",
-  "CONFIG_SERIAL_8250=y",
-  "CONFIG_SERIAL_8250_CONSOLE=y",
-  "CONFIG_BLK_DEV_INITRD=y",
-  "CONFIG_BINFMT_ELF=y",
-  "CONFIG_DEVTMPFS=y",
-  "CONFIG_PROC_FS=y",
-  "CONFIG_SYSFS=y",
-  "CONFIG_PCI=y",
-  "CONFIG_VIRTIO_PCI=y",
-  "CONFIG_VIRTIO_BLK=y",
-  "CONFIG_VIRTIO_NET=y",
-  "CONFIG_HYPERVISOR_GUEST=y",
-  "CONFIG_PARAVIRT=y",
-].join("\n") + "\n";
-
 const DEFCONFIG_FILE: Record<string, string> = {
   x86_64: "arch/x86/configs/x86_64_defconfig",
   arm64: "arch/arm64/configs/defconfig",
   riscv: "arch/riscv/configs/defconfig",
 };
-
-function virtioFragment(): string {
-  const dir = join(TEST_CACHE, "kconfig");
-  mkdirSync(dir, { recursive: true });
-  const p = join(dir, "virtio-guest.config");
-  if (!existsSync(p) || readFileSync(p, "utf8") !== VIRTIO_GUEST) writeFileSync(p, VIRTIO_GUEST);
-  return p;
-}
 
 /** The kernel's own .config text, produced once and cached. */
 function reference(series: string, tree: string, arch: string, goal: string): string {
