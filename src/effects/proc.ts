@@ -1,13 +1,12 @@
 /**
  * The one door to subprocesses. Always argv arrays, never a shell string built from input.
  *
- * - run / output: run to the end, collect stdout and stderr (execa underneath).
+ * - run / output: run to the end, collect stdout and stderr (on top of start).
  * - runSync: the same, synchronously, for the kconfig reader's `$(shell,...)` and make calls.
  * - start: a long-running child with streaming output (line or chunk callbacks), stdin given
  *   or piped, an overall timeout, its own process group and kill-on-signal (Ctrl-C stops it too).
  * - which / whichSync: PATH lookup, in process (no `command -v` shell).
  */
-import { execa, type Options as ExecaOptions } from "execa";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
@@ -42,32 +41,23 @@ function notInstalled(cmd: string, hint?: string): HostError {
 }
 
 export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [cmd, ...args] = argv;
-  if (!cmd) throw new InfraError("internal: empty command");
-  const eo: ExecaOptions = {
-    cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: true,
-    input: opts.input,
-    reject: false,
-    all: true,
-    stripFinalNewline: false,
-    timeout: opts.timeoutMs,
-    maxBuffer: 512 * 1024 * 1024,
-  };
-  const r = await execa(cmd, args, eo);
-  if (r.failed && (r as { code?: string }).code === "ENOENT") throw notInstalled(cmd, opts.missingHint);
-  const res: RunResult = {
-    exitCode: r.exitCode ?? (r.signal ? 128 : 1),
-    stdout: String(r.stdout ?? ""),
-    stderr: String(r.stderr ?? ""),
-    all: String(r.all ?? ""),
-    signal: r.signal ?? undefined,
-    timedOut: r.timedOut === true,
-  };
+  let stdout = "";
+  let stderr = "";
+  let all = "";
+  const p = start(argv, {
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.missingHint ? { missingHint: opts.missingHint } : {}),
+    onStdout: (c) => ((stdout += c), (all += c)),
+    onStderr: (c) => ((stderr += c), (all += c)),
+  });
+  const x = await p.done;
+  const res: RunResult = { exitCode: x.exitCode, stdout, stderr, all, ...(x.signal ? { signal: x.signal } : {}), timedOut: x.timedOut };
   if (res.exitCode !== 0 && !opts.allowFail) {
     const tail = res.all.trim().split("\n").slice(-15).join("\n");
-    throw new InfraError(`command failed (exit ${res.exitCode}${r.signal ? `, ${r.signal}` : ""}): ${argv.join(" ")}\n${tail}`);
+    throw new InfraError(`command failed (exit ${res.exitCode}${x.signal ? `, ${x.signal}` : ""}): ${argv.join(" ")}\n${tail}`);
   }
   return res;
 }

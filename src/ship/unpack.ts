@@ -15,7 +15,7 @@ import { closeSync, lstatSync, linkSync, mkdirSync, openSync, renameSync, symlin
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { execa } from "execa";
+import { start } from "../effects/proc.js";
 import { TarReader, TarFormatError, type TarEntryHeader } from "./tar.js";
 import { SourceError, InfraError, KilnError } from "../errors.js";
 
@@ -257,13 +257,12 @@ export async function safeUnpack(opts: {
   // Archive bytes beyond the content limit plus generous header room mean a bomb.
   const maxStream = limits.maxTotalSize + (limits.maxEntries + 2) * 2048;
   let streamed = 0;
+  let stderr = "";
   const compression = opts.compression ?? (opts.archive.endsWith(".zst") ? "zstd" : "none");
   const proc =
     compression === "zstd"
-      ? execa("zstd", ["-d", "-c", "-q", "--no-progress", "--", opts.archive], { buffer: false, stdout: "pipe", stderr: "pipe", reject: false })
+      ? start(["zstd", "-d", "-c", "-q", "--no-progress", "--", opts.archive], { onStderr: (d) => (stderr += d) })
       : undefined;
-  let stderr = "";
-  proc?.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   try {
     const source = proc ? proc.stdout! : createReadStream(opts.archive, { highWaterMark: 1 << 20 });
     for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -276,7 +275,7 @@ export async function safeUnpack(opts: {
     }
     if (proc) {
       if (reader.finished) proc.kill();
-      const r = await proc;
+      const r = await proc.done;
       if (!reader.finished && (r.exitCode ?? 1) !== 0) {
         throw new SourceError(
           `zstd could not decompress the artifact: ${stderr.trim() || `exit ${r.exitCode}`}`,
@@ -291,8 +290,8 @@ export async function safeUnpack(opts: {
     return { entries: ex.entries, bytes: ex.bytes };
   } catch (e) {
     ex.close();
-    if (proc && proc.exitCode === null) proc.kill();
-    await proc?.catch(() => undefined);
+    proc?.kill();
+    await proc?.done.catch(() => undefined);
     removeTree(tmp);
     if (e instanceof TarFormatError) {
       throw new SourceError(`not a valid tar archive: ${e.message}`, { file: opts.archive }, "the artifact is corrupt or truncated; fetch it again");
