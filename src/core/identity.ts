@@ -1,5 +1,5 @@
 /**
- * Build identity (formats.md §1). Pure: no files, no processes.
+ * Build identity (docs/adr/0003-identity.md). Pure: no files, no processes.
  *
  *   digest  = sha256( config-without-LOCALVERSION \0 toolchain \0 make-flags(blanked) \0 source-tree-hash )[0:12]
  *   release = <kernelversion>-<label>-<digest>   (or <kernelversion>-<digest> with no label)
@@ -101,7 +101,7 @@ export function seriesRevision(subject: string): number | undefined {
   return tail ? Number(tail[1]) : undefined;
 }
 
-/** Label precedence (formats.md §1): explicit; series subject (+-vN for N>=2); vanilla; slug of ref. */
+/** Label precedence: explicit; series subject (+-vN for N>=2); vanilla; slug of ref. */
 export function inferLabel(src: LabelSource): string {
   if (src.explicit !== undefined) return slugify(src.explicit);
   if (src.seriesSubject) {

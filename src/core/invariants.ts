@@ -1,5 +1,5 @@
 /**
- * Config invariants (seed 003): required symbols with an exact value, forbidden symbols (any y or
+ * Config invariants: required symbols with an exact value, forbidden symbols (any y or
  * m is a violation), each rule common or scoped to arches and/or variants (a variant is a target
  * name), or to everything but some variants. Pure: rules and a final config in, violations out.
  */

@@ -1,7 +1,7 @@
 /**
  * Patch series logic, pure: read a quilt series file, list the files a patch touches, read the
  * subject, and read GNU patch's output into per-hunk results for the "applies clean" gate
- * (zero fuzz, zero offset, formats.md §4).
+ * (zero fuzz, zero offset).
  */
 
 export interface SeriesLine {

@@ -1,5 +1,5 @@
 /**
- * fetch_identity (seed 001's use_peers): before compiling, ask each `[ship].reuse` remote
+ * fetch_identity (peer reuse): before compiling, ask each `[ship].reuse` remote
  * whether it has this exact release. A copy is used only when its SHA256SUMS is signed by a
  * key in `[ship].trusted_keys` for this release and every file matches the signed sums; it is
  * unpacked into a temporary store folder and moved into `<store>/<release>` in one rename,

@@ -1,5 +1,5 @@
 /**
- * Step 8, install: lay the build out in a temporary store folder with formats.md §2's layout:
+ * The install step: lay the build out in a temporary store folder in the usual install layout:
  *   boot/<image>-<release>, boot/System.map-<release>, boot/config-<release>,
  *   lib/modules/<release>/ (no build/source symlinks), plus vmlinux for bundle packing.
  * The caller moves the folder into the store in one rename.

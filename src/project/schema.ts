@@ -122,7 +122,7 @@ export const TargetSchema = z.strictObject({
   config: ConfigSchema,
   /** Patch series for this target; default: the project's [series]. */
   series: SeriesSchema.optional(),
-  /** Readable label baked into the release; default inferred (formats.md §1). */
+  /** Readable label baked into the release; default inferred (docs/adr/0003-identity.md). */
   label: z.string().optional(),
   make_vars: z
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a make variable name"), z.string())
@@ -165,7 +165,7 @@ export const RemoteSchema = z
 export const ShipSchema = z.strictObject({
   /** Remotes `kiln publish` sends to by default. */
   publish: z.array(z.string()).default([]),
-  /** Remotes `kiln build` asks for the identity before compiling (seed 001's use_peers). */
+  /** Remotes `kiln build` asks for the identity before compiling (peer reuse, docs/adr/0038). */
   reuse: z.array(z.string()).default([]),
   /** Public keys (minisign .pub files, or base64 keys) whose signatures a consumer trusts. */
   trusted_keys: z.array(z.string()).default([]),
@@ -190,7 +190,7 @@ export const ProjectSchema = z.strictObject({
   source: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.record(z.string(), z.unknown())),
   series: SeriesSchema.optional(),
   target: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected a lower-case target name"), TargetSchema),
-  /** Config invariants checked after configure (seed 003's "configured" gate). */
+  /** Config invariants checked after configure (the "configured" gate). */
   invariant: z.array(InvariantSchema).default([]),
   remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
   ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),

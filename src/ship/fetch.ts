@@ -1,6 +1,6 @@
 /**
- * The consumer flow, `kiln fetch <name>@<version> --boot-dir B --root R` (seed 000's
- * `make kernel` for any distro), designed after apt's secure-apt and TUF (docs/adr/0041):
+ * The consumer flow, `kiln fetch <name>@<version> --boot-dir B --root R` (a
+ * prebuilt, pinned kernel for machines that never compile), designed after apt's secure-apt and TUF (docs/adr/0041):
  *   signed index (version, expiry; rollback and freeze refused against the newest version this
  *   consumer has seen) -> resolve name@version in the signed index only -> verify SHA256SUMS's
  *   signature (prehashed, trusted comment naming the release) -> download at most the signed

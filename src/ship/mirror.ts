@@ -28,7 +28,7 @@ export interface IndexEntry {
   release: string;
   kernel_version: string;
   arch: string;
-  /** Release tag, seed 003 style: v<version> or v<version>-r<N>. */
+  /** Release tag: v<version> or v<version>-r<N>. */
   tag: string;
   /** Paths relative to the mirror root. */
   artifact: string;
@@ -165,7 +165,7 @@ export interface PublishInput {
   key: MinisignKeyPair;
   /** Build identity digest, for the trusted comment. */
   identity?: string;
-  /** The tag to publish under (default: seed 003's next free v<version>[-r<N>]). */
+  /** The tag to publish under (default: the next free v<version>[-r<N>]). */
   tag?: string;
   /** Days the signed index stays valid. */
   validDays?: number;

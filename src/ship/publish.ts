@@ -1,5 +1,5 @@
 /**
- * `kiln publish` to a plain mirror: one release under seed 003's tag, signed index flipped
+ * `kiln publish` to a plain mirror: one release under its tag (v<version>, or v<version>-r<N>), signed index flipped
  * last, under a publish lock so two publishes from this machine never interleave their index
  * writes. The index is read once, the tag decided, and the signed index written once
  * (docs/adr/0041).
