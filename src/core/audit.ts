@@ -47,7 +47,7 @@ export function auditFindings(i: {
   const at = (o: { file: string; line: number }): string => `${o.file}:${o.line}`;
   const claimed = new Set<string>();
   for (const m of i.issues) {
-    out.push({ kind: m.kind === "invalid" ? "invalid value" : "malformed", file: m.origin.file, line: m.origin.line, ...(m.origin.layer ? { layer: m.origin.layer } : {}), why: m.message });
+    out.push({ kind: m.kind === "invalid" ? "invalid value" : "malformed", ...(m.symbol ? { symbol: m.symbol } : {}), ...(m.value !== undefined ? { requested: m.value } : {}), file: m.origin.file, line: m.origin.line, ...(m.origin.layer ? { layer: m.origin.layer } : {}), why: m.message });
     if (m.kind === "invalid") claimed.add(at(m.origin));
   }
   for (const x of i.deletions ?? []) {

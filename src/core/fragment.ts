@@ -28,6 +28,9 @@ export interface FragmentIssue {
   /** invalid: the line reads, but kconfig rejects the value for the symbol's type. */
   kind: "malformed" | "duplicate" | "invalid";
   origin: Origin;
+  /** For "invalid": the symbol and the value as written. */
+  symbol?: string;
+  value?: string;
   message: string;
 }
 

@@ -29,6 +29,11 @@ export interface EvalInput {
    * Default: "allconfig" when allDefault is given, else "conf_read".
    */
   read?: "conf_read" | "allconfig";
+  /**
+   * Counterfactuals: symbols whose value is fixed whatever their dependencies say ("if FOO were
+   * y"). Not a kconfig feature; used to check that an explanation names the real cause.
+   */
+  force?: Map<string, string>;
 }
 
 /**
@@ -344,6 +349,15 @@ export class Evaluation {
     }
     if (s.type === "unknown") {
       this.triV[id] = 0;
+      this.st[id] = St.Done;
+      return;
+    }
+    const forced = this.input.force?.get(s.name);
+    if (forced !== undefined && !s.isChoice) {
+      this.visibilityOf(s);
+      this.writeV[id] = 1;
+      if (s.type === "bool" || s.type === "tristate") this.triV[id] = forced === "y" ? 2 : forced === "m" ? 1 : 0;
+      else this.strV[id] = forced;
       this.st[id] = St.Done;
       return;
     }

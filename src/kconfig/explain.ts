@@ -126,7 +126,7 @@ class Explainer {
       if (rev > 0 && rev > dir) details.push("warning: selected although its dependencies are not met (kconfig's \"unmet direct dependencies\")");
 
       if (rev === tri && tri > 0) {
-        const active = selectors.filter((x) => x.tri > 0).map((x) => `CONFIG_${x.by.name} (=${ev.value(x.by)})`);
+        const active = selectors.filter((x) => x.tri > 0).map((x) => `CONFIG_${x.by.name}`);
         const also = user !== undefined && vis > 0 && ev.userValue(s) === value ? "; the config also sets it, but a select would force it anyway" : "";
         return out("select", `${head} because ${active.join(", ") || "another symbol"} select${active.length > 1 ? "" : "s"} it${also}`, selectors.filter((x) => x.tri > 0).map((x) => `disable CONFIG_${x.by.name} to set it yourself`));
       }
@@ -200,7 +200,7 @@ class Explainer {
     const bare = req.symbol.replace(/^CONFIG_/, "");
     const s = ev.model.symbols.get(bare);
     const asked = unquote(req.value);
-    const res = (rule: RequestExplanation["rule"], got: string, because: string, actions: string[] = [], blockers: string[] = []): RequestExplanation => ({
+    const res = (rule: RequestExplanation["rule"], got: string, because: string, actions: string[] = [], blockers: string[] = [], flips?: Record<string, string>): RequestExplanation => ({
       symbol: `CONFIG_${bare}`,
       requested: req.value,
       got,
@@ -208,7 +208,28 @@ class Explainer {
       text: `CONFIG_${bare}: requested ${req.value} -> got ${got}, because ${because}`,
       actions,
       blockers,
+      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.negated.has(b) ? "n" : "y"])),
     });
+    this.negated.clear();
+    // m survives only with module support: said (and flipped) along with any other reason.
+    const modOff = asked === "m" && s?.type === "tristate" && ev.effectiveType(s) === "bool" && ev.model.modules ? ev.model.modules : undefined;
+    const withModules = (x: RequestExplanation): RequestExplanation =>
+      modOff && x.rule !== "modules" && x.rule !== "invalid"
+        ? { ...x, text: `${x.text}; and with CONFIG_${modOff.name}=n an m would become y anyway`, actions: [...x.actions, `enable CONFIG_${modOff.name}`], flips: { ...x.flips, [modOff.name]: "y" }, ...(x.alternatives ? { alternatives: x.alternatives.map((a) => ({ ...a, [modOff.name]: "y" })) } : {}) }
+        : x;
+    const r0 = this.requestInner(req, where, res, asked, bare, s);
+    return withModules(r0);
+  }
+
+  private requestInner(
+    req: RequestedValue,
+    where: (symbol: string) => string | undefined,
+    res: (rule: RequestExplanation["rule"], got: string, because: string, actions?: string[], blockers?: string[], flips?: Record<string, string>) => RequestExplanation,
+    asked: string,
+    bare: string,
+    s: Sym | undefined,
+  ): RequestExplanation {
+    const ev = this.ev;
     if (!s || s.nodes.length === 0 || s.type === "unknown") return res("unknown-symbol", "n", "no Kconfig file defines it for this arch", [`drop the line (or move it to a layer for the arches that have it)`]);
     const got = ev.written(s) ? ev.value(s) : "n";
     const gotText = ev.written(s) ? got : "n (not written)";
@@ -236,11 +257,12 @@ class Explainer {
     if ((s.type === "int" || s.type === "hex") && vis > 0) {
       const r = ev.activeRange(s);
       if (r && !ev.withinRange(s, asked)) {
-        const span = `${r.prop.range![0].isConst ? r.prop.range![0].name : `${r.prop.range![0].name} (=${ev.value(r.prop.range![0])})`}..${r.prop.range![1].isConst ? r.prop.range![1].name : `${r.prop.range![1].name} (=${ev.value(r.prop.range![1])})`}`;
+        const bound = (b: Sym): string => (b.isConst || ev.value(b) === b.name ? b.name : `${b.name} (=${ev.value(b)})`);
+        const span = `${bound(r.prop.range![0])}..${bound(r.prop.range![1])}`;
         const rule = ev.clampsUserRange()
           ? `its range is ${span} (${r.prop.loc.file}:${r.prop.loc.line}) and this tree's kconfig clamps an out-of-range value to the nearest bound`
           : `its range is ${span} (${r.prop.loc.file}:${r.prop.loc.line}) and this tree's kconfig (conf_read before 6.12) drops an out-of-range value, so ${dflt()} applies`;
-        return res("range", gotText, rule, [`use a value in ${span}`]);
+        return res("range", gotText, rule, [`use a value in ${span}`], [], {});
       }
     }
     // 3. The symbol cannot be set: no prompt, or its prompt is hidden.
@@ -257,7 +279,7 @@ class Explainer {
       if (wantTri === 2 && sel && sel !== s) {
         const w = where(sel.name);
         const why = w ? `CONFIG_${sel.name}=y, requested at ${w}, took precedence (the last entry requested y wins)` : `its selected entry is CONFIG_${sel.name}`;
-        return res("choice", gotText, `it is an entry of the choice ${title} and ${why}`, [w ? `drop CONFIG_${sel.name}=y at ${w}` : `check the choice's other entries`], [sel.name]);
+        return res("choice", gotText, `it is an entry of the choice ${title} and ${why}`, [w ? `drop CONFIG_${sel.name}=y at ${w}` : `check the choice's other entries`], [sel.name], { [sel.name]: "n" });
       }
       if (wantTri === 0 && sel === s) {
         const how = ev.choiceDefault(choice) === s ? "its default" : "the first visible entry not set to n";
@@ -271,13 +293,22 @@ class Explainer {
       if (tri > wantTri) {
         if (active.length && ev.revDep(s) > wantTri) {
           const named = active.map((x) => `CONFIG_${x.by.name} (=${ev.value(x.by)}, ${set(x.by)})`);
-          const acts = active.map((x) => (where(x.by.name) ? `drop CONFIG_${x.by.name}=${ev.value(x.by)} at ${where(x.by.name)}` : `disable CONFIG_${x.by.name}`));
+          const acts = active.map((x) => {
+            const w = where(x.by.name);
+            if (w) return `drop CONFIG_${x.by.name}=${ev.value(x.by)} at ${w}`;
+            if (!x.by.props.some((p) => p.kind === "prompt")) {
+              // A selector users cannot set: what selects it, one step up.
+              const up = this.reverse(x.by, "select").filter((y) => y.tri > 0);
+              if (up.length) return up.map((y) => (where(y.by.name) ? `drop CONFIG_${y.by.name}=${ev.value(y.by)} at ${where(y.by.name)} (it selects CONFIG_${x.by.name})` : `disable CONFIG_${y.by.name} (it selects CONFIG_${x.by.name})`)).join("; ");
+            }
+            return `disable CONFIG_${x.by.name}`;
+          });
           const floor = wantTri === 1 ? " and a select raises a module to the selector's value" : "";
-          return res("select", gotText, `${named.join(", ")} select${active.length > 1 ? "" : "s"} it${floor}`, acts, active.map((x) => x.by.name));
+          return res("select", gotText, `${named.join(", ")} select${active.length > 1 ? "" : "s"} it${floor}`, acts, active.map((x) => x.by.name), Object.fromEntries(active.map((x) => [x.by.name, "n"])));
         }
         if (wantTri === 1 && tri === 2 && s.type === "tristate" && ev.effectiveType(s) === "bool") {
           const mod = ev.model.modules;
-          return res("modules", gotText, `${mod ? `CONFIG_${mod.name}=n (${set(mod)})` : "module support is off"}, so every tristate is a bool and m becomes y`, mod ? [`enable CONFIG_${mod.name}`] : [], mod ? [mod.name] : []);
+          return res("modules", gotText, `${mod ? `CONFIG_${mod.name}=n (${set(mod)})` : "module support is off"}, so every tristate is a bool and m becomes y`, mod ? [`enable CONFIG_${mod.name}`] : [], mod ? [mod.name] : [], mod ? { [mod.name]: "y" } : {});
         }
         if (prompts.length === 0 || vis === 0) {
           const hid = prompts.length === 0 ? "it has no prompt, so a fragment cannot set it" : `its prompt is hidden (it depends on ${this.failingWhere(prompts.map((p) => p.visible), where)})`;
@@ -288,10 +319,19 @@ class Explainer {
         if (prompts.length === 0) {
           const sel = [...new Set(selectors.map((x) => x.by.name))];
           const shown = sel.slice(0, 6).map((n) => `CONFIG_${n}`).join(" | ") + (sel.length > 6 ? ` | ... (${sel.length - 6} more)` : "");
-          const because = sel.length
-            ? `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`
-            : `it has no prompt and nothing selects it, so only its default can set it: ${dflt()}`;
-          return res("no-prompt", gotText, because, sel.length ? [`enable one of ${shown} (they select CONFIG_${bare})`] : [`drop the line`], sel);
+          if (!sel.length) {
+            const d = s.props.find((p) => p.kind === "default");
+            const conds = d ? [d.visible] : [];
+            const names = this.blockerNames(conds);
+            const text = d
+              ? `it has no prompt and nothing selects it, so only its default can set it, and that default (${this.exprText(d.expr)}, ${d.loc.file}:${d.loc.line}) is off: it needs ${this.failingWhere(conds, where)}`
+              : "it has no prompt, no default, and nothing selects it";
+            return res("no-prompt", gotText, text, names.length ? this.actions(conds) : [`drop the line`], names);
+          }
+          const because = `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`;
+          const r = res("no-prompt", gotText, because, [`enable one of ${shown} (they select CONFIG_${bare})`], sel, {});
+          r.alternatives = selectors.map((x) => ({ [x.by.name]: "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
+          return r;
         }
         if (vis < wantTri) {
           const conds = prompts.map((p) => p.visible);
@@ -316,6 +356,7 @@ class Explainer {
   private origin(x: Sym, where: (symbol: string) => string | undefined): string {
     const w = where(x.name);
     if (w && this.ev.userValue(x) !== undefined) return `set at ${w}`;
+    if (!this.ev.input.user.has(x.name) && this.ev.input.allDefault && this.ev.tri(x) === 0 && x.props.some((p) => p.kind === "prompt")) return "not requested";
     if (this.ev.isPinned(x)) return "from a toolchain check";
     const sel = this.reverse(x, "select").filter((r) => r.tri > 0);
     if (sel.length && this.ev.revDep(x) === this.ev.tri(x)) return `selected by ${sel.map((r) => `CONFIG_${r.by.name}`).join(", ")}`;
@@ -328,13 +369,21 @@ class Explainer {
   /** The failing parts of conditions, each with where its value comes from. */
   private failingWhere(es: (Expr | undefined)[], where: (symbol: string) => string | undefined, want: Tri = 1): string {
     const t = this.failing(es, want);
-    const names = this.blockerNames(es, want);
-    const notes = names
+    const shown = new Set(this.failing(es, want).match(/[A-Za-z0-9_]+(?= \(=)/g) ?? []);
+    const named = this.blockerNames(es, want)
+      .filter((n) => shown.has(n))
       .map((n) => this.ev.model.symbols.get(n))
-      .filter((x): x is Sym => !!x && x.nodes.length > 0)
-      .map((x) => `CONFIG_${x.name} ${this.origin(x, where)}`);
-    return notes.length ? `${t} [${notes.join("; ")}]` : t;
+      .filter((x): x is Sym => !!x && x.nodes.length > 0);
+    const notes = named.map((x) => ({ x, o: this.origin(x, where) })).filter((n) => n.o.startsWith("set at") || n.o.startsWith("selected by") || n.o.startsWith("from "));
+    const quiet = named.length - notes.length;
+    const tail = notes.map((n) => `CONFIG_${n.x.name} is ${n.o.replace(/^set at/, "set at").replace(/^from /, "from ")}`);
+    if (quiet > 0 && this.ev.input.allDefault === "n") tail.push(notes.length ? "the others are not requested (allnoconfig leaves them n)" : "not requested (allnoconfig leaves them n)");
+    else if (quiet > 0 && notes.length === 0) tail.push("not requested");
+    return tail.length ? `${t}; ${tail.join(", ")}` : t;
   }
+
+  /** Blockers named through a negation (`!FOO`): they must be off, not on. */
+  private readonly negated = new Set<string>();
 
   /** Names of the symbols in the failing parts. */
   private blockerNames(es: (Expr | undefined)[], want: Tri = 1): string[] {
@@ -351,8 +400,10 @@ class Explainer {
           walk(e.b);
           return;
         case "not":
-          if (e.e.t === "sym" && !e.e.sym.isConst) out.add(e.e.sym.name);
-          else walk(e.e);
+          if (e.e.t === "sym" && !e.e.sym.isConst) {
+            out.add(e.e.sym.name);
+            this.negated.add(e.e.sym.name);
+          }
           return;
         case "cmp":
           for (const x of [e.a, e.b]) if (!x.isConst) out.add(x.name);
@@ -481,9 +532,9 @@ class Explainer {
         if (ev.isPinned(s)) return [`CONFIG_${s.name} comes from a toolchain check that failed`];
         const sel = (reverseIndex(ev).get(s) ?? []).filter((p) => p.kind === "select" && p.node.sym).map((p) => `CONFIG_${(p.node.sym as Sym).name}`);
         const uniq = [...new Set(sel)];
-        if (uniq.length === 0) return [`CONFIG_${s.name} cannot be enabled here: it has no prompt and nothing selects it`];
+        if (uniq.length === 0) return [`CONFIG_${s.name} cannot be enabled: it has no prompt and nothing selects it`];
         const shown = uniq.slice(0, 6).join(" | ") + (uniq.length > 6 ? ` | ... (${uniq.length - 6} more)` : "");
-        return [`CONFIG_${s.name} needs a symbol that selects it: enable one of ${shown}`];
+        return [`enable one of ${shown} (they select CONFIG_${s.name})`];
       }
       case "not":
         return e.e.t === "sym" && !e.e.sym.isConst ? [`disable CONFIG_${e.e.sym.name}`] : [`make ${exprToString(e.e)} false`];
@@ -492,7 +543,9 @@ class Explainer {
       case "or": {
         // Nested alternatives read as one list.
         const flat = [...this.fix(e.a, depth), ...this.fix(e.b, depth)].flatMap((a) => (a.startsWith("one of: ") ? a.slice(8).split(" | ") : [a]));
-        const alts = [...new Set(flat)];
+        // An alternative that does not exist for this arch is no alternative.
+        const real = flat.filter((a) => !a.endsWith("does not exist for this arch"));
+        const alts = [...new Set(real.length ? real : flat)];
         return alts.length > 1 ? [`one of: ${alts.join(" | ")}`] : alts;
       }
       case "cmp":
@@ -546,6 +599,10 @@ export interface RequestExplanation {
   actions: string[];
   /** Symbols the reason names (the blockers, selectors or the winning choice entry). */
   blockers: string[];
+  /** The values those symbols would need for the request to survive (what the reason claims). */
+  flips: Record<string, string>;
+  /** Or any one of these (a selector on, with its select condition). */
+  alternatives?: Record<string, string>[];
 }
 
 /**

@@ -93,7 +93,7 @@ export function judgeRequests(model: KconfigModel, requests: readonly Request[])
     const s = model.symbols.get(r.symbol);
     if (!s || s.nodes.length === 0 || s.type === "unknown") continue;
     const why = invalidValueReason(s.type, r.value);
-    if (why) out.push({ kind: "invalid", origin: r.origin, message: `CONFIG_${r.symbol}=${r.value} (${s.type}, ${s.nodes[0]!.loc.file}:${s.nodes[0]!.loc.line}): ${why}` });
+    if (why) out.push({ kind: "invalid", origin: r.origin, symbol: r.symbol, value: r.value, message: `CONFIG_${r.symbol} is ${s.type === "int" ? "an" : "a"} ${s.type} (${s.nodes[0]!.loc.file}:${s.nodes[0]!.loc.line}): ${why}` });
   }
   return out;
 }
