@@ -283,7 +283,7 @@ class Explainer {
       }
       if (wantTri === 0 && sel === s) {
         const how = ev.choiceDefault(choice) === s ? "its default" : "the first visible entry not set to n";
-        return res("choice", gotText, `${title} is a choice that always has one entry selected, and CONFIG_${bare} is ${how}: no other entry was requested y`, [`request another entry of ${title} =y instead`], []);
+        return res("choice", gotText, `${title} is a choice that always has one entry selected, and CONFIG_${bare} is ${how}: no other entry is set to y`, [`request another entry of ${title} =y instead`], []);
       }
     }
     if (s.type === "bool" || s.type === "tristate") {
