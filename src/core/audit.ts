@@ -105,6 +105,6 @@ export function fatalFindings(f: readonly Finding[]): Finding[] {
 export function formatFinding(f: Finding): string {
   const head = `${f.file}:${f.line}: ${f.kind}`;
   const what = f.symbol ? ` CONFIG_${f.symbol}${f.requested !== undefined ? ` requested ${f.requested}` : ""}${f.actual !== undefined && f.kind !== "redefined" ? `, got ${f.actual}` : ""}` : "";
-  const fix = f.fix?.length ? `\n    to fix: ${f.fix.join("; ")}` : "";
+  const fix = f.fix?.length && !f.why.includes(f.fix.join(", ")) ? `\n    to fix: ${f.fix.join("; ")}` : "";
   return `${head}${what}${f.layer ? ` [layer ${f.layer}]` : ""}: ${f.why}${f.allowed ? ` (allowed: ${f.allowed})` : ""}${fix}`;
 }

@@ -206,6 +206,7 @@ class Explainer {
       got,
       rule,
       text: `CONFIG_${bare}: requested ${req.value} -> got ${got}, because ${because}`,
+      because,
       actions,
       blockers,
       flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.negated.has(b) ? "n" : "y"])),
@@ -215,7 +216,7 @@ class Explainer {
     const modOff = asked === "m" && s?.type === "tristate" && ev.effectiveType(s) === "bool" && ev.model.modules ? ev.model.modules : undefined;
     const withModules = (x: RequestExplanation): RequestExplanation =>
       modOff && x.rule !== "modules" && x.rule !== "invalid"
-        ? { ...x, text: `${x.text}; and with CONFIG_${modOff.name}=n an m would become y anyway`, actions: [...x.actions, `enable CONFIG_${modOff.name}`], flips: { ...x.flips, [modOff.name]: "y" }, ...(x.alternatives ? { alternatives: x.alternatives.map((a) => ({ ...a, [modOff.name]: "y" })) } : {}) }
+        ? { ...x, text: `${x.text}; and with CONFIG_${modOff.name}=n an m would become y anyway`, because: `${x.because}; and with CONFIG_${modOff.name}=n an m would become y anyway`, actions: [...x.actions, `enable CONFIG_${modOff.name}`], flips: { ...x.flips, [modOff.name]: "y" }, ...(x.alternatives ? { alternatives: x.alternatives.map((a) => ({ ...a, [modOff.name]: "y" })) } : {}) }
         : x;
     const r0 = this.requestInner(req, where, res, asked, bare, s);
     return withModules(r0);
@@ -375,10 +376,8 @@ class Explainer {
       .map((n) => this.ev.model.symbols.get(n))
       .filter((x): x is Sym => !!x && x.nodes.length > 0);
     const notes = named.map((x) => ({ x, o: this.origin(x, where) })).filter((n) => n.o.startsWith("set at") || n.o.startsWith("selected by") || n.o.startsWith("from "));
-    const quiet = named.length - notes.length;
-    const tail = notes.map((n) => `CONFIG_${n.x.name} is ${n.o.replace(/^set at/, "set at").replace(/^from /, "from ")}`);
-    if (quiet > 0 && this.ev.input.allDefault === "n") tail.push(notes.length ? "the others are not requested (allnoconfig leaves them n)" : "not requested (allnoconfig leaves them n)");
-    else if (quiet > 0 && notes.length === 0) tail.push("not requested");
+    // Only terms something sets are annotated; a bare "(=n)" means nothing requested it.
+    const tail = notes.map((n) => `CONFIG_${n.x.name} is ${n.o}`);
     return tail.length ? `${t}; ${tail.join(", ")}` : t;
   }
 
@@ -593,8 +592,10 @@ export interface RequestExplanation {
   got: string;
   /** Which rule decided it. */
   rule: "invalid" | "range" | "dependency" | "no-prompt" | "select" | "modules" | "capped" | "choice" | "default" | "unknown-symbol" | "kept";
-  /** First line: "requested X -> got Y, because ...". */
+  /** First line: "CONFIG_X: requested A -> got B, because ...". */
   text: string;
+  /** The reason alone (what follows "because"). */
+  because: string;
   /** What would let the request survive. */
   actions: string[];
   /** Symbols the reason names (the blockers, selectors or the winning choice entry). */

@@ -110,9 +110,13 @@ export function auditCell(src: string, arch: string, cfg: ConfigureResult, final
   if (cfg.dropped.length) {
     const v = requestView(src, arch, cfg, finalConfig);
     const get = (s: string, requested: string) => explainRequest(v.ev, { symbol: s, value: requested }, (n) => v.where.get(n));
+    // The finding's head already reads "requested A, got B"; the why is the reason, then the fix.
     facts = {
       known: (s) => v.model.symbols.has(s),
-      why: (s, requested) => get(s, requested).text,
+      why: (s, requested) => {
+        const x = get(s, requested);
+        return `CONFIG_${s}=${x.got.replace(/ \(not written\)$/, "")} because ${x.because}${x.actions.length ? `: ${x.actions.join(", ")}` : ""}`;
+      },
       fix: (s, requested) => get(s, requested).actions,
     };
   }

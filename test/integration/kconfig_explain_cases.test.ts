@@ -45,6 +45,7 @@ CONFIG_SPI=y
 CONFIG_FPGA=y
 CONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI=y
 CONFIG_KVM_COMMON=y
+CONFIG_UBSAN_BOUNDS=y
 `;
 const LATER = "CONFIG_SPI=y\n";
 
@@ -87,19 +88,20 @@ test("6.12 x86_64: every lost request says requested -> got, because the real ca
   const { findings: f, final } = audit("6.12", "x86_64", "fragments", { "a.config": COMMON, "b.config": LATER });
   for (const x of f) assert.doesNotMatch(x.why, /\bas requested/, formatFinding(x));
   assert.equal(final.get("CRYPTO_GCM"), "y");
-  assert.match(by(f, "CRYPTO_GCM"), /requested m -> got y, because CONFIG_XFRM_ESP \(=y, selected by CONFIG_INET_ESP\) selects it/);
-  assert.match(by(f, "CRYPTO_GCM"), /to fix: drop CONFIG_INET_ESP=y at config\/a\.config:4 \(it selects CONFIG_XFRM_ESP\)/);
-  assert.match(by(f, "CRYPTO_LIB_CHACHA"), /requested n -> got y, because CONFIG_CRYPTO_LIB_CHACHA20POLY1305 \(=y, set at config\/a\.config:7\) selects it/);
-  assert.match(by(f, "CRYPTO_LIB_CHACHA"), /to fix: drop CONFIG_CRYPTO_LIB_CHACHA20POLY1305=y at config\/a\.config:7/);
-  assert.match(by(f, "VT_HW_CONSOLE_BINDING"), /requested n -> got y, because CONFIG_FRAMEBUFFER_CONSOLE \(=y, set at config\/a\.config:12\) selects it/);
-  assert.match(by(f, "BRIDGE_NETFILTER"), /requested y -> got m, because it depends on BRIDGE \(=m\); CONFIG_BRIDGE is set at config\/a\.config:16, which limits it to m/);
-  assert.match(by(f, "BRIDGE_NETFILTER"), /to fix: set CONFIG_BRIDGE=y/);
+  assert.match(by(f, "CRYPTO_GCM"), /CONFIG_CRYPTO_GCM requested m, got y \[layer config\]: CONFIG_CRYPTO_GCM=y because CONFIG_XFRM_ESP \(=y, selected by CONFIG_INET_ESP\) selects it/);
+  assert.match(by(f, "CRYPTO_GCM"), /selects it and a select raises a module to the selector's value: drop CONFIG_INET_ESP=y at config\/a\.config:4 \(it selects CONFIG_XFRM_ESP\)/);
+  assert.match(by(f, "CRYPTO_LIB_CHACHA"), /CONFIG_CRYPTO_LIB_CHACHA=y because CONFIG_CRYPTO_LIB_CHACHA20POLY1305 \(=y, set at config\/a\.config:7\) selects it/);
+  assert.match(by(f, "CRYPTO_LIB_CHACHA"), /selects it: drop CONFIG_CRYPTO_LIB_CHACHA20POLY1305=y at config\/a\.config:7/);
+  assert.match(by(f, "VT_HW_CONSOLE_BINDING"), /CONFIG_VT_HW_CONSOLE_BINDING=y because CONFIG_FRAMEBUFFER_CONSOLE \(=y, set at config\/a\.config:12\) selects it/);
+  assert.match(by(f, "BRIDGE_NETFILTER"), /CONFIG_BRIDGE_NETFILTER=m because it depends on BRIDGE \(=m\); CONFIG_BRIDGE is set at config\/a\.config:16, which limits it to m/);
+  assert.match(by(f, "BRIDGE_NETFILTER"), /which limits it to m: set CONFIG_BRIDGE=y$/m);
   assert.match(by(f, "RTC_DRV_BQ4802"), /SPARC \(not defined for this arch\)/);
   assert.doesNotMatch(by(f, "RTC_DRV_BQ4802"), /SPARC \(=SPARC\)|one of: one of:/);
   assert.equal(final.get("LOG_BUF_SHIFT"), "25");
-  assert.match(by(f, "LOG_BUF_SHIFT"), /requested 30 -> got 25, because its range is 12\.\.25 \(init\/Kconfig:767\) and this tree's kconfig clamps/);
+  assert.match(by(f, "LOG_BUF_SHIFT"), /CONFIG_LOG_BUF_SHIFT=25 because its range is 12\.\.25 \(init\/Kconfig:767\) and this tree's kconfig clamps/);
   assert.match(by(f, "DEFAULT_MMAP_MIN_ADDR"), /invalid value CONFIG_DEFAULT_MMAP_MIN_ADDR .*leading zero \(0654\); write 654/);
-  assert.match(by(f, "KVM_COMMON"), /it has no prompt: only a symbol that selects it can turn it on.*\n.*to fix: enable one of CONFIG_KVM_X86/);
+  assert.match(by(f, "KVM_COMMON"), /CONFIG_KVM_COMMON=n because it has no prompt: only a symbol that selects it can turn it on, and none of its 1 selector is on: enable one of CONFIG_KVM_X86 \(they select CONFIG_KVM_COMMON\)/);
+  assert.match(by(f, "UBSAN_BOUNDS"), /CONFIG_UBSAN_BOUNDS=n because it depends on UBSAN \(=n\): enable CONFIG_UBSAN$/);
   assert.match(by(f, "FPGA_MGR_LATTICE_SYSCONFIG_SPI"), /merge deleted CONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI .*CONFIG_SPI at config\/b\.config:1 matches inside the name/);
   assert.equal(final.get("FPGA_MGR_LATTICE_SYSCONFIG_SPI"), "n", "merge_config.sh really deleted it: allnoconfig set it n");
 });
@@ -114,5 +116,5 @@ test("6.12 x86_64: m for a bool is an invalid value, and kconfig gives n on alln
 test("6.1 x86_64 olddefconfig resets an out-of-range value to its default (6.12 clamps it)", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, () => {
   const { findings: f, final } = audit("6.1", "x86_64", "make", { "a.config": "CONFIG_LOG_BUF_SHIFT=30\n" });
   assert.equal(final.get("LOG_BUF_SHIFT"), "17");
-  assert.match(by(f, "LOG_BUF_SHIFT"), /requested 30 -> got 17, because its range is 12\.\.25 \(init\/Kconfig:727\) and this tree's kconfig \(conf_read before 6\.12\) drops an out-of-range value, so default 17/);
+  assert.match(by(f, "LOG_BUF_SHIFT"), /CONFIG_LOG_BUF_SHIFT=17 because its range is 12\.\.25 \(init\/Kconfig:727\) and this tree's kconfig \(conf_read before 6\.12\) drops an out-of-range value, so default 17/);
 });
