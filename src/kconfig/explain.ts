@@ -331,7 +331,7 @@ class Explainer {
           }
           const because = `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`;
           const r = res("no-prompt", gotText, because, [`enable one of ${shown} (they select CONFIG_${bare})`], sel, {});
-          r.alternatives = selectors.map((x) => ({ [x.by.name]: "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
+          r.alternatives = selectors.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
           return r;
         }
         if (vis < wantTri) {

@@ -169,7 +169,9 @@ export function runProperty(o: PropertyOptions): PropertyResult {
       const flip = flipped(view.ev.input, e, d);
       if (!flip) continue;
       res.flipsChecked++;
-      const ok = flip.some((input) => survives(model, input, s, d.requested));
+      // A flip can uncover the next condition (NVME_CORE=NVME_TARGET held while both were n):
+      // what the explanation names must be flipped, and what the next one names, up to 3 rounds.
+      const ok = flip.some((input) => survivesAfter(model, input, s, d));
       if (!ok) res.flipFailures.push(`${key}: flipping ${JSON.stringify(e.flips)} does not keep it: ${e.text}`);
       // In kconfig itself: add the single blocker's line when kiln says that alone is enough.
       if (ok && !kconfigFlipDone && e.rule === "dependency" && e.blockers.length === 1) {
@@ -218,10 +220,25 @@ function flipped(input: EvalInput, e: ReturnType<typeof explainRequest>, d: Drop
     case "no-prompt":
       // One of its selectors on (with its select condition), or its default's condition met.
       if (e.alternatives?.length) return e.alternatives.map((a) => ({ ...input, force: new Map(Object.entries(a)) }));
-      return Object.keys(e.flips).length ? [{ ...input, force: new Map(Object.entries(e.flips)) }] : undefined;
+      // Nothing can set it (no prompt, no selector, no default): no flip exists.
+      return Object.keys(e.flips).some((k) => k !== "MODULES") ? [{ ...input, force: new Map(Object.entries(e.flips)) }] : undefined;
     default:
       return undefined;
   }
+}
+
+function survivesAfter(model: KconfigModel, input: EvalInput, s: Sym, d: Dropped): boolean {
+  let cur = input;
+  for (let round = 0; round < 3; round++) {
+    const ev = evaluate(model, cur);
+    const want = d.requested.startsWith('"') ? d.requested.slice(1, -1) : d.requested;
+    if ((ev.written(s) ? ev.value(s) : "n") === want) return true;
+    const next = explainRequest(ev, { symbol: d.symbol, value: d.requested });
+    const more = Object.entries(next.alternatives?.[0] ?? next.flips).filter(([k, v]) => cur.force?.get(k) !== v && model.symbols.get(k)?.nodes.length);
+    if (!more.length) return false;
+    cur = { ...cur, force: new Map([...(cur.force ?? []), ...more]) };
+  }
+  return false;
 }
 
 function survives(model: KconfigModel, input: EvalInput, s: Sym, requested: string): boolean {
