@@ -322,7 +322,8 @@ class Explainer {
           const shown = sel.slice(0, 6).map((n) => `CONFIG_${n}`).join(" | ") + (sel.length > 6 ? ` | ... (${sel.length - 6} more)` : "");
           if (!sel.length) {
             const d = s.props.find((p) => p.kind === "default");
-            const conds = d ? [d.visible] : [];
+            // The default is off because its condition fails, or its value is n, or both.
+            const conds = d ? [d.visible, ...(d.expr && ev.expr(d.expr) === 0 ? [d.expr] : [])] : [];
             const names = this.blockerNames(conds);
             const text = d
               ? `it has no prompt and nothing selects it, so only its default can set it, and that default (${this.exprText(d.expr)}, ${d.loc.file}:${d.loc.line}) is off: it needs ${this.failingWhere(conds, where)}`
