@@ -6,10 +6,12 @@
  *   unknown    no such symbol in this tree's Kconfig for this arch
  *   redefined  a later layer changed an earlier value, and that layer is not an override
  *   malformed  a fragment line cannot be read (or gives a symbol twice)
+ *   invalid value   kconfig rejects the value for the symbol's type (found before make runs)
+ *   merge deleted   merge_config.sh's substring `sed` deleted the line for another symbol
  */
-import type { Dropped, FragmentIssue, Redefinition } from "./fragment.js";
+import type { Dropped, FragmentIssue, MergeDeletion, Redefinition } from "./fragment.js";
 
-export type FindingKind = "mismatch" | "unknown" | "redefined" | "malformed";
+export type FindingKind = "mismatch" | "unknown" | "redefined" | "malformed" | "invalid value" | "merge deleted";
 
 export interface Finding {
   kind: FindingKind;
@@ -21,24 +23,49 @@ export interface Finding {
   line: number;
   /** Why the value is what it is, or what is wrong with the line. */
   why: string;
+  /** What would fix it (enable X, drop Y, use a value in range). */
+  fix?: string[];
   /** An opt-out reason ("# kiln-allow: …"): shown, not fatal. */
   allowed?: string;
 }
 
 export interface KconfigFacts {
   known(symbol: string): boolean;
-  why(symbol: string): string;
+  /** Why the request lost: one sentence "requested X -> got Y, because ...". */
+  why(symbol: string, requested: string): string;
+  fix?(symbol: string, requested: string): string[];
 }
 
 export function auditFindings(i: {
   dropped: readonly Dropped[];
   redefinitions: readonly (Redefinition & { override: boolean })[];
   issues: readonly FragmentIssue[];
+  deletions?: readonly MergeDeletion[];
   facts?: KconfigFacts;
 }): Finding[] {
   const out: Finding[] = [];
-  for (const m of i.issues) out.push({ kind: "malformed", file: m.origin.file, line: m.origin.line, ...(m.origin.layer ? { layer: m.origin.layer } : {}), why: m.message });
+  const at = (o: { file: string; line: number }): string => `${o.file}:${o.line}`;
+  const claimed = new Set<string>();
+  for (const m of i.issues) {
+    out.push({ kind: m.kind === "invalid" ? "invalid value" : "malformed", ...(m.symbol ? { symbol: m.symbol } : {}), ...(m.value !== undefined ? { requested: m.value } : {}), file: m.origin.file, line: m.origin.line, ...(m.origin.layer ? { layer: m.origin.layer } : {}), why: m.message });
+    if (m.kind === "invalid") claimed.add(at(m.origin));
+  }
+  for (const x of i.deletions ?? []) {
+    claimed.add(at(x.origin));
+    out.push({
+      kind: "merge deleted",
+      symbol: x.symbol,
+      requested: x.value,
+      file: x.origin.file,
+      line: x.origin.line,
+      ...(x.origin.layer ? { layer: x.origin.layer } : {}),
+      why: `merge_config.sh deleted this line: CONFIG_${x.by.symbol} at ${at(x.by.origin)} matches inside the name (its sed "/CONFIG_${x.by.symbol}[ =]/d" is a substring match), so kconfig never saw CONFIG_${x.symbol}=${x.value}`,
+      fix: [`put CONFIG_${x.symbol}=${x.value} in a fragment merged after ${x.by.origin.file}, or set CONFIG_${x.by.symbol} earlier than it`],
+    });
+  }
   for (const d of i.dropped) {
+    // The line already has its own finding (kconfig rejected the value, or merge_config deleted it).
+    if (claimed.has(at(d.origin))) continue;
     const base = {
       symbol: d.symbol,
       requested: d.requested,
@@ -49,7 +76,10 @@ export function auditFindings(i: {
       ...(d.allow ? { allowed: d.allow } : {}),
     };
     if (i.facts && !i.facts.known(d.symbol)) out.push({ kind: "unknown", ...base, why: `CONFIG_${d.symbol} is not defined by any Kconfig file for this arch` });
-    else out.push({ kind: "mismatch", ...base, why: i.facts ? i.facts.why(d.symbol) : `CONFIG_${d.symbol} is ${d.present ? d.actual : "not set"} after olddefconfig` });
+    else {
+      const fix = i.facts?.fix?.(d.symbol, d.requested) ?? [];
+      out.push({ kind: "mismatch", ...base, why: i.facts ? i.facts.why(d.symbol, d.requested) : `CONFIG_${d.symbol} is ${d.present ? d.actual : "not set"} after olddefconfig`, ...(fix.length ? { fix } : {}) });
+    }
   }
   for (const r of i.redefinitions) {
     if (r.override) continue;
@@ -75,5 +105,6 @@ export function fatalFindings(f: readonly Finding[]): Finding[] {
 export function formatFinding(f: Finding): string {
   const head = `${f.file}:${f.line}: ${f.kind}`;
   const what = f.symbol ? ` CONFIG_${f.symbol}${f.requested !== undefined ? ` requested ${f.requested}` : ""}${f.actual !== undefined && f.kind !== "redefined" ? `, got ${f.actual}` : ""}` : "";
-  return `${head}${what}${f.layer ? ` [layer ${f.layer}]` : ""}: ${f.why}${f.allowed ? ` (allowed: ${f.allowed})` : ""}`;
+  const fix = f.fix?.length && !f.why.includes(f.fix.join(", ")) ? `\n    to fix: ${f.fix.join("; ")}` : "";
+  return `${head}${what}${f.layer ? ` [layer ${f.layer}]` : ""}: ${f.why}${f.allowed ? ` (allowed: ${f.allowed})` : ""}${fix}`;
 }

@@ -22,9 +22,15 @@ export interface Request {
 /** A comment line that exempts the next CONFIG line from the mismatch gate, with a reason. */
 export const ALLOW = /^#\s*kiln-allow:\s*(\S.*)$/;
 
+import { parseDotConfig as readConfig } from "../kconfig/dotconfig.js";
+
 export interface FragmentIssue {
-  kind: "malformed" | "duplicate";
+  /** invalid: the line reads, but kconfig rejects the value for the symbol's type. */
+  kind: "malformed" | "duplicate" | "invalid";
   origin: Origin;
+  /** For "invalid": the symbol and the value as written. */
+  symbol?: string;
+  value?: string;
   message: string;
 }
 
@@ -83,7 +89,9 @@ export function parseFragment(text: string, file: string, layer?: string): { req
 }
 
 function isValidValue(v: string): boolean {
-  return /^(y|m|n)$/.test(v) || /^-?[0-9]+$/.test(v) || /^0x[0-9a-fA-F]+$/.test(v) || /^"(?:[^"\\]|\\.)*"$/.test(v);
+  // Only the shape is checked here; whether kconfig accepts the value for the symbol's type
+  // (a leading zero, m for a bool, bare hex digits) needs the Kconfig model: see judgeRequests.
+  return /^(y|m|n)$/.test(v) || /^-?[0-9]+$/.test(v) || /^(0[xX])?[0-9a-fA-F]+$/.test(v) || /^"(?:[^"\\]|\\.)*"$/.test(v);
 }
 
 /** Merge fragments in order; later wins. Returns the effective requests and every redefinition. */
@@ -100,16 +108,75 @@ export function mergeRequests(lists: readonly Request[][]): { merged: Map<string
   return { merged, redefinitions };
 }
 
-/** Read a .config into symbol -> value; "# CONFIG_X is not set" is n. */
+/**
+ * Read a .config into symbol -> value as written ("# CONFIG_X is not set" is n, strings keep
+ * their quotes, so they compare with a fragment's request). The same reader as the Kconfig
+ * evaluator's (kconfig/dotconfig.ts), in its as-written form; lines it cannot read are skipped.
+ */
 export function parseDotConfig(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    let m: RegExpExecArray | null;
-    if ((m = UNSET.exec(line))) out.set(m[1]!, "n");
-    else if ((m = SET.exec(line))) out.set(m[1]!, m[2]!);
+  return readConfig(text, ".config", { lenient: true, raw: true });
+}
+
+/** One input file of a merge_config.sh run. */
+export interface MergeInput {
+  file: string;
+  text: string;
+  layer?: string;
+}
+
+/** A line merge_config.sh deleted although it sets another symbol (its `sed "/CONFIG_X[ =]/d"`). */
+export interface MergeDeletion {
+  /** The symbol whose line was deleted. */
+  symbol: string;
+  value: string;
+  origin: Origin;
+  /** The later assignment whose name matched inside it. */
+  by: { symbol: string; origin: Origin };
+}
+
+/**
+ * What scripts/kconfig/merge_config.sh hands to kconfig (the same steps as the 6.1 and 6.12
+ * scripts): the first file is the base; for each later file, every symbol it sets that occurs as
+ * a word in the merged text so far (`grep -q -w`) has all merged lines containing
+ * `CONFIG_X ` or `CONFIG_X=` deleted, then the file is appended. The deletion is a substring
+ * match, so CONFIG_SPI also deletes CONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI=y: those are returned
+ * as `deletions`. `text` is the merged file; `origins` maps each of its lines to its source.
+ */
+export function simulateMergeConfig(inputs: readonly MergeInput[]): { text: string; origins: (Origin | undefined)[]; deletions: MergeDeletion[] } {
+  type L = { text: string; origin?: Origin };
+  const toLines = (f: MergeInput): L[] =>
+    f.text.replace(/\n$/, "").split("\n").map((t, i) => ({ text: t, origin: { file: f.file, line: i + 1, ...(f.layer ? { layer: f.layer } : {}) } }));
+  const deletions: MergeDeletion[] = [];
+  const first = inputs[0];
+  let merged: L[] = first ? toLines(first) : [];
+  const word = (c: string | undefined): boolean => c !== undefined && /[A-Za-z0-9_]/.test(c);
+  const hasWord = (text: string, w: string): boolean => {
+    for (let i = text.indexOf(w); i >= 0; i = text.indexOf(w, i + 1)) {
+      if (!word(text[i - 1]) && !word(text[i + w.length])) return true;
+    }
+    return false;
+  };
+  for (const f of inputs.slice(1)) {
+    const lines = toLines(f);
+    const cfgs: { name: string; origin: Origin }[] = [];
+    for (const l of lines) {
+      const m = /^(CONFIG_[a-zA-Z0-9_]*)=/.exec(l.text) ?? /^# (CONFIG_[a-zA-Z0-9_]*) is not set$/.exec(l.text);
+      if (m) cfgs.push({ name: m[1]!, origin: l.origin! });
+    }
+    for (const c of cfgs) {
+      if (!merged.some((l) => hasWord(l.text, c.name))) continue;
+      merged = merged.filter((l) => {
+        if (!l.text.includes(c.name + " ") && !l.text.includes(c.name + "=")) return true;
+        const own = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/.exec(l.text) ?? /^# CONFIG_([A-Za-z0-9_]+) is not set$/.exec(l.text);
+        if (own && `CONFIG_${own[1]}` !== c.name && l.origin) {
+          deletions.push({ symbol: own[1]!, value: own[2] ?? "n", origin: l.origin, by: { symbol: c.name.replace(/^CONFIG_/, ""), origin: c.origin } });
+        }
+        return false;
+      });
+    }
+    merged.push({ text: "" }, ...lines);
   }
-  return out;
+  return { text: merged.map((l) => l.text).join("\n") + "\n", origins: merged.map((l) => l.origin), deletions };
 }
 
 export interface Dropped {

@@ -79,7 +79,7 @@ export const ManifestSchema = z
       findings: z
         .array(
           z.object({
-            kind: z.enum(["mismatch", "unknown", "redefined", "malformed"]),
+            kind: z.enum(["mismatch", "unknown", "redefined", "malformed", "invalid value", "merge deleted"]),
             symbol: z.string().optional(),
             requested: z.string().optional(),
             actual: z.string().optional(),
@@ -87,6 +87,7 @@ export const ManifestSchema = z
             file: z.string(),
             line: z.number().int(),
             why: z.string(),
+            fix: z.array(z.string()).optional().describe("what would let the request survive"),
             allowed: z.string().optional(),
           }),
         )

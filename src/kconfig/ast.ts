@@ -110,6 +110,12 @@ export interface KconfigModel {
   files: string[];
   /** Choice semantics: kconfig rewrote choices in 6.11 (member priority, no tristate choices). */
   choiceModel: "legacy" | "v6.11";
+  /**
+   * What `make olddefconfig` (conf_read) does with an int/hex user value outside its range:
+   * "reset" (6.1: the value is dropped and the default applies) or "clamp" (6.12: kept, then
+   * clamped to the nearest bound by sym_validate_range). KCONFIG_ALLCONFIG always clamps.
+   */
+  rangeRule?: "reset" | "clamp";
   warnings: string[];
   mainmenu?: string;
 }

@@ -8,25 +8,39 @@ import type { Evaluation } from "./eval.js";
 
 export interface ConfigLine {
   name: string;
+  /** The value as kconfig stores it: strings unquoted and unescaped. */
   value: string;
+  /** The value as written in the file: strings keep their quotes and escapes. */
+  raw: string;
   line: number;
+}
+
+/**
+ * The one .config line reader (fragments, merged files and kconfig's output all go through it).
+ * The quote rule: `raw` is the text after `=` exactly as written, which is what a fragment's
+ * request is compared with (a request `"abc"` matches a final `"abc"`); `value` is what kconfig
+ * stores (confdata.c: the quotes removed, `\"` and `\\` unescaped), which is what the evaluator
+ * takes. `lenient` skips lines that are neither an assignment nor a comment instead of failing.
+ */
+export interface ReadOptions {
+  lenient?: boolean;
 }
 
 /**
  * Parses .config text into name -> value (no CONFIG_ prefix; strings unquoted and unescaped).
  * A symbol given twice keeps the later value at the later position, as kconfig does.
  */
-export function parseDotConfig(text: string, file = ".config"): Map<string, string> {
+export function parseDotConfig(text: string, file = ".config", opts: ReadOptions & { raw?: boolean } = {}): Map<string, string> {
   const out = new Map<string, string>();
-  for (const l of dotConfigLines(text, file)) {
+  for (const l of dotConfigLines(text, file, opts)) {
     out.delete(l.name);
-    out.set(l.name, l.value);
+    out.set(l.name, opts.raw ? l.raw : l.value);
   }
   return out;
 }
 
 /** Every assignment with its line number, for callers that report file:line. */
-export function dotConfigLines(text: string, file = ".config"): ConfigLine[] {
+export function dotConfigLines(text: string, file = ".config", opts: ReadOptions = {}): ConfigLine[] {
   const out: ConfigLine[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -35,17 +49,24 @@ export function dotConfigLines(text: string, file = ".config"): ConfigLine[] {
     if (!line) continue;
     if (line.startsWith("#")) {
       const m = /^# CONFIG_([A-Za-z0-9_]+) is not set$/.exec(line);
-      if (m) out.push({ name: m[1] as string, value: "n", line: i + 1 });
+      if (m) out.push({ name: m[1] as string, value: "n", raw: "n", line: i + 1 });
       continue;
     }
     const m = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (!m) throw new ProjectError(`unexpected data: ${line}`, { file, line: i + 1 });
-    let v = m[2] as string;
+    if (!m) {
+      if (opts.lenient) continue;
+      throw new ProjectError(`unexpected data: ${line}`, { file, line: i + 1 });
+    }
+    const asWritten = m[2] as string;
+    let v = asWritten;
     if (v.startsWith('"')) {
-      if (!v.endsWith('"') || v.length < 2) throw new ProjectError(`unterminated string: ${line}`, { file, line: i + 1 });
+      if (!v.endsWith('"') || v.length < 2) {
+        if (opts.lenient) continue;
+        throw new ProjectError(`unterminated string: ${line}`, { file, line: i + 1 });
+      }
       v = v.slice(1, -1).replace(/\\(.)/g, "$1");
     }
-    out.push({ name: m[1] as string, value: v, line: i + 1 });
+    out.push({ name: m[1] as string, value: v, raw: asWritten, line: i + 1 });
   }
   return out;
 }

@@ -21,6 +21,60 @@ export interface EvalInput {
    * checks or environment kiln did not evaluate. A symbol missing here is taken as not written.
    */
   pinned?: Map<string, string>;
+  /**
+   * How the user values were read. "conf_read" is `make olddefconfig` reading a .config
+   * (confdata.c conf_read); "allconfig" is KCONFIG_ALLCONFIG read by all*config, which is what
+   * merge_config.sh runs (conf_read_simple only). It decides the fate of an out-of-range int/hex
+   * value on trees whose conf_read resets such values (6.1): see KconfigModel.rangeRule.
+   * Default: "allconfig" when allDefault is given, else "conf_read".
+   */
+  read?: "conf_read" | "allconfig";
+  /**
+   * Counterfactuals: symbols whose value is fixed whatever their dependencies say ("if FOO were
+   * y"). Not a kconfig feature; used to check that an explanation names the real cause.
+   */
+  force?: Map<string, string>;
+}
+
+/**
+ * How kconfig reads a value as written in a .config or fragment for a symbol of this type
+ * (confdata.c conf_set_sym_val): undefined when it takes it, else why it ignores the line.
+ * A string must be quoted (an unquoted one is skipped without a word); a number must not be.
+ */
+export function invalidValueReason(type: Sym["type"], raw: string): string | undefined {
+  if (type === "string") return raw.startsWith('"') ? undefined : `a string value must be quoted ("${raw}"); kconfig skips an unquoted one`;
+  if (raw.startsWith('"')) return `a ${type} value is not quoted; kconfig rejects ${raw}`;
+  if (validUserValue(type, raw)) return undefined;
+  if (type === "bool" && raw === "m") return "m is not a value of a bool (only y or n); kconfig ignores the line";
+  if (type === "int" && /^-?0[0-9]+$/.test(raw)) return `kconfig rejects an int with a leading zero (${raw}); write ${raw.replace(/^(-?)0+(?=[0-9])/, "$1")}`;
+  if (type === "int") return `${raw} is not a decimal int; kconfig ignores the line`;
+  if (type === "hex") return `${raw} is not a hex number (digits 0-9a-f, optionally after 0x); kconfig ignores the line`;
+  if (type === "tristate") return `${raw} is not y, m or n; kconfig ignores the line`;
+  if (type === "bool") return `${raw} is not y or n; kconfig ignores the line`;
+  return undefined;
+}
+
+/**
+ * Whether kconfig accepts a user value for a symbol of this type (confdata.c conf_set_sym_val
+ * and symbol.c sym_string_valid): bool y/n, tristate y/m/n, int a decimal without leading
+ * zeros ("0" and "-0" are fine), hex digits with an optional 0x/0X, any string. A value it does
+ * not accept is ignored with "symbol value 'x' invalid for X", as if it was not given.
+ */
+export function validUserValue(type: Sym["type"], v: string): boolean {
+  switch (type) {
+    case "bool":
+      return v === "y" || v === "n";
+    case "tristate":
+      return v === "y" || v === "m" || v === "n";
+    case "int":
+      return /^-?(0|[1-9][0-9]*)$/.test(v);
+    case "hex":
+      return /^(0[xX])?[0-9a-fA-F]+$/.test(v);
+    case "string":
+      return true;
+    default:
+      return false;
+  }
 }
 
 const enum St {
@@ -182,9 +236,22 @@ export class Evaluation {
     return this.strV[s.id] ?? "";
   }
 
+  /** Whether the user gave this symbol a value kconfig accepts (out-of-range numbers included). */
+  explicitUser(s: Sym): boolean {
+    const u = this.input.user.get(s.name);
+    return u !== undefined && validUserValue(s.type, u);
+  }
+
+  /** Out-of-range int/hex user values are clamped (true) or ignored so the default applies. */
+  clampsUserRange(): boolean {
+    const read = this.input.read ?? (this.input.allDefault ? "allconfig" : "conf_read");
+    return read === "allconfig" || this.model.rangeRule !== "reset";
+  }
+
   private userRaw(s: Sym): string | undefined {
     const u = this.input.user.get(s.name);
-    if (u !== undefined) return u;
+    // An invalid value is ignored, as kconfig does; all*config then treats the symbol as new.
+    if (u !== undefined && validUserValue(s.type, u)) return u;
     if (
       this.input.allDefault &&
       (s.type === "bool" || s.type === "tristate") &&
@@ -212,13 +279,12 @@ export class Evaluation {
     switch (s.type) {
       case "bool":
         // all*config sets the tristate directly, so allmodconfig gives bool symbols m (-> y).
-        return u === "y" || u === "n" || (u === "m" && !this.input.user.has(s.name));
+        return u === "y" || u === "n" || (u === "m" && !this.explicitUser(s));
       case "tristate":
         return u === "y" || u === "m" || u === "n";
       case "int":
-        return /^-?[0-9]+$/.test(u) && this.withinRange(s, u);
       case "hex":
-        return /^(0[xX])?[0-9a-fA-F]+$/.test(u) && this.withinRange(s, u);
+        return validUserValue(s.type, u) && (this.clampsUserRange() || this.withinRange(s, u));
       case "string":
         return true;
       default:
@@ -244,6 +310,12 @@ export class Evaluation {
     if (this.visDone[s.id]) return;
     this.visDone[s.id] = 1;
     let vis: Tri = 0;
+    if (s.choice && s.envDerived && this.input.pinned) {
+      // A choice member whose prompt hinges on a toolchain check kiln did not run: kconfig
+      // writes a member exactly when it is visible, so the .config says whether it was.
+      this.visV[s.id] = this.input.pinned.has(s.name) ? 2 : 0;
+      return;
+    }
     const choiceSym = this.legacy && s.choice ? s.choice.sym : undefined;
     for (const p of s.props) {
       if (p.kind !== "prompt") continue;
@@ -277,6 +349,15 @@ export class Evaluation {
     }
     if (s.type === "unknown") {
       this.triV[id] = 0;
+      this.st[id] = St.Done;
+      return;
+    }
+    const forced = this.input.force?.get(s.name);
+    if (forced !== undefined && !s.isChoice) {
+      this.visibilityOf(s);
+      this.writeV[id] = 1;
+      if (s.type === "bool" || s.type === "tristate") this.triV[id] = forced === "y" ? 2 : forced === "m" ? 1 : 0;
+      else this.strV[id] = forced;
       this.st[id] = St.Done;
       return;
     }
@@ -374,7 +455,15 @@ export class Evaluation {
     return strtoll(s, bb);
   }
 
-  private withinRange(s: Sym, v: string): boolean {
+  /** The active range as [low, high] values, when the symbol has one. */
+  activeRange(s: Sym): { prop: Prop; lo: bigint; hi: bigint } | undefined {
+    const p = this.rangeProp(s);
+    if (!p || !p.range) return undefined;
+    const base = s.type === "hex" ? 16 : 10;
+    return { prop: p, lo: this.rangeVal(p.range[0], base), hi: this.rangeVal(p.range[1], base) };
+  }
+
+  withinRange(s: Sym, v: string): boolean {
     const p = this.rangeProp(s);
     if (!p || !p.range) return true;
     const base = s.type === "hex" ? 16 : 10;

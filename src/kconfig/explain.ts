@@ -3,7 +3,7 @@
  * Pure: works on an Evaluation.
  */
 import { exprToString, triName, type Expr, type Loc, type Prop, type Sym, type Tri } from "./ast.js";
-import type { Evaluation } from "./eval.js";
+import { validUserValue, type Evaluation } from "./eval.js";
 import { menuPath } from "./parser.js";
 
 export type Reason =
@@ -125,9 +125,10 @@ class Explainer {
       if (dir < 2 && s.dirDep) details.push(`depends on ${exprToString(s.dirDep)} (=${triName(dir)})`);
       if (rev > 0 && rev > dir) details.push("warning: selected although its dependencies are not met (kconfig's \"unmet direct dependencies\")");
 
-      if (rev === tri && tri > 0 && !(user !== undefined && vis > 0 && ev.userValue(s) === value)) {
+      if (rev === tri && tri > 0) {
         const active = selectors.filter((x) => x.tri > 0).map((x) => `CONFIG_${x.by.name}`);
-        return out("select", `${head} because ${active.join(", ") || "another symbol"} select${active.length > 1 ? "" : "s"} it`);
+        const also = user !== undefined && vis > 0 && ev.userValue(s) === value ? "; the config also sets it, but a select would force it anyway" : "";
+        return out("select", `${head} because ${active.join(", ") || "another symbol"} select${active.length > 1 ? "" : "s"} it${also}`, selectors.filter((x) => x.tri > 0).map((x) => `disable CONFIG_${x.by.name} to set it yourself`));
       }
       if (vis > 0 && ev.userValue(s) !== undefined) {
         const u = ev.userValue(s) as string;
@@ -163,6 +164,12 @@ class Explainer {
         if (vis === 0 && prompts.length && user !== undefined) {
           return out("invisible", `${head}: not visible: its prompt depends on ${this.failing(prompts.map((p) => p.visible))}`, this.actions(prompts.map((p) => p.visible)));
         }
+        if (prompts.length === 0 && selectors.length) {
+          const names = [...new Set(selectors.map((x) => `CONFIG_${x.by.name}`))];
+          const shown = names.slice(0, 6).join(" | ") + (names.length > 6 ? ` | ... (${names.length - 6} more)` : "");
+          return out("no-default", `${head}: it has no prompt, so only a symbol that selects it can enable it, and none of its ${names.length} selector${names.length > 1 ? "s is" : " is"} on`, [`enable one of ${shown}`]);
+        }
+        if (selectors.length) return out("no-default", `${head}: no default applies and its selectors are off (${selectors.map((x) => x.text).slice(0, 6).join(", ")})`);
         return out("no-default", `${head}: no default applies and nothing selects it`);
       }
       return out("default", `${head}`);
@@ -188,6 +195,248 @@ class Explainer {
     return out("no-default", `${head}: no default applies`);
   }
 
+  request(req: RequestedValue, where: (symbol: string) => string | undefined): RequestExplanation {
+    const ev = this.ev;
+    const bare = req.symbol.replace(/^CONFIG_/, "");
+    const s = ev.model.symbols.get(bare);
+    const asked = unquote(req.value);
+    const res = (rule: RequestExplanation["rule"], got: string, because: string, actions: string[] = [], blockers: string[] = [], flips?: Record<string, string>): RequestExplanation => ({
+      symbol: `CONFIG_${bare}`,
+      requested: req.value,
+      got,
+      rule,
+      text: `CONFIG_${bare}: requested ${req.value} -> got ${got}, because ${because}`,
+      because,
+      actions,
+      blockers,
+      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.negated.has(b) ? "n" : "y"])),
+    });
+    this.negated.clear();
+    // m survives only with module support: said (and flipped) along with any other reason.
+    const modOff = asked === "m" && s?.type === "tristate" && ev.effectiveType(s) === "bool" && ev.model.modules ? ev.model.modules : undefined;
+    const withModules = (x: RequestExplanation): RequestExplanation =>
+      modOff && x.rule !== "modules" && x.rule !== "invalid"
+        ? { ...x, text: `${x.text}; and with CONFIG_${modOff.name}=n an m would become y anyway`, because: `${x.because}; and with CONFIG_${modOff.name}=n an m would become y anyway`, actions: [...x.actions, `enable CONFIG_${modOff.name}`], flips: { ...x.flips, [modOff.name]: "y" }, ...(x.alternatives ? { alternatives: x.alternatives.map((a) => ({ ...a, [modOff.name]: "y" })) } : {}) }
+        : x;
+    const r0 = this.requestInner(req, where, res, asked, bare, s);
+    return withModules(r0);
+  }
+
+  private requestInner(
+    req: RequestedValue,
+    where: (symbol: string) => string | undefined,
+    res: (rule: RequestExplanation["rule"], got: string, because: string, actions?: string[], blockers?: string[], flips?: Record<string, string>) => RequestExplanation,
+    asked: string,
+    bare: string,
+    s: Sym | undefined,
+  ): RequestExplanation {
+    const ev = this.ev;
+    if (!s || s.nodes.length === 0 || s.type === "unknown") return res("unknown-symbol", "n", "no Kconfig file defines it for this arch", [`drop the line (or move it to a layer for the arches that have it)`]);
+    const got = ev.written(s) ? ev.value(s) : "n";
+    const gotText = ev.written(s) ? got : "n (not written)";
+    const set = (x: Sym): string => this.origin(x, where);
+    const prompts = s.props.filter((p) => p.kind === "prompt");
+    const vis = ev.visibility(s);
+    const dflt = (): string => {
+      const d = ev.activeDefault(s);
+      return d ? `default ${this.exprText(d.expr)}${d.cond ? ` if ${this.exprText(d.cond)}` : ""} (${d.loc.file}:${d.loc.line})` : "no default";
+    };
+
+    // 1. kconfig does not accept the value for this type: the line is ignored.
+    if (!validUserValue(s.type, asked)) {
+      const why =
+        (s.type === "bool" && asked === "m")
+          ? `CONFIG_${bare} is a bool: kconfig accepts only y or n for it and ignores the line ("symbol value 'm' invalid")`
+          : s.type === "int" && /^-?0[0-9]+$/.test(asked)
+            ? `kconfig rejects an int with a leading zero (${asked}) and ignores the line ("symbol value '${asked}' invalid")`
+            : `${asked} is not a valid ${s.type} value for kconfig, which ignores the line`;
+      const then = ev.input.allDefault ? `, so ${ev.input.allDefault === "n" ? "allnoconfig" : "all*config"} sets it like an unset symbol` : `, so ${dflt()} applies`;
+      const fix = s.type === "bool" ? "write y or n" : s.type === "int" ? `write ${asked.replace(/^(-?)0+(?=[0-9])/, "$1")}` : `write a valid ${s.type}`;
+      return res("invalid", gotText, why + then, [fix]);
+    }
+    // 2. An int/hex outside its range.
+    if ((s.type === "int" || s.type === "hex") && vis > 0) {
+      const r = ev.activeRange(s);
+      if (r && !ev.withinRange(s, asked)) {
+        const bound = (b: Sym): string => (b.isConst || ev.value(b) === b.name ? b.name : `${b.name} (=${ev.value(b)})`);
+        const span = `${bound(r.prop.range![0])}..${bound(r.prop.range![1])}`;
+        const rule = ev.clampsUserRange()
+          ? `its range is ${span} (${r.prop.loc.file}:${r.prop.loc.line}) and this tree's kconfig clamps an out-of-range value to the nearest bound`
+          : `its range is ${span} (${r.prop.loc.file}:${r.prop.loc.line}) and this tree's kconfig (conf_read before 6.12) drops an out-of-range value, so ${dflt()} applies`;
+        return res("range", gotText, rule, [`use a value in ${span}`], [], {});
+      }
+    }
+    // 3. The symbol cannot be set: no prompt, or its prompt is hidden.
+    const wantTri = asked === "y" ? 2 : asked === "m" ? 1 : 0;
+    if (s.choice) {
+      const choice = s.choice;
+      const title = choice.prompt?.text ? `"${choice.prompt.text}"` : "its choice";
+      const cvis = Math.max(0, ...prompts.map((p) => ev.expr(p.visible)));
+      if (cvis === 0) {
+        const acts = this.actions(prompts.map((p) => p.visible));
+        return res("dependency", gotText, `it is an entry of ${title}, which is hidden: it depends on ${this.failingWhere(prompts.map((p) => p.visible), where)}`, acts, this.blockerNames(prompts.map((p) => p.visible)));
+      }
+      const sel = ev.choiceSelection(choice);
+      if (wantTri === 2 && sel && sel !== s) {
+        const w = where(sel.name);
+        const why = w ? `CONFIG_${sel.name}=y, requested at ${w}, took precedence (the last entry requested y wins)` : `its selected entry is CONFIG_${sel.name}`;
+        return res("choice", gotText, `it is an entry of the choice ${title} and ${why}`, [w ? `drop CONFIG_${sel.name}=y at ${w}` : `check the choice's other entries`], [sel.name], { [sel.name]: "n" });
+      }
+      if (wantTri === 0 && sel === s) {
+        const how = ev.choiceDefault(choice) === s ? "its default" : "the first visible entry not set to n";
+        return res("choice", gotText, `${title} is a choice that always has one entry selected, and CONFIG_${bare} is ${how}: no other entry is set to y`, [`request another entry of ${title} =y instead`], []);
+      }
+    }
+    if (s.type === "bool" || s.type === "tristate") {
+      const tri = ev.tri(s);
+      const selectors = this.reverse(s, "select");
+      const active = selectors.filter((x) => x.tri > 0);
+      if (tri > wantTri) {
+        if (active.length && ev.revDep(s) > wantTri) {
+          const named = active.map((x) => `CONFIG_${x.by.name} (=${ev.value(x.by)}, ${set(x.by)})`);
+          const acts = active.map((x) => {
+            const w = where(x.by.name);
+            if (w) return `drop CONFIG_${x.by.name}=${ev.value(x.by)} at ${w}`;
+            if (!x.by.props.some((p) => p.kind === "prompt")) {
+              // A selector users cannot set: what selects it, one step up.
+              const up = this.reverse(x.by, "select").filter((y) => y.tri > 0);
+              if (up.length) return up.map((y) => (where(y.by.name) ? `drop CONFIG_${y.by.name}=${ev.value(y.by)} at ${where(y.by.name)} (it selects CONFIG_${x.by.name})` : `disable CONFIG_${y.by.name} (it selects CONFIG_${x.by.name})`)).join("; ");
+            }
+            return `disable CONFIG_${x.by.name}`;
+          });
+          const floor = wantTri === 1 ? " and a select raises a module to the selector's value" : "";
+          return res("select", gotText, `${named.join(", ")} select${active.length > 1 ? "" : "s"} it${floor}`, acts, active.map((x) => x.by.name), Object.fromEntries(active.map((x) => [x.by.name, "n"])));
+        }
+        if (wantTri === 1 && tri === 2 && s.type === "tristate" && ev.effectiveType(s) === "bool") {
+          const mod = ev.model.modules;
+          return res("modules", gotText, `${mod ? `CONFIG_${mod.name}=n (${set(mod)})` : "module support is off"}, so every tristate is a bool and m becomes y`, mod ? [`enable CONFIG_${mod.name}`] : [], mod ? [mod.name] : [], mod ? { [mod.name]: "y" } : {});
+        }
+        if (prompts.length === 0 || vis === 0) {
+          const hid = prompts.length === 0 ? "it has no prompt, so a fragment cannot set it" : `its prompt is hidden (it depends on ${this.failingWhere(prompts.map((p) => p.visible), where)})`;
+          return res("default", gotText, `${hid}, and ${dflt()} applies`, [], this.blockerNames(prompts.map((p) => p.visible)));
+        }
+      }
+      if (tri < wantTri) {
+        if (prompts.length === 0) {
+          const sel = [...new Set(selectors.map((x) => x.by.name))];
+          const shown = sel.slice(0, 6).map((n) => `CONFIG_${n}`).join(" | ") + (sel.length > 6 ? ` | ... (${sel.length - 6} more)` : "");
+          if (!sel.length) {
+            const d = s.props.find((p) => p.kind === "default");
+            // The default is off because its condition fails, or its value is n, or both.
+            const conds = d ? [d.visible, ...(d.expr && ev.expr(d.expr) === 0 ? [d.expr] : [])] : [];
+            const names = this.blockerNames(conds);
+            const text = d
+              ? `it has no prompt and nothing selects it, so only its default can set it, and that default (${this.exprText(d.expr)}, ${d.loc.file}:${d.loc.line}) is off: it needs ${this.failingWhere(conds, where)}`
+              : "it has no prompt, no default, and nothing selects it";
+            return res("no-prompt", gotText, text, names.length ? this.actions(conds) : [`drop the line`], names);
+          }
+          const because = `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`;
+          const r = res("no-prompt", gotText, because, [`enable one of ${shown} (they select CONFIG_${bare})`], sel, {});
+          r.alternatives = selectors.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
+          return r;
+        }
+        if (vis < wantTri) {
+          const conds = prompts.map((p) => p.visible);
+          const acts = vis === 0 ? this.actions(conds) : this.raise(conds);
+          const blockers = this.blockerNames(conds, vis === 0 ? 1 : 2);
+          const limit = vis === 0 ? `it depends on ${this.failingWhere(conds, where)}` : `it depends on ${this.failingWhere(conds, where, 2)}, which limits it to m`;
+          return res(vis === 0 ? "dependency" : "capped", gotText, limit, acts, blockers);
+        }
+      }
+    } else if (vis === 0) {
+      const conds = prompts.length ? prompts.map((p) => p.visible) : [];
+      const hid = prompts.length === 0 ? "it has no prompt, so a fragment cannot set it" : `it depends on ${this.failingWhere(conds, where)}`;
+      return res(prompts.length ? "dependency" : "no-prompt", gotText, `${hid}, and ${dflt()} applies`, this.actions(conds), this.blockerNames(conds));
+    }
+    if (got === asked || (s.type === "hex" && /^0x/i.test(asked) && /^0x/i.test(got) && BigInt(asked) === BigInt(got))) {
+      return res("kept", gotText, "kiln's prediction keeps it: kconfig's result disagrees with the Kconfig reader, please report this with the fragment");
+    }
+    return res("default", gotText, `kconfig computed ${gotText} (${dflt()})`);
+  }
+
+  /** Where a symbol's current value comes from, for the reason text. */
+  private origin(x: Sym, where: (symbol: string) => string | undefined): string {
+    const w = where(x.name);
+    if (w && this.ev.userValue(x) !== undefined) return `set at ${w}`;
+    if (!this.ev.input.user.has(x.name) && this.ev.input.allDefault && this.ev.tri(x) === 0 && x.props.some((p) => p.kind === "prompt")) return "not requested";
+    if (this.ev.isPinned(x)) return "from a toolchain check";
+    const sel = this.reverse(x, "select").filter((r) => r.tri > 0);
+    if (sel.length && this.ev.revDep(x) === this.ev.tri(x)) return `selected by ${sel.map((r) => `CONFIG_${r.by.name}`).join(", ")}`;
+    if (this.ev.userValue(x) !== undefined) return "from the base config";
+    const d = this.ev.activeDefault(x);
+    if (this.ev.tri(x) === 0 && (!d || this.ev.expr(d.expr) === 0)) return x.props.some((p) => p.kind === "prompt") ? "not requested" : "no default applies";
+    return d ? `its default, ${d.loc.file}:${d.loc.line}` : "not requested";
+  }
+
+  /** The failing parts of conditions, each with where its value comes from. */
+  private failingWhere(es: (Expr | undefined)[], where: (symbol: string) => string | undefined, want: Tri = 1): string {
+    const t = this.failing(es, want);
+    const shown = new Set(this.failing(es, want).match(/[A-Za-z0-9_]+(?= \(=)/g) ?? []);
+    const named = this.blockerNames(es, want)
+      .filter((n) => shown.has(n))
+      .map((n) => this.ev.model.symbols.get(n))
+      .filter((x): x is Sym => !!x && x.nodes.length > 0);
+    const notes = named.map((x) => ({ x, o: this.origin(x, where) })).filter((n) => n.o.startsWith("set at") || n.o.startsWith("selected by") || n.o.startsWith("from "));
+    // Only terms something sets are annotated; a bare "(=n)" means nothing requested it.
+    const tail = notes.map((n) => `CONFIG_${n.x.name} is ${n.o}`);
+    return tail.length ? `${t}; ${tail.join(", ")}` : t;
+  }
+
+  /** Blockers named through a negation (`!FOO`): they must be off, not on. */
+  private readonly negated = new Set<string>();
+
+  /** Names of the symbols in the failing parts. */
+  private blockerNames(es: (Expr | undefined)[], want: Tri = 1): string[] {
+    const out = new Set<string>();
+    const walk = (e: Expr | undefined): void => {
+      if (!e || this.ev.expr(e) >= want) return;
+      switch (e.t) {
+        case "sym":
+          if (!e.sym.isConst && !e.sym.unknown) out.add(e.sym.name);
+          return;
+        case "and":
+        case "or":
+          walk(e.a);
+          walk(e.b);
+          return;
+        case "not":
+          if (e.e.t === "sym" && !e.e.sym.isConst) {
+            out.add(e.e.sym.name);
+            this.negated.add(e.e.sym.name);
+          }
+          return;
+        case "cmp":
+          for (const x of [e.a, e.b]) if (!x.isConst) out.add(x.name);
+      }
+    };
+    for (const e of es) walk(e);
+    return [...out];
+  }
+
+  /** Actions that raise an m-limited condition to y. */
+  private raise(es: (Expr | undefined)[]): string[] {
+    return this.blockerNames(es, 2).map((n) => `set CONFIG_${n}=y`);
+  }
+
+  /** An expression as text, with repeated terms of an && / || chain shown once. */
+  exprText(e: Expr | undefined): string {
+    if (!e) return "y";
+    const chain = (x: Expr, op: "and" | "or", acc: Expr[]): Expr[] => {
+      if (x.t === op) {
+        chain(x.a, op, acc);
+        chain(x.b, op, acc);
+      } else acc.push(x);
+      return acc;
+    };
+    if (e.t === "and" || e.t === "or") {
+      const parts = [...new Set(chain(e, e.t, []).map((x) => this.exprText(x)))];
+      const joined = parts.join(e.t === "and" ? " && " : " || ");
+      return parts.length > 1 ? joined : (parts[0] ?? "y");
+    }
+    if (e.t === "not") return "!" + (e.e.t === "sym" ? this.exprText(e.e) : `(${this.exprText(e.e)})`);
+    return exprToString(e);
+  }
+
   /** Select or imply properties that target s, with their current strength. */
   private reverse(s: Sym, kind: "select" | "imply"): { by: Sym; prop: Prop; tri: Tri; text: string }[] {
     const out: { by: Sym; prop: Prop; tri: Tri; text: string }[] = [];
@@ -208,7 +457,7 @@ class Explainer {
     // Parts that only fail because of another listed part (e.g. CC_HAS_* inside `if UBSAN`)
     // are left out of the sentence when something the user can change is listed.
     const shown = all.some((x) => !x.derived) ? all.filter((x) => !x.derived) : all;
-    return shown.length ? shown.map((x) => x.text).join(" && ") : es.map((e) => exprToString(e)).join(" || ");
+    return shown.length ? shown.map((x) => x.text).join(" && ") : [...new Set(es.map((e) => this.exprText(e)))].join(" || ");
   }
 
   private leaves(e: Expr | undefined, want: Tri): { text: string; derived: boolean }[] {
@@ -217,14 +466,27 @@ class Explainer {
     if (ev.expr(e) >= want) return [];
     switch (e.t) {
       case "sym":
-        return e.sym.isConst ? [] : [{ text: `${e.sym.name} (=${ev.value(e.sym)})`, derived: this.derived(e) }];
+        return e.sym.isConst ? [] : [{ text: this.symValueText(e.sym), derived: this.derived(e) }];
       case "and":
         return [...this.leaves(e.a, want), ...this.leaves(e.b, want)];
-      case "or":
       case "not":
+        if (e.e.t === "sym" && !e.e.sym.isConst) return [{ text: `!${this.symValueText(e.e.sym)}`, derived: this.derived(e) }];
+        return [{ text: `!(${this.exprText(e.e)}) (=${triName(ev.expr(e))})`, derived: this.derived(e) }];
+      case "or": {
+        const t = this.exprText(e);
+        const vals = this.blockerNames([e], want).map((n) => ev.model.symbols.get(n)).filter((x): x is Sym => !!x).map((x) => this.symValueText(x));
+        return [{ text: `(${t})${vals.length ? ` [${vals.join(", ")}]` : ` (=${triName(ev.expr(e))})`}`, derived: this.derived(e) }];
+      }
       case "cmp":
-        return [{ text: `${exprToString(e, 3)} (=${triName(ev.expr(e))})`, derived: this.derived(e) }];
+        return [{ text: `${exprToString(e, 3)} (=${triName(ev.expr(e))}; ${e.a.isConst ? "" : `${e.a.name} is ${ev.value(e.a)}`})`, derived: this.derived(e) }];
     }
+  }
+
+  /** "FOO (=m)", or "SPARC (not defined for this arch)" for a name no Kconfig file defines. */
+  private symValueText(x: Sym): string {
+    if (x.unknown) return "<toolchain check> (=n)";
+    if (x.nodes.length === 0 || x.type === "unknown") return `${x.name} (not defined for this arch)`;
+    return `${x.name} (=${this.ev.value(x)})`;
   }
 
   /** Every symbol in e is one users cannot set and is off because its own dependencies fail. */
@@ -279,7 +541,11 @@ class Explainer {
       case "and":
         return [...this.fix(e.a, depth), ...this.fix(e.b, depth)];
       case "or": {
-        const alts = [...new Set([...this.fix(e.a, depth), ...this.fix(e.b, depth)])];
+        // Nested alternatives read as one list.
+        const flat = [...this.fix(e.a, depth), ...this.fix(e.b, depth)].flatMap((a) => (a.startsWith("one of: ") ? a.slice(8).split(" | ") : [a]));
+        // An alternative that does not exist for this arch is no alternative.
+        const real = flat.filter((a) => !a.endsWith("does not exist for this arch"));
+        const alts = [...new Set(real.length ? real : flat)];
         return alts.length > 1 ? [`one of: ${alts.join(" | ")}`] : alts;
       }
       case "cmp":
@@ -307,3 +573,50 @@ function reverseIndex(ev: Evaluation): Map<Sym, Prop[]> {
   }
   return idx;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Explaining a request that lost, from kiln's own prediction with the requests as the input.
+
+/** One request as the user wrote it. */
+export interface RequestedValue {
+  symbol: string; // no CONFIG_ prefix
+  /** As written in the fragment (strings quoted). */
+  value: string;
+  /** "file:line" of the request. */
+  where?: string;
+}
+
+export interface RequestExplanation {
+  symbol: string;
+  requested: string;
+  /** The predicted value ("n" when not written). */
+  got: string;
+  /** Which rule decided it. */
+  rule: "invalid" | "range" | "dependency" | "no-prompt" | "select" | "modules" | "capped" | "choice" | "default" | "unknown-symbol" | "kept";
+  /** First line: "CONFIG_X: requested A -> got B, because ...". */
+  text: string;
+  /** The reason alone (what follows "because"). */
+  because: string;
+  /** What would let the request survive. */
+  actions: string[];
+  /** Symbols the reason names (the blockers, selectors or the winning choice entry). */
+  blockers: string[];
+  /** The values those symbols would need for the request to survive (what the reason claims). */
+  flips: Record<string, string>;
+  /** Or any one of these (a selector on, with its select condition). */
+  alternatives?: Record<string, string>[];
+}
+
+/**
+ * Why a request did not survive. `ev` must be the evaluation with the requests as the user
+ * input (what kconfig was given), not the final .config. `where(name)` gives the file:line of the
+ * request that set a symbol, to say where a blocker's value comes from.
+ */
+export function explainRequest(ev: Evaluation, req: RequestedValue, where: (symbol: string) => string | undefined = () => undefined): RequestExplanation {
+  return new Explainer(ev).request(req, where);
+}
+
+function unquote(v: string): string {
+  return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1).replace(/\\(.)/g, "$1") : v;
+}
+

@@ -31,10 +31,15 @@ export function loadKconfig(tree: string, opts: LoadOptions): KconfigModel {
   const [maj, min] = (version ?? "0.0").split(".").map((x) => parseInt(x, 10));
   const newChoices = symbolC ? symbolC.includes("choice_members") : (maj ?? 0) > 6 || ((maj ?? 0) === 6 && (min ?? 0) >= 11);
   const choiceModel = newChoices ? "v6.11" : "legacy";
+  // Before 6.12's rewrite, conf_read reset an out-of-range int/hex value ("Reset a string value
+  // if it's out of range"); since then the value is kept and clamped. Read the tree's own rule.
+  const confdataC = read(join("scripts", "kconfig", "confdata.c")) ?? "";
+  const rangeRule = confdataC.includes("Reset a string value if it's out of range") ? "reset" : "clamp";
   if (env.KERNELVERSION === undefined && version) env.KERNELVERSION = version;
   const known = new Set(["SRCARCH", "ARCH", "srctree", "KERNELVERSION"]);
   return parseKconfig(read, {
     choiceModel,
+    rangeRule,
     host: {
       // Like kconfig, an unset variable reads as empty once commands are run for real;
       // otherwise kiln does not claim to know the environment make would have exported.

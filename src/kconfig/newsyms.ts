@@ -20,15 +20,19 @@ export interface NewSymbol {
 /**
  * Symbols a user could set that have no value in the input (`ev.input.user`), in menu order,
  * each once: the list `make listnewconfig` prints after reading that .config.
+ * kconfig's check_conf prints once per menu entry, so a symbol defined by a file that is
+ * sourced twice (6.1's Documentation/Kconfig: WARN_MISSING_DOCUMENTS) is printed twice;
+ * `{ perEntry: true }` reproduces that output exactly, the default lists each symbol once
+ * (what `kiln config new-symbols` needs: one pending file per symbol).
  */
-export function newSymbols(ev: Evaluation): NewSymbol[] {
+export function newSymbols(ev: Evaluation, opts: { perEntry?: boolean } = {}): NewSymbol[] {
   const children = displayTree(ev.model.root);
   const out: NewSymbol[] = [];
   const seen = new Set<Sym>();
   const visit = (n: MenuNode): void => {
     if (!menuVisible(ev, n, children)) return;
     const s = n.sym;
-    if (s && !s.isChoice && !seen.has(s) && ev.userValue(s) === undefined && ev.visibility(s) > ev.revDep(s)) {
+    if (s && !s.isChoice && (opts.perEntry || !seen.has(s)) && ev.userValue(s) === undefined && ev.visibility(s) > ev.revDep(s)) {
       seen.add(s);
       const value = ev.value(s);
       const line = s.type === "string" ? `CONFIG_${s.name}="${value.replace(/(["\\])/g, "\\$1")}"` : `CONFIG_${s.name}=${value}`;

@@ -18,6 +18,8 @@ export interface ParseOptions {
   host: MacroHost;
   /** Choice semantics; "v6.11" for kconfig from 6.11 on. Default: detected by the caller. */
   choiceModel?: "legacy" | "v6.11";
+  /** See KconfigModel.rangeRule; loadKconfig reads it from the tree's scripts/kconfig/confdata.c (default: reset, the 6.1 rule). */
+  rangeRule?: "reset" | "clamp";
 }
 
 type Tok =
@@ -245,6 +247,7 @@ class Parser {
       modules: this.modules,
       files: this.files,
       choiceModel: this.opts.choiceModel ?? "v6.11",
+      rangeRule: this.opts.rangeRule ?? "reset",
       warnings: this.warnings,
       mainmenu: this.mainmenu,
     };

@@ -2,9 +2,26 @@
  * Step 6, audit: after configure, classify every requested symbol against the final config and
  * explain each mismatch with the Kconfig reader (src/kconfig), reading the warm tree's Kconfig
  * for the arch being built.
+ *
+ * The explanation comes from kiln's own prediction with what kconfig was given as the input:
+ * the file merge_config.sh hands to kconfig (simulated, deletions included), read the way
+ * kconfig reads it (KCONFIG_ALLCONFIG for the fragments method, olddefconfig otherwise). So
+ * the reason given is the reason the request lost, never "as requested". See docs/adr/0015.
  */
-import { loadKconfig, evaluate, explain, parseDotConfig as parseKconfigDotConfig, type KconfigModel, type Evaluation } from "../kconfig/index.js";
+import { readFileSync } from "node:fs";
+import {
+  loadKconfig,
+  evaluate,
+  explain,
+  explainRequest,
+  invalidValueReason,
+  parseDotConfig as parseKconfigDotConfig,
+  type KconfigModel,
+  type Evaluation,
+  type EvalInput,
+} from "../kconfig/index.js";
 import { auditFindings, type Finding, type KconfigFacts } from "../core/audit.js";
+import { simulateMergeConfig, type FragmentIssue, type MergeInput, type Request } from "../core/fragment.js";
 import type { ConfigureResult } from "./configure.js";
 
 export interface KconfigView {
@@ -20,6 +37,45 @@ export function kconfigView(src: string, arch: string, finalConfig: string): Kco
   return { model, ev };
 }
 
+/** The fragment kiln adds last so that it owns the release string (see configure.ts). */
+export const IDENTITY_FRAGMENT = '# CONFIG_LOCALVERSION_AUTO is not set\nCONFIG_LOCALVERSION=""\n';
+const BASE = "(the method's .config)";
+
+/** What merge_config.sh was given, in order: the method's .config first unless the method is fragments. */
+export function mergeInputs(cfg: Pick<ConfigureResult, "method" | "fragments">, finalConfig: string): MergeInput[] {
+  const out: MergeInput[] = [];
+  // The method's own .config (make goals or preset) is gone; the final one stands in for it: every
+  // requested symbol is given again by a later fragment, and the rest is a kconfig fixed point.
+  if (cfg.method !== "fragments") out.push({ file: BASE, text: finalConfig });
+  for (const f of cfg.fragments) out.push({ file: f.rel, text: readFileSync(f.file, "utf8"), layer: f.layer });
+  out.push({ file: "(kiln identity)", text: IDENTITY_FRAGMENT });
+  return out;
+}
+
+/** The prediction: kiln's evaluation of what kconfig was given. */
+export function requestView(src: string, arch: string, cfg: Pick<ConfigureResult, "method" | "fragments"> & { base?: string }, finalConfig: string, model?: KconfigModel) {
+  const sim = simulateMergeConfig(mergeInputs(cfg, finalConfig));
+  const m = model ?? loadKconfig(src, { arch });
+  const user = parseKconfigDotConfig(sim.text, "merged", { lenient: true });
+  const input: EvalInput = {
+    user,
+    // Toolchain-derived symbols (checks kiln does not run) come from the config kconfig wrote.
+    pinned: parseKconfigDotConfig(finalConfig, ".config", { lenient: true }),
+    read: cfg.method === "fragments" ? "allconfig" : "conf_read",
+    ...(cfg.method === "fragments" && (cfg.base ?? "allnoconfig") === "allnoconfig" ? { allDefault: "n" as const } : {}),
+  };
+  const ev = evaluate(m, input);
+  // Where each symbol is set in the merged input (the last line wins, as in kconfig).
+  const where = new Map<string, string>();
+  sim.text.split("\n").forEach((line, i) => {
+    const x = /^CONFIG_([A-Za-z0-9_]+)=/.exec(line) ?? /^# CONFIG_([A-Za-z0-9_]+) is not set$/.exec(line);
+    const o = sim.origins[i];
+    if (x && o && o.file !== BASE) where.set(x[1]!, `${o.file}:${o.line}`);
+    else if (x) where.delete(x[1]!);
+  });
+  return { model: m, ev, sim, where };
+}
+
 export function kconfigFacts(v: KconfigView): KconfigFacts {
   return {
     known: (s) => v.model.symbols.has(s),
@@ -27,8 +83,42 @@ export function kconfigFacts(v: KconfigView): KconfigFacts {
   };
 }
 
+/**
+ * Fragment values kconfig would reject or skip for the symbol's type (a leading zero, m for a
+ * bool, an unquoted string), judged before any make runs. Unknown symbols are left to the audit.
+ */
+export function judgeRequests(model: KconfigModel, requests: readonly Request[]): FragmentIssue[] {
+  const out: FragmentIssue[] = [];
+  for (const r of requests) {
+    const s = model.symbols.get(r.symbol);
+    if (!s || s.nodes.length === 0 || s.type === "unknown") continue;
+    const why = invalidValueReason(s.type, r.value);
+    if (why) out.push({ kind: "invalid", origin: r.origin, symbol: r.symbol, value: r.value, message: `CONFIG_${r.symbol} is ${s.type === "int" ? "an" : "a"} ${s.type} (${s.nodes[0]!.loc.file}:${s.nodes[0]!.loc.line}): ${why}` });
+  }
+  return out;
+}
+
+/** judgeRequests on a tree: loads the arch's Kconfig. */
+export function judgeRequestsInTree(src: string, arch: string, requests: readonly Request[]): FragmentIssue[] {
+  return judgeRequests(loadKconfig(src, { arch }), requests);
+}
+
 export function auditCell(src: string, arch: string, cfg: ConfigureResult, finalConfig: string): Finding[] {
+  const sim = simulateMergeConfig(mergeInputs(cfg, finalConfig));
+  const deletions = sim.deletions.filter((d) => d.origin.file !== BASE);
   let facts: KconfigFacts | undefined;
-  if (cfg.dropped.length) facts = kconfigFacts(kconfigView(src, arch, finalConfig));
-  return auditFindings({ dropped: cfg.dropped, redefinitions: cfg.redefinitions, issues: cfg.issues, ...(facts ? { facts } : {}) });
+  if (cfg.dropped.length) {
+    const v = requestView(src, arch, cfg, finalConfig);
+    const get = (s: string, requested: string) => explainRequest(v.ev, { symbol: s, value: requested }, (n) => v.where.get(n));
+    // The finding's head already reads "requested A, got B"; the why is the reason, then the fix.
+    facts = {
+      known: (s) => v.model.symbols.has(s),
+      why: (s, requested) => {
+        const x = get(s, requested);
+        return `CONFIG_${s}=${x.got.replace(/ \(not written\)$/, "")} because ${x.because}${x.actions.length ? `: ${x.actions.join(", ")}` : ""}`;
+      },
+      fix: (s, requested) => get(s, requested).actions,
+    };
+  }
+  return auditFindings({ dropped: cfg.dropped, redefinitions: cfg.redefinitions, issues: cfg.issues, deletions, ...(facts ? { facts } : {}) });
 }

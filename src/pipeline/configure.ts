@@ -17,6 +17,7 @@ import { locateKey } from "../project/toml_locate.js";
 import { projectPath, type Project } from "../project/load.js";
 import type { TargetDecl } from "../project/schema.js";
 import type { ArchSpec } from "../tables/arches.js";
+import { IDENTITY_FRAGMENT, judgeRequestsInTree } from "./audit.js";
 
 export interface FragmentFile {
   layer: string;
@@ -28,6 +29,8 @@ export interface FragmentFile {
 
 export interface ConfigureResult {
   method: TargetDecl["config"]["method"];
+  /** fragments method: the all*config merge_config.sh runs. */
+  base?: TargetDecl["config"]["base"];
   fragments: FragmentFile[];
   preset?: string;
   goals?: string[];
@@ -105,6 +108,8 @@ export async function configure(project: Project, tname: string, target: TargetD
   }
   // Malformed lines are audit findings (fatal by default), not a crash before anything ran.
   const { merged, redefinitions } = mergeRequests(lists);
+  // Values kconfig would reject for the symbol's type are findings before any make runs.
+  issues.push(...judgeRequestsInTree(m.src, arch.name, [...merged.values()]));
   const overrideFiles = new Set(fragments.filter((f) => f.override).map((f) => f.rel));
   const unexpected = redefinitions.filter((r) => !overrideFiles.has(r.to.origin.file));
   if (cfg.strict && unexpected.length) {
@@ -124,7 +129,7 @@ export async function configure(project: Project, tname: string, target: TargetD
   // kiln owns the release string: no setlocalversion suffix, no leftover LOCALVERSION. Given as
   // the last fragment, so the fragments method needs no extra olddefconfig pass.
   const own = join(m.build, ".kiln-identity.config");
-  writeFileSync(own, '# CONFIG_LOCALVERSION_AUTO is not set\nCONFIG_LOCALVERSION=""\n');
+  writeFileSync(own, IDENTITY_FRAGMENT);
   const env = { ...m.env, ...Object.fromEntries(m.makeVars.filter((v) => /^(ARCH|CROSS_COMPILE|LLVM)=/.test(v)).map((v) => v.split(/=(.*)/s).slice(0, 2) as [string, string])) };
   const mergeConfig = async (args: string[]) => {
     const r = await run([join(m.src, "scripts/kconfig/merge_config.sh"), ...args], { cwd: m.src, env, allowFail: true });
@@ -141,6 +146,7 @@ export async function configure(project: Project, tname: string, target: TargetD
   const dropped = droppedValues(merged, parseDotConfig(configText)).filter((d) => d.symbol !== "LOCALVERSION" && d.symbol !== "LOCALVERSION_AUTO");
   return {
     method: cfg.method,
+    ...(cfg.method === "fragments" ? { base: cfg.base } : {}),
     fragments,
     ...(presetAbs ? { preset: relative(project.dir, presetAbs) } : {}),
     ...(cfg.goals ? { goals: cfg.goals } : {}),

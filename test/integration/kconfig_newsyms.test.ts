@@ -48,3 +48,22 @@ for (const arch of ["x86_64", "arm64", "riscv"]) {
     }
   });
 }
+
+test("6.1 listnewconfig prints a symbol once per menu entry (WARN_MISSING_DOCUMENTS twice): newSymbols perEntry matches it", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, () => {
+  const tree = kernelTree("6.1");
+  const a = kconfigArch("x86_64");
+  const dir = join(TEST_CACHE, "kconfig", "6.1", "x86_64", "listnewconfig-defconfig");
+  runKernelKconfig(tree, a, dir, { goal: "defconfig" });
+  writeFileSync(join(dir, ".config"), readFileSync(join(dir, ".config"), "utf8") + "CONFIG_COMPILE_TEST=y\n");
+  const withTest = runKernelKconfig(tree, a, dir, { goal: "olddefconfig" });
+  // The two Documentation/Kconfig symbols (visible with COMPILE_TEST) become new.
+  const base = withTest.split("\n").filter((l) => !/WARN_(MISSING_DOCUMENTS|ABI_ERRORS)/.test(l)).join("\n");
+  writeFileSync(join(dir, ".config"), base);
+  const listed = execFileSync("make", ["-s", "-C", tree, `O=${dir}`, `ARCH=${a.arch}`, "listnewconfig"], { encoding: "utf8" });
+  const model = loadKconfig(tree, { arch: "x86_64" });
+  const user = parseDotConfig(base);
+  const ev = evaluate(model, { user, pinned: user });
+  assert.equal(listed, newSymbols(ev, { perEntry: true }).map((x) => x.line).join("\n") + (listed ? "\n" : ""));
+  assert.equal(listed.split("\n").filter((l) => l.startsWith("CONFIG_WARN_MISSING_DOCUMENTS=")).length, 2, "kconfig prints it twice");
+  assert.equal(newSymbols(ev).filter((x) => x.symbol === "CONFIG_WARN_MISSING_DOCUMENTS").length, 1, "the default lists it once");
+});

@@ -1,9 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { parseFragment, mergeRequests, parseDotConfig, droppedValues, formatDropped } from "../../src/core/fragment.js";
-import { debianTarball, kernelTree } from "../support/trees.js";
+import { parseFragment, mergeRequests, parseDotConfig, droppedValues, formatDropped, simulateMergeConfig } from "../../src/core/fragment.js";
+import { parseDotConfig as parseKconfigDotConfig } from "../../src/kconfig/index.js";
 
 test("fragments: set, not-set as n, comments; file:line for malformed and duplicate lines", () => {
   const text = "# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"str\"\nCONFIG_D=0x10\nnonsense here\nCONFIG_A=m\nCONFIG_E=maybe\n";
@@ -31,24 +29,6 @@ test("dropped values: requested vs final, unset counts as n, with file and line"
   assert.match(formatDropped(d[0]!), /^debug.config:1: requested CONFIG_UBSAN_BOUNDS=y, got CONFIG_UBSAN_BOUNDS absent/);
 });
 
-test("real in-tree fragments and defconfigs parse without issues", { skip: !debianTarball("6.12") && "linux-source-6.12 not installed" }, () => {
-  const tree = kernelTree("6.12");
-  const files = [
-    join(tree, "kernel/configs/kvm_guest.config"),
-    join(tree, "kernel/configs/tiny.config"),
-    join(tree, "arch/x86/configs/x86_64_defconfig"),
-    ...readdirSync(join(tree, "arch/x86/configs")).filter((f) => f.endsWith(".config")).map((f) => join(tree, "arch/x86/configs", f)),
-  ];
-  for (const f of files) {
-    const { requests, issues } = parseFragment(readFileSync(f, "utf8"), f);
-    assert.deepEqual(issues, [], f);
-    assert.ok(requests.length > 0, f);
-  }
-  const cfg = parseDotConfig(readFileSync(join(tree, "arch/x86/configs/x86_64_defconfig"), "utf8"));
-  assert.equal(cfg.get("SMP"), "y");
-  assert.ok(cfg.size > 100);
-});
-
 test("a line can opt out of the mismatch gate with a reason, shown in the report", () => {
   const text = "# kiln-allow: needs UBSAN, enabled only in debug builds\nCONFIG_UBSAN_BOUNDS=y\n\n# kiln-allow: dangling, the blank line ends it\n\nCONFIG_KASAN=y\n";
   const { requests, issues } = parseFragment(text, "x.config");
@@ -58,4 +38,32 @@ test("a line can opt out of the mismatch gate with a reason, shown in the report
   const d = droppedValues(mergeRequests([requests]).merged, parseDotConfig(""));
   assert.match(formatDropped(d[0]!), /\(allowed: needs UBSAN, enabled only in debug builds\)$/);
   assert.equal(d[1]!.allow, undefined);
+});
+
+test("one .config reader: the fragment side keeps a string as written, the evaluator side unquotes it", () => {
+  const text = '# CONFIG_A is not set\nCONFIG_CMDLINE="console=ttyS0 \\"q\\""\nCONFIG_HZ=0x64\nCONFIG_B=y\nCONFIG_B=m\n';
+  const asWritten = parseDotConfig(text);
+  const unquoted = parseKconfigDotConfig(text);
+  assert.deepEqual([...asWritten.keys()], [...unquoted.keys()]);
+  assert.equal(asWritten.get("CMDLINE"), '"console=ttyS0 \\"q\\""');
+  assert.equal(unquoted.get("CMDLINE"), 'console=ttyS0 "q"');
+  assert.equal(asWritten.get("B"), "m", "the later line wins in both");
+  assert.equal(unquoted.get("A"), "n");
+  // A request compares with the final value as written.
+  const d = droppedValues(mergeRequests([parseFragment('CONFIG_CMDLINE="console=ttyS0 \\"q\\""\n', "a.config").requests]).merged, asWritten);
+  assert.deepEqual(d, []);
+});
+
+test("merge_config.sh's substring deletion: a later CONFIG_SPI removes an earlier ..._SYSCONFIG_SPI line", () => {
+  const a = { file: "a.config", text: "CONFIG_SPI=y\nCONFIG_FPGA=y\nCONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI=y\n" };
+  const b = { file: "b.config", text: "CONFIG_SPI=y\n" };
+  const r = simulateMergeConfig([a, b]);
+  assert.deepEqual(r.deletions.map((x) => [x.symbol, x.origin.file, x.origin.line, x.by.symbol, x.by.origin.line]), [["FPGA_MGR_LATTICE_SYSCONFIG_SPI", "a.config", 3, "SPI", 1]]);
+  assert.equal(r.text, "CONFIG_FPGA=y\n\nCONFIG_SPI=y\n");
+  // grep -w must find CONFIG_SPI as a word first: without an earlier CONFIG_SPI nothing is deleted.
+  const c = simulateMergeConfig([{ file: "a.config", text: "CONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI=y\n" }, b]);
+  assert.deepEqual(c.deletions, []);
+  assert.match(c.text, /SYSCONFIG_SPI=y/);
+  // A plain redefinition is not a collision.
+  assert.deepEqual(simulateMergeConfig([{ file: "x", text: "CONFIG_A=y\n" }, { file: "y", text: "# CONFIG_A is not set\n" }]).deletions, []);
 });

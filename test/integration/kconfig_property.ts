@@ -1,0 +1,247 @@
+/**
+ * The explain property, shared by test/integration/kconfig_property.test.ts (10 seeds per arch,
+ * in CI) and bench/explain_property.ts (1,000+ requests per arch).
+ *
+ * For each arch and seed: the kernel's own `make randconfig` (KCONFIG_SEED), two fragments drawn
+ * from it (a random subset of its lines, and random requests: flipped values, m for bools,
+ * out-of-range and leading-zero numbers), merged the way kiln's fragments method does (the
+ * tree's scripts/kconfig/merge_config.sh -n). Then for every requested value kconfig dropped:
+ *   - kiln's prediction (the Kconfig reader, with the requests as the input) gives the value
+ *     kconfig gave;
+ *   - the explanation never says "as requested" and names a rule;
+ *   - flipping what it names (the blocker on, the selector off, the winning choice entry's
+ *     request removed, MODULES on) lets the request survive in kiln's evaluation, and for one
+ *     dependency in each of the first seeds also in kconfig itself (the blocker's line added).
+ * Runs kconfig only; nothing is compiled.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { evaluate, explainRequest, loadKconfig, type EvalInput, type KconfigModel, type Sym } from "../../src/kconfig/index.js";
+import { kconfigArch, runKernelKconfig } from "../../src/kconfig/run.js";
+import { droppedValues, mergeRequests, parseDotConfig, parseFragment, type Dropped } from "../../src/core/fragment.js";
+import { IDENTITY_FRAGMENT, judgeRequests, requestView } from "../../src/pipeline/audit.js";
+
+export interface PropertyOptions {
+  tree: string;
+  arch: string;
+  seeds: number[];
+  /** Random requests added per seed (on top of the lines drawn from randconfig). */
+  requests: number;
+  /** Lines drawn from the randconfig .config per seed. */
+  drawn: number;
+  out: string;
+  /** Seeds (the first ones) whose flip is also checked in kconfig itself; default 3. */
+  kconfigFlipSeeds?: number;
+}
+
+export interface PropertyResult {
+  arch: string;
+  requests: number;
+  dropped: number;
+  byRule: Record<string, number>;
+  /** Failures, one line each (empty when the property holds). */
+  asRequested: string[];
+  wrongPrediction: string[];
+  flipFailures: string[];
+  kconfigFlipFailures: string[];
+  flipsChecked: number;
+  /** Dropped values whose blocker this arch does not define: no flip can keep them. */
+  unsatisfiable: number;
+  kconfigFlipsChecked: number;
+  samples: string[];
+  seconds: number;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** merge_config.sh -n over the files, as kiln's fragments method runs it; returns the .config. */
+export function mergeConfig(tree: string, arch: string, outDir: string, files: string[]): string {
+  const a = kconfigArch(arch);
+  mkdirSync(outDir, { recursive: true });
+  execFileSync(join(tree, "scripts/kconfig/merge_config.sh"), ["-n", "-O", outDir, ...files], {
+    cwd: tree,
+    env: { ...process.env, ARCH: a.arch, ...(a.crossCompile ? { CROSS_COMPILE: a.crossCompile } : {}) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return readFileSync(join(outDir, ".config"), "utf8");
+}
+
+function randomValue(s: Sym, r: () => number, model: KconfigModel): string | undefined {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  switch (s.type) {
+    case "bool":
+      return r() < 0.1 ? "m" : pick(["y", "n"]);
+    case "tristate":
+      return pick(["y", "m", "n"]);
+    case "int": {
+      const range = s.props.find((p) => p.kind === "range" && p.range?.[0].isConst && p.range[1].isConst);
+      if (!range?.range) return String(Math.floor(r() * 100));
+      const lo = parseInt(range.range[0].name, 10);
+      const hi = parseInt(range.range[1].name, 10);
+      const x = r();
+      if (x < 0.3) return String(hi + 1 + Math.floor(r() * 10));
+      if (x < 0.45 && lo >= 0) return "0" + String(Math.max(1, lo));
+      return String(lo + Math.floor(r() * (hi - lo + 1)));
+    }
+    default:
+      void model;
+      return undefined;
+  }
+}
+
+export function runProperty(o: PropertyOptions): PropertyResult {
+  const t0 = Date.now();
+  const model = loadKconfig(o.tree, { arch: o.arch });
+  const res: PropertyResult = { arch: o.arch, requests: 0, dropped: 0, byRule: {}, asRequested: [], wrongPrediction: [], flipFailures: [], kconfigFlipFailures: [], flipsChecked: 0, unsatisfiable: 0, kconfigFlipsChecked: 0, samples: [], seconds: 0 };
+  const candidates = [...model.symbols.values()].filter((s) => s.nodes.length > 0 && !s.envDerived && (s.type === "bool" || s.type === "tristate" || s.type === "int") && s.name !== "MODULES" && !s.name.startsWith("LOCALVERSION"));
+  for (const [seedIndex, seed] of o.seeds.entries()) {
+    const r = rng(seed * 1000003 + o.arch.length);
+    const dir = join(o.out, o.arch, String(seed));
+    mkdirSync(dir, { recursive: true });
+    process.env.KCONFIG_SEED = `0x${seed.toString(16)}`;
+    // One build folder per arch: kconfig's own tools are compiled there once.
+    const build = join(o.out, o.arch, "build");
+    const rand = runKernelKconfig(o.tree, kconfigArch(o.arch), build, { goal: "randconfig" });
+    delete process.env.KCONFIG_SEED;
+    const lines = rand.split("\n").filter((l) => /^CONFIG_[A-Z0-9_]+=/.test(l) || /^# CONFIG_[A-Z0-9_]+ is not set$/.test(l)).filter((l) => !/^(# )?CONFIG_(LOCALVERSION|MODULES)\b/.test(l));
+    const drawn = new Set<string>();
+    while (drawn.size < Math.min(o.drawn, lines.length)) drawn.add(lines[Math.floor(r() * lines.length)] as string);
+    const frag1 = [...drawn].join("\n") + "\n";
+    const used = new Set([...drawn].map((l) => /CONFIG_([A-Z0-9_]+)/.exec(l)![1]!));
+    const extra: string[] = [];
+    while (extra.length < o.requests) {
+      const s = candidates[Math.floor(r() * candidates.length)]!;
+      if (used.has(s.name)) continue;
+      const v = randomValue(s, r, model);
+      if (v === undefined) continue;
+      used.add(s.name);
+      extra.push(v === "n" ? `# CONFIG_${s.name} is not set` : `CONFIG_${s.name}=${v}`);
+    }
+    const frag2 = extra.join("\n") + "\n";
+    const f1 = join(dir, "drawn.config");
+    const f2 = join(dir, "random.config");
+    const fid = join(dir, "identity.config");
+    writeFileSync(f1, frag1);
+    writeFileSync(f2, frag2);
+    writeFileSync(fid, IDENTITY_FRAGMENT);
+    const final = mergeConfig(o.tree, o.arch, build, [f1, f2, fid]);
+
+    const p1 = parseFragment(frag1, "drawn.config");
+    const p2 = parseFragment(frag2, "random.config");
+    const { merged } = mergeRequests([p1.requests, p2.requests]);
+    res.requests += merged.size;
+    const invalid = new Set(judgeRequests(model, [...merged.values()]).map((i) => i.origin.file + ":" + i.origin.line));
+    const fragments = [
+      { layer: "drawn", file: f1, rel: "drawn.config", override: false },
+      { layer: "random", file: f2, rel: "random.config", override: false },
+    ];
+    const view = requestView(o.tree, o.arch, { method: "fragments", base: "allnoconfig", fragments }, final, model);
+    const dropped = droppedValues(merged, parseDotConfig(final));
+    let kconfigFlipDone = seedIndex >= (o.kconfigFlipSeeds ?? 3);
+    for (const d of dropped) {
+      res.dropped++;
+      const key = `${o.arch} seed ${seed} CONFIG_${d.symbol}=${d.requested} (got ${d.actual})`;
+      const s = model.symbols.get(d.symbol);
+      if (!s) continue;
+      const predicted = view.ev.written(s) ? view.ev.value(s) : "n";
+      if (predicted !== d.actual && !(d.actual === "n" && !d.present && predicted === "n")) res.wrongPrediction.push(`${key}: kiln predicted ${predicted}`);
+      const e = explainRequest(view.ev, { symbol: d.symbol, value: d.requested }, (n) => view.where.get(n));
+      const rule = invalid.has(`${d.origin.file}:${d.origin.line}`) ? "invalid" : e.rule;
+      res.byRule[rule] = (res.byRule[rule] ?? 0) + 1;
+      if (/\bas requested/.test(e.text) || e.rule === "kept") res.asRequested.push(`${key}: ${e.text}`);
+      if (res.samples.length < 40 && r() < 0.2) res.samples.push(e.text + (e.actions.length ? `\n    to fix: ${e.actions.join("; ")}` : ""));
+      const undefinedBlocker = Object.keys(e.flips).find((n) => !model.symbols.get(n)?.nodes.length);
+      if (undefinedBlocker) {
+        res.unsatisfiable++;
+        if (!e.text.includes(`${undefinedBlocker} (not defined for this arch)`)) res.flipFailures.push(`${key}: names ${undefinedBlocker}, which this arch does not define, without saying so: ${e.text}`);
+        continue;
+      }
+      const flip = flipped(view.ev.input, e, d);
+      if (!flip) continue;
+      res.flipsChecked++;
+      // A flip can uncover the next condition (NVME_CORE=NVME_TARGET held while both were n):
+      // what the explanation names must be flipped, and what the next one names, up to 3 rounds.
+      const ok = flip.some((input) => survivesAfter(model, input, s, d));
+      if (!ok) res.flipFailures.push(`${key}: flipping ${JSON.stringify(e.flips)} does not keep it: ${e.text}`);
+      // In kconfig itself: add the single blocker's line when kiln says that alone is enough.
+      if (ok && !kconfigFlipDone && e.rule === "dependency" && e.blockers.length === 1) {
+        const b = model.symbols.get(e.blockers[0]!);
+        const want = e.flips[e.blockers[0]!];
+        if (!b || !b.props.some((p) => p.kind === "prompt") || want !== "y") continue;
+        const user = new Map(view.ev.input.user);
+        user.delete(b.name);
+        user.set(b.name, "y");
+        if (!survives(model, { ...view.ev.input, user }, s, d.requested)) continue;
+        kconfigFlipDone = true;
+        res.kconfigFlipsChecked++;
+        const f3 = join(dir, "flip.config");
+        writeFileSync(f3, `CONFIG_${b.name}=y\n`);
+        const again = parseDotConfig(mergeConfig(o.tree, o.arch, build, [f1, f2, f3, fid]));
+        if ((again.get(d.symbol) ?? "n") !== d.requested) res.kconfigFlipFailures.push(`${key}: with CONFIG_${b.name}=y kconfig still gives ${again.get(d.symbol) ?? "n"}: ${e.text}`);
+      }
+    }
+  }
+  res.seconds = (Date.now() - t0) / 1000;
+  return res;
+}
+
+/** The counterfactual inputs the explanation claims would keep the request (any one suffices). */
+function flipped(input: EvalInput, e: ReturnType<typeof explainRequest>, d: Dropped): EvalInput[] | undefined {
+  switch (e.rule) {
+    case "dependency":
+    case "capped":
+    case "select":
+    case "modules":
+    case "default": {
+      if (Object.keys(e.flips).length === 0) return undefined;
+      const force = new Map(Object.entries(e.flips));
+      return [{ ...input, force }];
+    }
+    case "choice": {
+      const [winner] = e.blockers;
+      if (!winner) return undefined;
+      // The winning entry's request removed (or, for a default, the request made explicit again).
+      const user = new Map(input.user);
+      user.delete(winner);
+      user.delete(d.symbol);
+      user.set(d.symbol, d.requested);
+      return [{ ...input, user }];
+    }
+    case "no-prompt":
+      // One of its selectors on (with its select condition), or its default's condition met.
+      if (e.alternatives?.length) return e.alternatives.map((a) => ({ ...input, force: new Map(Object.entries(a)) }));
+      // Nothing can set it (no prompt, no selector, no default): no flip exists.
+      return Object.keys(e.flips).some((k) => k !== "MODULES") ? [{ ...input, force: new Map(Object.entries(e.flips)) }] : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function survivesAfter(model: KconfigModel, input: EvalInput, s: Sym, d: Dropped): boolean {
+  let cur = input;
+  for (let round = 0; round < 3; round++) {
+    const ev = evaluate(model, cur);
+    const want = d.requested.startsWith('"') ? d.requested.slice(1, -1) : d.requested;
+    if ((ev.written(s) ? ev.value(s) : "n") === want) return true;
+    const next = explainRequest(ev, { symbol: d.symbol, value: d.requested });
+    const more = Object.entries(next.alternatives?.[0] ?? next.flips).filter(([k, v]) => cur.force?.get(k) !== v && model.symbols.get(k)?.nodes.length);
+    if (!more.length) return false;
+    cur = { ...cur, force: new Map([...(cur.force ?? []), ...more]) };
+  }
+  return false;
+}
+
+function survives(model: KconfigModel, input: EvalInput, s: Sym, requested: string): boolean {
+  const ev = evaluate(model, input);
+  return (ev.written(s) ? ev.value(s) : "n") === requested;
+}
