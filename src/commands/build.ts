@@ -43,6 +43,7 @@ export function registerBuildCommand(prog: Command, ctx: Context): void {
     .option("--wipe", "remove the warm build folder first (a clean build)")
     .option("--label <label>", "the readable label baked into the release (default: inferred)")
     .option("--report-only", "report config audit findings without failing (invariants still fail)")
+    .option("--tree", "check the warm source tree out even when the build is reused (for tools that read it)")
     .action(async (targets: string[], o: BuildCliOptions) => {
       const results = await buildSelected(ctx, targets, o);
       if (ctx.globals.json) ctx.printJson(results.map((r) => r.manifest));

@@ -68,7 +68,7 @@ export function bootKernel(archName: string, variant: KernelVariant = "default")
   const arch = archSpec(archName);
   if (!arch) throw new Error(`unknown arch ${archName}`);
   const dir = projectFor(variant, archName);
-  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", "--arch", archName], {
+  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", "--tree", "--arch", archName], {
     env: { ...process.env, KILN_HOME: TEST_HOME, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
