@@ -18,7 +18,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError } from "../errors.js";
-import { fetchIdentity } from "./fetch_identity.js";
 import type { Project } from "../project/load.js";
 import { seriesFor } from "../project/load.js";
 import { ARCHES } from "../tables/arches.js";
@@ -67,6 +66,7 @@ function into<K extends Exclude<keyof FlowResults, "prepared" | "records">>(k: K
 /** fetch_identity: a signed copy of this exact identity at a configured remote beats compiling. */
 async function fetchIdentityStep(r: FlowResults, x: FlowEnv): Promise<FlowResults["reused"]> {
   const p = r.prepared;
+  const { fetchIdentity } = await import("./fetch_identity.js"); // http and the ship formats: only when a remote is asked
   const peer = await fetchIdentity(p.project, r.identified!.release, p.arch.name, { paths: p.paths, ui: x.ui });
   return peerReused(r, x, peer);
 }

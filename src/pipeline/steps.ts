@@ -33,10 +33,8 @@ import { prepareWorktree, type WorktreeResult } from "./prepare_worktree.js";
 import type { Sources } from "./sources.js";
 import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
 import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
-import { auditCell } from "./audit.js";
-import { compile, estimateSteps, buildLogPath, type CompileResult } from "./compile.js";
-import { install, type Installed as InstalledFiles } from "./install.js";
-import { produceOutputs } from "./outputs.js";
+import type { CompileResult } from "./compile.js";
+import type { Installed as InstalledFiles } from "./install.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
 
 // ------------------------------------------------------------------ results
@@ -284,6 +282,8 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
     const fitted = fitLabel(p.label, kernelVersion);
     const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    // The steps a reuse never reaches load their modules (the Kconfig reader, make, the ship formats) when they run.
+    const { auditCell } = await import("./audit.js");
     const findings = auditCell(wt.src, archName, c, baked.configText);
     rec = { cfg: { ...c, configText: "" }, digest, fitted, baked, findings };
     writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
@@ -368,6 +368,7 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const wt = need(r, "worktree");
   const c = need(r, "configured");
   const release = need(r, "identified").release;
+  const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
   const jobs = x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");
   const cold = !existsSync(join(wt.build, "vmlinux"));
@@ -385,6 +386,7 @@ export async function installStep(r: FlowResults, x: FlowEnv): Promise<Installed
   const p = r.prepared;
   const release = need(r, "identified").release;
   const built = need(r, "built");
+  const { install } = await import("./install.js");
   const tmp = newTmpDir(p.paths, release);
   const files = await install(need(r, "flags").make, p.arch, release, tmp, built.jobs);
   const installed: Installed = { entry: entryDir(p.paths, release), files, provenance: readProvenance(need(r, "worktree").build) };
@@ -399,6 +401,7 @@ export async function installStep(r: FlowResults, x: FlowEnv): Promise<Installed
 /** The outputs the target declares beyond "install" (artifact, bundle, deb) into out/<release>/. */
 export async function outputsStep(r: FlowResults, x: FlowEnv): Promise<Shipped> {
   const p = r.prepared;
+  const { produceOutputs } = await import("./outputs.js");
   const outputs = await produceOutputs(p.project, p.tname, p.arch.name, x.manifestNow(r), { paths: p.paths, ui: x.ui });
   return { outputs };
 }
