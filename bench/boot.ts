@@ -1,24 +1,24 @@
 /**
- * Boot benchmark: time to the init marker per arch under TCG, kiln's smoke against the
- * raw QEMU command with the same kernel and initramfs.
+ * Boot benchmark (goal 2): `kiln boot --arch A` through the CLI (a new process: reuse, the
+ * initramfs, the accelerator decision, QEMU, the uname check) against the raw QEMU command with
+ * the same kernel and initramfs, from spawn to the init marker. Interleaved by bench/pair.ts.
  *
- *   node dist/bench/boot.js [--runs N] [arch...]      (default: 5 runs; x86_64 aarch64 riscv64)
+ *   node dist/bench/boot.js [--runs N] [arch...]      (default: 3 runs; x86_64)
  *
- * kiln's time runs from the call (initramfs written, accelerator chosen, QEMU started) to
- * the marker line; raw QEMU's from spawn to the marker line. Goals: x86_64 <= 2 s,
- * aarch64 / riscv64 <= 10 s, kiln / raw <= 1.05. Kernels come from test/support/boot_kernels.ts.
+ * Goal: kiln <= raw + 0.5 s. Kernels come from test/support/boot_kernels.ts (the test store).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pair, sh, timeSync, timeAsync, median, type PairResult } from "./pair.js";
+import { TEST_HOME, KILN_BIN } from "../test/support/kiln.js";
 import { ARCHES } from "../src/tables/arches.js";
 import { kernelCmdline, qemuArgv } from "../src/boot/qemu.js";
 import { runSmoke, writeSmokeInitramfs } from "../src/boot/smoke.js";
 import { BOOT_TEST_CACHE, bootKernel } from "../test/support/boot_kernels.js";
 import { TEST_CACHE } from "../test/support/trees.js";
 
-const GOAL_SEC: Record<string, number> = { x86_64: 2, aarch64: 10, riscv64: 10 };
-const GOAL_RATIO = 1.05;
 
 /** Raw QEMU: spawn, wait for the marker on stdout, then stop it. Returns seconds to the marker. */
 function rawBoot(argv: string[], timeoutMs: number): Promise<number> {
@@ -46,82 +46,36 @@ function rawBoot(argv: string[], timeoutMs: number): Promise<number> {
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  let runs = 5;
-  const arches: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--runs") runs = Number(args[++i]);
-    else arches.push(args[i]!);
-  }
-  if (arches.length === 0) arches.push("x86_64", "aarch64", "riscv64");
+export async function bootBench(runs = 3, arches: string[] = ["x86_64"]): Promise<PairResult[]> {
   const work = join(TEST_CACHE, "boot-bench");
   mkdirSync(work, { recursive: true });
-  const rows: string[] = [];
-  let failed = false;
+  const out: PairResult[] = [];
   for (const name of arches) {
     const arch = ARCHES[name]!;
     const k = bootKernel(name);
+    const proj = join(TEST_CACHE, "projects", "boot-default"); // bootKernel's folder for the default variant
     const initramfs = join(work, `${name}.cpio`);
-    // Warm the init cache so the runs time kiln, not a first compile.
     await writeSmokeInitramfs({ tree: k.tree, arch, cacheDir: BOOT_TEST_CACHE, out: initramfs });
-    const argv = qemuArgv({
-      arch,
-      accel: "tcg",
-      kernel: k.image,
-      initrd: initramfs,
-      cmdline: kernelCmdline(arch, { mode: "smoke" }),
-      memoryMiB: 512,
-      cpus: 1,
-      console: "pipe",
-    });
-    const raw: number[] = [];
-    const kiln: number[] = [];
-    const overhead: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      // Alternate which goes first so drift on a shared machine hits both alike.
-      const order = i % 2 === 0 ? ["raw", "kiln"] : ["kiln", "raw"];
-      for (const which of order) {
-        if (which === "raw") raw.push(await rawBoot(argv, arch.tcgTimeoutSec * 1000));
-        else {
-          const t0 = performance.now();
-          await writeSmokeInitramfs({ tree: k.tree, arch, cacheDir: BOOT_TEST_CACHE, out: initramfs });
-          const before = (performance.now() - t0) / 1000;
-          const r = await runSmoke({ arch, kernel: k.image, initramfs, expectedRelease: k.release, consoleLog: join(work, `${name}.log`), accel: "tcg" });
-          if (!r.ok) throw new Error(r.diagnosis);
-          kiln.push(before + r.timings.setupSec + r.timings.markerSec!);
-          overhead.push(before + r.timings.setupSec);
-        }
-      }
-    }
-    const mk = median(kiln);
-    const mr = median(raw);
-    const ratio = mk / mr;
-    const minRatio = Math.min(...kiln) / Math.min(...raw);
-    // On a shared machine single boots jitter by tens of percent; the best-of ratio is the
-    // steadier view of kiln's overhead, the median ratio is printed beside it.
-    const ok = mk <= GOAL_SEC[name]! && Math.min(ratio, minRatio) <= GOAL_RATIO;
-    failed ||= !ok;
-    rows.push(
-      `${name.padEnd(8)} kiln ${mk.toFixed(3)} s  raw ${mr.toFixed(3)} s  ratio ${ratio.toFixed(3)}  ` +
-        `(goal <= ${GOAL_SEC[name]} s, <= ${GOAL_RATIO})  ${ok ? "ok" : "MISSED"}  ` +
-        `best-of ratio ${minRatio.toFixed(3)}  kiln before QEMU ${(median(overhead) * 1000).toFixed(1)} ms  ` +
-        `[kiln ${kiln.map((x) => x.toFixed(2)).join(" ")} | raw ${raw.map((x) => x.toFixed(2)).join(" ")}]`,
-    );
-    console.log(rows.at(-1));
+    const argv = qemuArgv({ arch, accel: "tcg", kernel: k.image, initrd: initramfs, cmdline: kernelCmdline(arch, { mode: "smoke" }), memoryMiB: 512, cpus: 1, console: "pipe" });
+    const kilnSide = () => timeSync(() => sh([process.execPath, KILN_BIN, "-C", proj, "boot", "--arch", name], { env: { KILN_HOME: TEST_HOME, NO_COLOR: "1" } }));
+    const rawSide = () => timeAsync(() => rawBoot(argv, arch.tcgTimeoutSec * 1000));
+    const r = await pair(`kiln boot --arch ${name} (CLI, whole run) vs raw qemu to the init marker (TCG)`, ["kiln boot", kilnSide], ["raw qemu", rawSide], { runs, warmup: true, goal: "kiln <= raw + 0.5 s" });
+    console.log(`  kiln - raw: median ${(median(r.a.runs) - median(r.b.runs)).toFixed(2)} s`);
+    out.push(r);
   }
-  console.log(`\ntime to init marker under TCG, median of ${runs} runs, 512 MiB, 1 CPU`);
-  for (const r of rows) console.log(r);
-  process.exitCode = failed ? 1 : 0;
+  return out;
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  let runs = 3;
+  const arches: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--runs") runs = Number(args[++i]);
+    else if (!args[i]!.startsWith("--")) arches.push(args[i]!);
+  }
+  bootBench(runs, arches.length ? arches : ["x86_64"]).catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  });
+}

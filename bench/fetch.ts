@@ -1,23 +1,24 @@
 /**
- * Fetch benchmark: kiln's fetch (resolve, verify signature and sha256, download, safe
- * unpack, place) against `curl` + `sha256sum -c` + `tar --zstd -x` on the same artifact,
- * served by the same loopback HTTP server (a separate node process).
+ * Fetch benchmark (goal 5): `kiln fetch` through the CLI (a new process: start-up, resolve,
+ * verify signature and sha256, download, safe unpack, place) against `curl` + `sha256sum -c` +
+ * `tar --zstd -x` on the same artifact, served by the same loopback HTTP server (a separate
+ * node process). Interleaved by bench/pair.ts.
  *
  *   node dist/bench/fetch.js [--runs N] [--vmlinux PATH] [--modules N]
  *
  * The example artifact: the given vmlinux as the image (default: the ship tests' small
  * x86_64 build) plus a synthetic lib/modules tree of N files, mostly compressible.
- * Prints medians and ratios kiln / baseline (goal <= 1.1): of the medians, the median of
- * per-pair ratios (robust on a shared machine), and of the minimums.
  */
 import { spawn, execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { dirname, resolve } from "node:path";
+import { pair, sh, timeSync, type PairResult } from "./pair.js";
 import { mkdirSync, rmSync, writeFileSync, existsSync, copyFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { writeArtifact } from "../src/ship/artifact.js";
-import { generateKeyPair } from "../src/ship/minisign.js";
+import { generateKeyPair, formatPublicKey } from "../src/ship/minisign.js";
 import { publishToMirror } from "../src/ship/mirror.js";
-import { fetchKernel } from "../src/ship/fetch.js";
-import { DirTransport, HttpTransport } from "../src/ship/transport.js";
+import { DirTransport } from "../src/ship/transport.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -25,6 +26,7 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
 };
 const runs = Number(opt("runs", "5"));
+const KILN = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "kiln");
 const work = opt("work", "/var/tmp/kiln-ship-work/bench");
 const vmlinux = opt("vmlinux", "/var/tmp/kiln-ship-work/x86/vmlinux");
 const nModules = Number(opt("modules", "2000"));
@@ -59,12 +61,14 @@ http.createServer((q,s)=>{const p=path.join(root,decodeURIComponent(new URL(q.ur
  s.writeHead(200,{"content-length":fs.statSync(p).size});fs.createReadStream(p).pipe(s);
 }).listen(0,"127.0.0.1",function(){console.log(this.address().port)});`;
 
-async function main() {
+export async function fetchBench(): Promise<PairResult[]> {
   mkdirSync(work, { recursive: true });
   const tree = join(work, "entry");
   makeTree(tree);
   const art = await writeArtifact({ entryDir: tree, name: "bench", release, arch: "x86_64", timestamp: 1_700_000_000, outDir: join(work, "out") });
   const key = generateKeyPair();
+  const pub = join(work, "bench.pub");
+  writeFileSync(pub, formatPublicKey(key));
   const mirror = join(work, "mirror");
   rmSync(mirror, { recursive: true, force: true });
   await publishToMirror({ transport: new DirTransport(mirror), name: "bench", release, kernelVersion: "6.12.0", arch: "x86_64", artifactPath: art.path, key });
@@ -73,56 +77,35 @@ async function main() {
   const url = `http://127.0.0.1:${port}`;
   const rel = `bench/${release}`;
   const artName = art.path.split("/").at(-1)!;
-  const kilnTimes: number[] = [];
-  const baseTimes: number[] = [];
+  const k = join(work, "kiln-run");
+  const b = join(work, "base-run");
   try {
-    for (let i = 0; i < runs + 1; i++) {
-      const k = join(work, "kiln-run");
+    const kilnSide = () => {
       rmSync(k, { recursive: true, force: true });
-      const t0 = process.hrtime.bigint();
-      await fetchKernel({ ref: `bench@${release}`, arch: "x86_64", transport: new HttpTransport(url), bootDir: join(k, "boot"), root: join(k, "root"), cacheDir: join(k, "cache"), trustedKeys: [key] });
-      const t1 = process.hrtime.bigint();
-      const b = join(work, "base-run");
+      mkdirSync(k, { recursive: true });
+      return timeSync(() => sh([process.execPath, KILN, "fetch", `bench@${release}`, "--remote", url, "--arch", "x86_64", "--trusted-key", pub, "--boot-dir", join(k, "boot"), "--root", join(k, "root"), "--cache-dir", join(k, "cache")], { cwd: k, env: { KILN_HOME: join(k, "home"), NO_COLOR: "1" } }));
+    };
+    const bareSide = () => {
       rmSync(b, { recursive: true, force: true });
       mkdirSync(join(b, "root"), { recursive: true });
-      const t2 = process.hrtime.bigint();
-      execFileSync("curl", ["-sSf", "-o", join(b, artName), `${url}/${rel}/${artName}`, "-o", join(b, "SHA256SUMS"), `${url}/${rel}/SHA256SUMS`]);
-      execFileSync("sha256sum", ["-c", "--quiet", "SHA256SUMS"], { cwd: b });
-      execFileSync("tar", ["--zstd", "-xf", join(b, artName), "-C", join(b, "root")]);
-      const t3 = process.hrtime.bigint();
-      if (i > 0) {
-        // the first round warms the page cache and is not counted
-        kilnTimes.push(Number(t1 - t0) / 1e6);
-        baseTimes.push(Number(t3 - t2) / 1e6);
-      }
-    }
+      return timeSync(() => {
+        execFileSync("curl", ["-sSf", "-o", join(b, artName), `${url}/${rel}/${artName}`, "-o", join(b, "SHA256SUMS"), `${url}/${rel}/SHA256SUMS`]);
+        execFileSync("sha256sum", ["-c", "--quiet", "SHA256SUMS"], { cwd: b });
+        execFileSync("tar", ["--zstd", "-xf", join(b, artName), "-C", join(b, "root")]);
+      });
+    };
+    const r = await pair(`kiln fetch (CLI) vs curl + sha256sum -c + tar (${(statSync(art.path).size / 1e6).toFixed(1)} MB, ${art.entries} entries)`, ["kiln fetch", kilnSide], ["curl+sha256sum+tar", bareSide], { runs, warmup: true, goal: "<= 1.1" });
+    return [r];
   } finally {
     server.kill();
-    rmSync(join(work, "kiln-run"), { recursive: true, force: true });
-    rmSync(join(work, "base-run"), { recursive: true, force: true });
+    rmSync(k, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const km = median(kilnTimes);
-  const bm = median(baseTimes);
-  // each kiln run is paired with the baseline run right after it, so both see the same machine load
-  const pairRatios = kilnTimes.map((k, i) => k / baseTimes[i]!);
-  const result = {
-    artifact: artName,
-    artifact_bytes: statSync(art.path).size,
-    entries: art.entries,
-    runs,
-    kiln_ms: kilnTimes.map((x) => Math.round(x)),
-    baseline_ms: baseTimes.map((x) => Math.round(x)),
-    kiln_median_ms: Math.round(km),
-    baseline_median_ms: Math.round(bm),
-    ratio_of_medians: Math.round((km / bm) * 1000) / 1000,
-    median_pair_ratio: Math.round(median(pairRatios) * 1000) / 1000,
-    ratio_of_minimums: Math.round((Math.min(...kilnTimes) / Math.min(...baseTimes)) * 1000) / 1000,
-  };
-  console.log(JSON.stringify(result, null, 2));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  fetchBench().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -21,7 +21,8 @@ const boot = () => import("../boot/index.js");
 const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
 
 async function buildCells(ctx: Context, targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]> {
-  return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}) });
+  // boot builds the guest init from the tree's own nolibc: the warm tree must be there
+  return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}), tree: true });
 }
 
 interface Cell {

@@ -15,6 +15,8 @@ export interface BuildCliOptions {
   reportOnly?: boolean;
   /** Human lines on stderr (stdout carries something else). */
   stderr?: boolean;
+  /** The caller reads the warm tree afterwards (boot): check it out even on a reuse. */
+  tree?: boolean;
 }
 
 /** Build (or reuse) the selected cells; boot, run and check boots build through this too. */
@@ -25,7 +27,7 @@ export async function buildSelected(ctx: Context, targets: string[], o: BuildCli
   return buildCells(project, cells, {
     ui: o.stderr ? ctx.stderrUi : ctx.ui, paths: await ctx.paths(), locked: !!o.locked,
     reuse: o.reuse !== false, ccache: o.ccache !== false, wipe: !!o.wipe, reportOnly: !!o.reportOnly,
-    ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.label !== undefined ? { label: o.label } : {}),
+    ...(o.jobs ? { jobs: o.jobs } : {}), ...(o.label !== undefined ? { label: o.label } : {}), ...(o.tree ? { tree: true } : {}),
   });
 }
 
@@ -41,6 +43,7 @@ export function registerBuildCommand(prog: Command, ctx: Context): void {
     .option("--wipe", "remove the warm build folder first (a clean build)")
     .option("--label <label>", "the readable label baked into the release (default: inferred)")
     .option("--report-only", "report config audit findings without failing (invariants still fail)")
+    .option("--tree", "check the warm source tree out even when the build is reused (for tools that read it)")
     .action(async (targets: string[], o: BuildCliOptions) => {
       const results = await buildSelected(ctx, targets, o);
       if (ctx.globals.json) ctx.printJson(results.map((r) => r.manifest));

@@ -2,8 +2,13 @@
  * The build flow of one (target, arch) cell, as data: FLOW is the ordered list of steps, SKIPS
  * says beside it when a step does not run and why. Each step is a function from the results so
  * far to its own typed result (src/pipeline/steps.ts):
- *   apply_patches -> prepare_worktree -> build_flags -> configure -> config_gate -> identity
- *     -> reuse_check -> waited_reuse -> fetch_identity -> compile -> install -> outputs
+ *   apply_patches -> build_flags -> configure_record -> prepare_worktree -> configure -> config_gate
+ *     -> identity -> reuse_check -> waited_reuse -> fetch_identity -> checkout -> compile -> install
+ *     -> outputs
+ * configure_record finds configure's result by the content of its inputs (KILN_HOME/configs), so
+ * on a hit the identity, and a store hit, come before any tree is checked out: prepare_worktree
+ * and configure are skipped, and checkout brings the tree only when something compiles or the
+ * caller reads the tree (docs/adr/0047).
  * The runner records every step (ran, skipped with its reason, failed) and its duration; the
  * manifest is a pure function of those results (src/pipeline/manifest.ts), written early
  * (status running), after each step, and at the end, each time atomically.
@@ -13,7 +18,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError } from "../errors.js";
-import { fetchIdentity } from "./fetch_identity.js";
 import type { Project } from "../project/load.js";
 import { seriesFor } from "../project/load.js";
 import { ARCHES } from "../tables/arches.js";
@@ -28,7 +32,7 @@ import { KILN_VERSION } from "../version.js";
 import type { Sources } from "./sources.js";
 import { cellManifest, type ManifestRun } from "./manifest.js";
 import {
-  applyPatchesStep, prepareWorktreeStep, buildFlagsStep, configureStep, configGateStep, identityStep,
+  applyPatchesStep, prepareWorktreeStep, buildFlagsStep, configureRecordStep, configureStep, checkoutStep, configGateStep, identityStep,
   reuseCheckStep, waitedReuseStep, peerReused, compileStep, installStep, outputsStep,
   type FlowEnv, type FlowOptions, type FlowResults, type Prepared,
 } from "./steps.js";
@@ -44,8 +48,8 @@ export interface CellResult {
 }
 
 type StepName =
-  | "apply_patches" | "prepare_worktree" | "build_flags" | "configure" | "config_gate" | "identity"
-  | "reuse_check" | "waited_reuse" | "fetch_identity" | "compile" | "install" | "outputs";
+  | "apply_patches" | "build_flags" | "configure_record" | "prepare_worktree" | "configure" | "config_gate" | "identity"
+  | "reuse_check" | "waited_reuse" | "fetch_identity" | "checkout" | "compile" | "install" | "outputs";
 
 interface Step {
   name: StepName;
@@ -62,6 +66,7 @@ function into<K extends Exclude<keyof FlowResults, "prepared" | "records">>(k: K
 /** fetch_identity: a signed copy of this exact identity at a configured remote beats compiling. */
 async function fetchIdentityStep(r: FlowResults, x: FlowEnv): Promise<FlowResults["reused"]> {
   const p = r.prepared;
+  const { fetchIdentity } = await import("./fetch_identity.js"); // http and the ship formats: only when a remote is asked
   const peer = await fetchIdentity(p.project, r.identified!.release, p.arch.name, { paths: p.paths, ui: x.ui });
   return peerReused(r, x, peer);
 }
@@ -69,14 +74,16 @@ async function fetchIdentityStep(r: FlowResults, x: FlowEnv): Promise<FlowResult
 /** The steps, in order. */
 export const FLOW: readonly Step[] = [
   { name: "apply_patches", run: into("patched", applyPatchesStep) },
-  { name: "prepare_worktree", run: into("worktree", prepareWorktreeStep) },
   { name: "build_flags", run: into("flags", buildFlagsStep) },
+  { name: "configure_record", run: into("configured", configureRecordStep) },
+  { name: "prepare_worktree", run: into("worktree", prepareWorktreeStep) },
   { name: "configure", run: into("configured", configureStep) },
   { name: "config_gate", run: async (r, x) => (await configGateStep(r, x), {}) },
   { name: "identity", run: into("identified", identityStep) },
   { name: "reuse_check", run: into("reused", reuseCheckStep) },
   { name: "waited_reuse", identityLock: true, run: into("reused", waitedReuseStep) },
   { name: "fetch_identity", identityLock: true, run: into("reused", fetchIdentityStep) },
+  { name: "checkout", identityLock: true, run: into("worktree", checkoutStep) },
   { name: "compile", identityLock: true, run: into("built", compileStep) },
   { name: "install", identityLock: true, run: into("installed", installStep) },
   { name: "outputs", run: into("shipped", outputsStep) },
@@ -90,10 +97,15 @@ const reusedAlready = (r: FlowResults) => (r.reused ? `${r.reused.kind} from ${r
 
 /** When a step does not run, and why. A step not listed here always runs. */
 export const SKIPS: Partial<Record<StepName, (r: FlowResults, o: FlowOptions) => string | undefined>> = {
+  configure_record: (_r, o) => (o.configureOnly ? "configure only: the config tools read the configured tree" : undefined),
+  prepare_worktree: (r) => (r.configured ? "configured from its content record: a tree is checked out only when something compiles" : undefined),
+  configure: (r) => (r.configured ? `the content record ${r.configured.key.slice(0, 12)} holds this configure's result` : undefined),
   config_gate: (_r, o) => (o.configureOnly ? "configure only: check configured reports every finding and violation itself" : undefined),
   reuse_check: (_r, o) => noReuse(o),
   waited_reuse: (r, o) => noReuse(o) ?? reusedAlready(r),
   fetch_identity: (r, o) => noReuse(o) ?? reusedAlready(r) ?? (r.prepared.project.decl.ship.reuse.length === 0 ? "no [ship] reuse remotes" : undefined),
+  checkout: (r, o) =>
+    r.worktree ? "the tree was checked out for configure" : !o.tree && !r.prepared.target.outputs.includes("deb") && r.reused ? `nothing compiles: ${reusedAlready(r)}` : undefined,
   compile: (r) => reusedAlready(r),
   install: (r) => reusedAlready(r),
   outputs: (r, o) =>

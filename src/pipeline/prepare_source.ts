@@ -12,11 +12,12 @@ import type { Pin } from "../project/schema.js";
 import { pinDeclHash, type LockEntry } from "../project/lock.js";
 import { GitStore } from "../effects/git.js";
 import { withLock } from "../effects/lock.js";
-import { run, output } from "../effects/proc.js";
+import { run } from "../effects/proc.js";
 import { downloadVerified } from "../effects/download.js";
 import { sha256File, writeFileAtomic, tmpName } from "../effects/fsx.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
 import type { Paths } from "../store/paths.js";
+import { fileDigests, aptStateKey, cachedAnswer, rememberAnswer } from "../store/file_digests.js";
 import type { Ui } from "../ui/log.js";
 import { fmtDuration } from "../ui/log.js";
 
@@ -201,7 +202,7 @@ async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>
     }, ctx);
   }
   const want = pin.version ?? locked?.version;
-  const show = await run(["apt-cache", "show", "--no-all-versions", want ? `${pkg}=${want}` : pkg], { allowFail: true });
+  const show = await aptShow(want ? `${pkg}=${want}` : pkg, ctx);
   const recs = parseAptShow(show.stdout);
   const rec = recs[0];
   if (show.exitCode !== 0 || !rec) {
@@ -222,7 +223,9 @@ async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>
   const usrTar = `/usr/src/${pkg}.tar.xz`;
   let tarSrc: string | undefined;
   let tmpDir: string | undefined;
-  if (installed.exitCode === 0 && installed.stdout.trim() === rec.version && existsSync(usrTar) && (await dpkgVerifies(pkg, `usr/src/${pkg}.tar.xz`))) {
+  // The installed tarball's digests are remembered by file identity (store/file_digests.ts).
+  const usrDigests = installed.exitCode === 0 && installed.stdout.trim() === rec.version && existsSync(usrTar) ? await fileDigests(ctx.paths.home, usrTar) : undefined;
+  if (usrDigests && dpkgVerifies(pkg, `usr/src/${pkg}.tar.xz`, usrDigests.md5)) {
     tarSrc = usrTar;
   } else {
     tmpDir = mkdtempSync(join(ctx.paths.downloads, ".apt-"));
@@ -243,7 +246,7 @@ async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>
     tarSrc = join(tmpDir, "usr", "src", `${pkg}.tar.xz`);
   }
   try {
-    const sha = await sha256File(tarSrc);
+    const sha = tarSrc === usrTar && usrDigests ? usrDigests.sha256 : await sha256File(tarSrc);
     const tarball = (await cachedTarball(sha, ctx)) ?? storeTarball(tarSrc, sha, ctx);
     const url = `debian:${rec.filename}`;
     return await importTarball(name, tarball, sha, { declared, kind: "debian", package: pkg, version: rec.version, deb_sha256: rec.sha256, url }, ctx);
@@ -252,15 +255,27 @@ async function prepareDebian(name: string, pin: Extract<Pin, { kind: "debian" }>
   }
 }
 
-/** Check an installed file against dpkg's md5sums record. */
-async function dpkgVerifies(pkg: string, relPath: string): Promise<boolean> {
+/**
+ * `apt-cache show` of one package: a second or more when apt's binary cache cannot be written
+ * (any non-root user), so the answer is remembered under a key of apt's lists, dpkg's status and
+ * apt's configuration (store/file_digests.ts); `apt-get update` or an install asks apt again.
+ */
+async function aptShow(spec: string, ctx: SourceContext): Promise<{ stdout: string; exitCode: number }> {
+  const state = aptStateKey();
+  const hit = state ? cachedAnswer(ctx.paths.home, "apt-show", state, spec) : undefined;
+  if (hit !== undefined) return { stdout: hit, exitCode: 0 };
+  const r = await run(["apt-cache", "show", "--no-all-versions", spec], { allowFail: true });
+  if (state && r.exitCode === 0 && parseAptShow(r.stdout).length) rememberAnswer(ctx.paths.home, "apt-show", state, spec, r.stdout);
+  return { stdout: r.stdout, exitCode: r.exitCode };
+}
+
+/** Check an installed file's md5 against dpkg's md5sums record. */
+function dpkgVerifies(pkg: string, relPath: string, md5: string): boolean {
   const sums = `/var/lib/dpkg/info/${pkg}.md5sums`;
   if (!existsSync(sums)) return false;
   const line = readFileSync(sums, "utf8").split("\n").find((l) => l.endsWith(`  ${relPath}`));
   if (!line) return false;
-  const want = line.split(/\s+/)[0];
-  const got = (await output(["md5sum", `/${relPath}`])).split(/\s+/)[0];
-  return want === got;
+  return line.split(/\s+/)[0] === md5;
 }
 
 // ---------- git ----------

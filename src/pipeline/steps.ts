@@ -27,15 +27,14 @@ import type { HeldLock } from "../effects/lock.js";
 import { which } from "../effects/proc.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import { toolchainIdentity, type ToolchainIdentity } from "../effects/toolchain.js";
+import { readConfigRecord, writeConfigRecord } from "../store/configs.js";
 import { applySeries, type SeriesInfo, type PatchedTree } from "./apply_patches.js";
 import { prepareWorktree, type WorktreeResult } from "./prepare_worktree.js";
 import type { Sources } from "./sources.js";
 import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
 import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
-import { auditCell } from "./audit.js";
-import { compile, estimateSteps, buildLogPath, type CompileResult } from "./compile.js";
-import { install, type Installed as InstalledFiles } from "./install.js";
-import { produceOutputs } from "./outputs.js";
+import type { CompileResult } from "./compile.js";
+import type { Installed as InstalledFiles } from "./install.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
 
 // ------------------------------------------------------------------ results
@@ -79,11 +78,15 @@ export interface Configured {
   baked: { release: string; configText: string };
   kernelVersion: string;
   /**
+   * "content": the configure record of these exact inputs, found by its content key in
+   *   KILN_HOME/configs (any folder, no tree needed);
    * "record": no input changed since the last run, the result came from state/configure.json;
    * "rebaked": only source files Kconfig never reads changed, so the last config was kept and
    * only the release re-baked into it; "ran": configured from scratch.
    */
-  how: "ran" | "record" | "rebaked";
+  how: "content" | "ran" | "record" | "rebaked";
+  /** The content key of configure's inputs (KILN_HOME/configs/<key>.json). */
+  key: string;
 }
 
 export interface Identified {
@@ -143,6 +146,8 @@ export interface FlowOptions {
   ccache?: boolean;
   wipe?: boolean;
   label?: string;
+  /** The caller reads the warm tree afterwards (boot's init, Debian packages): check it out even on a reuse. */
+  tree?: boolean;
   /** Stop after the identity (the `check configured` gate). */
   configureOnly?: boolean;
   /** Audit findings are reported but do not fail the build. */
@@ -186,7 +191,8 @@ export async function prepareWorktreeStep(r: FlowResults, x: FlowEnv): Promise<W
 
 export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags> {
   const p = r.prepared;
-  const wt = need(r, "worktree");
+  // The warm tree's paths, whether or not it is checked out yet: the flags need only where it is.
+  const wt = { src: p.warm.src, build: p.warm.build };
   const ccacheBin = x.opts.ccache === false ? undefined : await which("ccache");
   const statsLog = join(p.warm.state, "ccache-stats.log");
   const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
@@ -200,16 +206,56 @@ export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags>
  * holds the config it produced, its result is taken from the record (docs/adr/0005); when only
  * sources Kconfig cannot see changed, the release is re-baked into the last config (0006).
  */
+/** The content key of configure's inputs, and the same with the tree left out. */
+async function configureKeys(r: FlowResults): Promise<{ key: string; kconfigKey: string }> {
+  const p = r.prepared;
+  const f = need(r, "flags");
+  const keyInputs = { tname: p.tname, target: p.target, label: p.label, project: p.project, arch: p.arch.name, identityVars: f.flags.identityVars.map(blankHostPaths), toolchain: f.toolchain.canonical, hostKconfig: await kconfigHostFacts() };
+  // The same inputs with the source tree left out: equal when only the tree changed.
+  return { key: configureKey({ ...keyInputs, tree: need(r, "patched").tree }), kconfigKey: configureKey({ ...keyInputs, tree: "" }) };
+}
+
+/** Violations follow from the baked config; findings were recorded; both are said once. */
+function reportConfig(r: FlowResults, x: FlowEnv, findings: Finding[], configText: string): Violation[] {
+  const p = r.prepared;
+  const archName = p.arch.name;
+  if (findings.length) {
+    const fatal = fatalFindings(findings).length;
+    x.ui.warn(`config audit for ${archName}/${p.tname}: ${findings.length} finding(s)${fatal !== findings.length ? `, ${findings.length - fatal} allowed` : ""}:\n  ${findings.map(formatFinding).join("\n  ")}`);
+  }
+  const violations = checkInvariants(invariantRules(p.project), parseDotConfig(configText), archName, p.tname);
+  if (violations.length) x.ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${p.tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
+  return violations;
+}
+
+/**
+ * configure_record: the configure result of these exact inputs, from KILN_HOME/configs by its
+ * content key (docs/adr/0047). A hit gives the identity without a source tree, so a reuse from
+ * any folder checks nothing out; a miss (or a record that fails its checks) leaves configure to run.
+ */
+export async function configureRecordStep(r: FlowResults, x: FlowEnv): Promise<Configured | undefined> {
+  const p = r.prepared;
+  const f = need(r, "flags");
+  const { key } = await configureKeys(r);
+  const got = readConfigRecord<ConfigureResult, Finding>(p.paths.home, key, { toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars });
+  if ("miss" in got) {
+    if (got.miss === "invalid") x.ui.warn(`ignoring the configure record ${got.file}: ${got.why}; configuring again`);
+    return undefined;
+  }
+  const rec = got.hit;
+  if (rec.tree !== need(r, "patched").tree) return undefined;
+  x.ui.debug(`configure: record ${key.slice(0, 12)} has the config of these inputs`);
+  const violations = reportConfig(r, x, rec.findings, rec.baked.configText);
+  return { cfg: rec.cfg, findings: rec.findings, digest: rec.digest, fitted: rec.fitted, baked: rec.baked, kernelVersion: rec.kernelVersion, violations, how: "content", key };
+}
+
 export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configured> {
   const p = r.prepared;
   const wt = need(r, "worktree");
   const f = need(r, "flags");
   const patched = need(r, "patched");
   const archName = p.arch.name;
-  const keyInputs = { tname: p.tname, target: p.target, label: p.label, project: p.project, arch: archName, identityVars: f.flags.identityVars.map(blankHostPaths), toolchain: f.toolchain.canonical, hostKconfig: await kconfigHostFacts() };
-  const key = configureKey({ ...keyInputs, tree: patched.tree });
-  // The same inputs with the source tree left out: equal when only the tree changed.
-  const kconfigKey = configureKey({ ...keyInputs, tree: "" });
+  const { key, kconfigKey } = await configureKeys(r);
   const recordFile = join(p.warm.state, "configure.json");
   const kernelVersion = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? "";
   const last = readConfigureRecord(recordFile, join(wt.build, ".config"));
@@ -236,18 +282,32 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
     const fitted = fitLabel(p.label, kernelVersion);
     const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    // The steps a reuse never reaches load their modules (the Kconfig reader, make, the ship formats) when they run.
+    const { auditCell } = await import("./audit.js");
     const findings = auditCell(wt.src, archName, c, baked.configText);
     rec = { cfg: { ...c, configText: "" }, digest, fitted, baked, findings };
     writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
   }
-  const findings = rec.findings;
-  if (findings.length) {
-    const fatal = fatalFindings(findings).length;
-    x.ui.warn(`config audit for ${archName}/${p.tname}: ${findings.length} finding(s)${fatal !== findings.length ? `, ${findings.length - fatal} allowed` : ""}:\n  ${findings.map(formatFinding).join("\n  ")}`);
-  }
-  const violations = checkInvariants(invariantRules(p.project), parseDotConfig(rec.baked.configText), archName, p.tname);
-  if (violations.length) x.ui.warn(`${violations.length} config invariant violation(s) for ${archName}/${p.tname}:\n  ${violations.map((v) => `${v.origin}: ${v.message}`).join("\n  ")}`);
-  return { ...rec, violations, kernelVersion, how };
+  writeConfigRecord(p.paths.home, key, { tree: patched.tree, kernelVersion, ...rec });
+  const violations = reportConfig(r, x, rec.findings, rec.baked.configText);
+  return { ...rec, violations, kernelVersion, how, key };
+}
+
+/**
+ * checkout: the warm tree for a compile (or for a caller that reads the tree) when configure came
+ * from its content record and so needed none. The build folder gets the record's baked config;
+ * the folder's own record is written so a later run there takes the usual paths.
+ */
+export async function checkoutStep(r: FlowResults, x: FlowEnv): Promise<Worktree> {
+  const p = r.prepared;
+  const c = need(r, "configured");
+  const wt = await prepareWorktreeStep(r, x);
+  const dotconfig = join(wt.build, ".config");
+  if (!existsSync(dotconfig) || readFileSync(dotconfig, "utf8") !== c.baked.configText) writeFileAtomic(dotconfig, c.baked.configText);
+  const { kconfigKey } = await configureKeys(r);
+  const rec: ConfigureRecord = { cfg: c.cfg, findings: c.findings, digest: c.digest, fitted: c.fitted, baked: c.baked };
+  writeFileAtomic(join(p.warm.state, "configure.json"), JSON.stringify({ key: c.key, kconfigKey, tree: need(r, "patched").tree, ...rec } satisfies StoredRecord));
+  return wt;
 }
 
 /** The config gate: audit findings (unless --report-only) and invariant violations stop the build. */
@@ -270,7 +330,7 @@ export async function identityStep(r: FlowResults, x: FlowEnv): Promise<Identifi
   const c = need(r, "configured");
   const expected = releaseString(c.kernelVersion, r.prepared.label, c.digest);
   if (c.baked.release !== expected) {
-    throw new KilnError(`the kernel reports release "${c.baked.release}" but kiln baked "${expected}"`, { file: join(need(r, "worktree").build, ".config") }, "a patch or make variable changed LOCALVERSION handling; check the series and make_vars");
+    throw new KilnError(`the kernel reports release "${c.baked.release}" but kiln baked "${expected}"`, { file: join(r.prepared.warm.build, ".config") }, "a patch or make variable changed LOCALVERSION handling; check the series and make_vars");
   }
   x.ui.step("identity", c.baked.release);
   return { release: c.baked.release };
@@ -308,6 +368,7 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const wt = need(r, "worktree");
   const c = need(r, "configured");
   const release = need(r, "identified").release;
+  const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
   const jobs = x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");
   const cold = !existsSync(join(wt.build, "vmlinux"));
@@ -325,6 +386,7 @@ export async function installStep(r: FlowResults, x: FlowEnv): Promise<Installed
   const p = r.prepared;
   const release = need(r, "identified").release;
   const built = need(r, "built");
+  const { install } = await import("./install.js");
   const tmp = newTmpDir(p.paths, release);
   const files = await install(need(r, "flags").make, p.arch, release, tmp, built.jobs);
   const installed: Installed = { entry: entryDir(p.paths, release), files, provenance: readProvenance(need(r, "worktree").build) };
@@ -339,6 +401,7 @@ export async function installStep(r: FlowResults, x: FlowEnv): Promise<Installed
 /** The outputs the target declares beyond "install" (artifact, bundle, deb) into out/<release>/. */
 export async function outputsStep(r: FlowResults, x: FlowEnv): Promise<Shipped> {
   const p = r.prepared;
+  const { produceOutputs } = await import("./outputs.js");
   const outputs = await produceOutputs(p.project, p.tname, p.arch.name, x.manifestNow(r), { paths: p.paths, ui: x.ui });
   return { outputs };
 }

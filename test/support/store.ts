@@ -100,7 +100,7 @@ export function exampleKernel(archName: string, variant: KernelVariant = "defaul
     laid.set(variant, dir);
   }
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", "--arch", archName], {
+  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", "--tree", "--arch", archName], {
     env: { ...process.env, KILN_HOME: TEST_HOME, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     encoding: "utf8",

@@ -57,7 +57,7 @@ function built(): FlowResults {
         requested: 40, redefinitions: [], issues: [], configText: "",
         dropped: [{ symbol: "UBSAN_BOUNDS", requested: "y", actual: "n", present: false, origin: { file: "config/common/90-debug.config", line: 2 } }],
       },
-      findings: [], violations: [], digest: "0123456789ab", fitted: "microvm", baked: { release: RELEASE, configText: "CONFIG_X=y\n" }, kernelVersion: "6.12.57", how: "ran",
+      findings: [], violations: [], digest: "0123456789ab", fitted: "microvm", baked: { release: RELEASE, configText: "CONFIG_X=y\n" }, kernelVersion: "6.12.57", how: "ran", key: "c".repeat(64),
     },
     identified: { release: RELEASE },
     built: { compile: { steps: 1200, durationMs: 100_000, warnings: 0, errors: 0, diagnostics: [], argv: [] }, jobs: 2, log: "/w/state/build.log" },
@@ -138,7 +138,7 @@ test("a failed run records the error and the step that failed", () => {
 
 test("the skip conditions beside the step list", () => {
   const names = FLOW.map((s) => s.name);
-  assert.deepEqual(names, ["apply_patches", "prepare_worktree", "build_flags", "configure", "config_gate", "identity", "reuse_check", "waited_reuse", "fetch_identity", "compile", "install", "outputs"]);
+  assert.deepEqual(names, ["apply_patches", "build_flags", "configure_record", "prepare_worktree", "configure", "config_gate", "identity", "reuse_check", "waited_reuse", "fetch_identity", "checkout", "compile", "install", "outputs"]);
   for (const k of Object.keys(SKIPS)) assert.ok(names.includes(k as never), `${k} is a step`);
   const o: FlowOptions = { ui: undefined as never };
   const fresh = built();
@@ -157,6 +157,27 @@ test("the skip conditions beside the step list", () => {
   const withArtifact = prepared(TOML.replace('outputs = ["install"]', 'outputs = ["install", "artifact"]'));
   assert.equal(SKIPS.outputs!(withArtifact, o), undefined);
   assert.equal(SKIPS.outputs!(withArtifact, { ...o, outputs: false })?.startsWith("not asked"), true);
+});
+
+test("a configure record hit skips the tree and configure; checkout runs only when something compiles or the tree is read", () => {
+  const o: FlowOptions = { ui: undefined as never };
+  const early = prepared();
+  assert.equal(SKIPS.configure_record!(early, o), undefined);
+  assert.equal(SKIPS.configure_record!(early, { ...o, configureOnly: true })?.startsWith("configure only"), true, "the config tools need a tree");
+  assert.equal(SKIPS.prepare_worktree!(early, o), undefined, "a record miss checks the tree out for configure");
+  assert.equal(SKIPS.configure!(early, o), undefined);
+  const hit = built();
+  delete hit.worktree;
+  delete hit.built;
+  delete hit.installed;
+  assert.equal(SKIPS.prepare_worktree!(hit, o)?.startsWith("configured from its content record"), true);
+  assert.equal(SKIPS.configure!(hit, o), `the content record ${"c".repeat(12)} holds this configure's result`);
+  assert.equal(SKIPS.checkout!(hit, o), undefined, "no store hit: the compile needs the tree");
+  const reused = { ...hit, reused: { kind: "reused" as const, from: "/store/x", stored: cellManifest(built(), { ...RUN, status: "ok" }) } };
+  assert.equal(SKIPS.checkout!(reused, o), "nothing compiles: reused from /store/x");
+  assert.equal(SKIPS.checkout!(reused, { ...o, tree: true }), undefined, "boot reads the tree's nolibc");
+  assert.equal(SKIPS.checkout!({ ...reused, prepared: prepared(TOML.replace('outputs = ["install"]', 'outputs = ["install", "deb"]')).prepared }, o), undefined, "Debian packages are made in the warm tree");
+  assert.equal(SKIPS.checkout!(built(), o), "the tree was checked out for configure");
 });
 
 test("a manifest read back is validated: a bad one names the file and the first schema issue", () => {
