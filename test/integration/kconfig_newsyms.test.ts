@@ -49,7 +49,7 @@ for (const arch of ["x86_64", "arm64", "riscv"]) {
   });
 }
 
-test("6.1 listnewconfig prints a symbol once per menu entry (WARN_MISSING_DOCUMENTS twice): newSymbols perEntry matches it", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, () => {
+test("6.1 listnewconfig prints a symbol once per menu entry (WARN_MISSING_DOCUMENTS twice): newSymbols perEntry matches it", { skip: needSource("6.1") }, () => {
   const tree = kernelTree("6.1");
   const a = kconfigArch("x86_64");
   const dir = join(TEST_CACHE, "kconfig", "6.1", "x86_64", "listnewconfig-defconfig");
