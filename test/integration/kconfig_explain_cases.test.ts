@@ -49,7 +49,7 @@ CONFIG_UBSAN_BOUNDS=y
 `;
 const LATER = "CONFIG_SPI=y\n";
 
-function audit(series: string, arch: string, method: "fragments" | "make", files: Record<string, string>): { findings: Finding[]; final: Map<string, string>; explain: (symbol: string) => string } {
+async function audit(series: string, arch: string, method: "fragments" | "make", files: Record<string, string>): Promise<{ findings: Finding[]; final: Map<string, string>; explain: (symbol: string) => string }> {
   const tree = kernelTree(series);
   const dir = join(TEST_CACHE, "kconfig-cases", series, arch, method);
   mkdirSync(dir, { recursive: true });
@@ -60,7 +60,7 @@ function audit(series: string, arch: string, method: "fragments" | "make", files
   writeFileSync(join(dir, "identity.config"), IDENTITY_FRAGMENT);
   const build = join(dir, "build");
   let final: string;
-  if (method === "fragments") final = mergeConfig(tree, arch, build, [...frags.map((f) => f.file), join(dir, "identity.config")]);
+  if (method === "fragments") final = await mergeConfig(tree, arch, build, [...frags.map((f) => f.file), join(dir, "identity.config")]);
   else {
     // kiln's make method: the goal, then merge_config.sh -m on top, then olddefconfig.
     const a = kconfigArch(arch);
@@ -90,8 +90,8 @@ const by = (f: Finding[], sym: string): string => {
   return formatFinding(x);
 };
 
-test("6.12 x86_64: every lost request says requested -> got, because the real cause", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, () => {
-  const { findings: f, final, explain } = audit("6.12", "x86_64", "fragments", { "a.config": COMMON, "b.config": LATER });
+test("6.12 x86_64: every lost request says requested -> got, because the real cause", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, async () => {
+  const { findings: f, final, explain } = await audit("6.12", "x86_64", "fragments", { "a.config": COMMON, "b.config": LATER });
   for (const x of f) assert.doesNotMatch(x.why, /\bas requested/, formatFinding(x));
   assert.equal(final.get("CRYPTO_GCM"), "y");
   assert.match(by(f, "CRYPTO_GCM"), /CONFIG_CRYPTO_GCM requested m, got y \[layer config\]: CONFIG_CRYPTO_GCM=y because CONFIG_XFRM_ESP \(=y, selected by CONFIG_INET_ESP\) selects it/);
@@ -129,15 +129,15 @@ test("6.12 x86_64: every lost request says requested -> got, because the real ca
   assert.match(explain("FPGA_MGR_LATTICE_SYSCONFIG_SPI"), /requested y at config\/a\.config:25 -> got n, because merge_config\.sh deleted the line: CONFIG_SPI at config\/b\.config:1 matches inside the name/);
 });
 
-test("6.12 x86_64: m for a bool is an invalid value, and kconfig gives n on allnoconfig", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, () => {
+test("6.12 x86_64: m for a bool is an invalid value, and kconfig gives n on allnoconfig", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, async () => {
   // PRINTK's prompt needs EXPERT; with it visible, the ignored line leaves allnoconfig's n.
-  const { findings: f, final } = audit("6.12", "x86_64", "fragments", { "a.config": "CONFIG_EXPERT=y\nCONFIG_PRINTK=m\n" });
+  const { findings: f, final } = await audit("6.12", "x86_64", "fragments", { "a.config": "CONFIG_EXPERT=y\nCONFIG_PRINTK=m\n" });
   assert.equal(final.get("PRINTK") ?? "n", "n");
   assert.match(by(f, "PRINTK"), /invalid value .*m is not a value of a bool/);
 });
 
-test("6.1 x86_64 olddefconfig resets an out-of-range value to its default (6.12 clamps it)", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, () => {
-  const { findings: f, final } = audit("6.1", "x86_64", "make", { "a.config": "CONFIG_LOG_BUF_SHIFT=30\n" });
+test("6.1 x86_64 olddefconfig resets an out-of-range value to its default (6.12 clamps it)", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, async () => {
+  const { findings: f, final } = await audit("6.1", "x86_64", "make", { "a.config": "CONFIG_LOG_BUF_SHIFT=30\n" });
   assert.equal(final.get("LOG_BUF_SHIFT"), "17");
   assert.match(by(f, "LOG_BUF_SHIFT"), /CONFIG_LOG_BUF_SHIFT=17 because its range is 12\.\.25 \(init\/Kconfig:727\) and this tree's kconfig \(conf_read before 6\.12\) drops an out-of-range value, so default 17/);
 });
