@@ -209,9 +209,10 @@ class Explainer {
       because,
       actions,
       blockers,
-      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.negated.has(b) ? "n" : "y"])),
+      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.wantOf(b)])),
     });
     this.negated.clear();
+    this.wanted.clear();
     // m survives only with module support: said (and flipped) along with any other reason.
     const modOff = asked === "m" && s?.type === "tristate" && ev.effectiveType(s) === "bool" && ev.model.modules ? ev.model.modules : undefined;
     const withModules = (x: RequestExplanation): RequestExplanation =>
@@ -349,7 +350,7 @@ class Explainer {
           }
           const because = `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`;
           const r = res("no-prompt", gotText, because, [`enable one of ${shown} (they select CONFIG_${bare})`], sel, {});
-          r.alternatives = usable.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
+          r.alternatives = usable.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.wantOf(n)])) }));
           return r;
         }
         if (vis < wantTri && wantTri === 2 && prompts.some((p) => this.needsConstM(p.visible))) {
@@ -447,6 +448,14 @@ class Explainer {
     return [...out];
   }
 
+  /** Blockers named in `X=m`-style comparisons: the value they must take. */
+  private readonly wanted = new Map<string, string>();
+
+  /** The value a named blocker must take for the condition to hold. */
+  private wantOf(n: string): string {
+    return this.wanted.get(n) ?? (this.negated.has(n) ? "n" : "y");
+  }
+
   /** Blockers named through a negation (`!FOO`): they must be off, not on. */
   private readonly negated = new Set<string>();
 
@@ -471,6 +480,8 @@ class Explainer {
           }
           return;
         case "cmp":
+          // `X=m` needs X at m, not y.
+          if (e.op === "=" && !e.a.isConst && e.b.isConst && /^[ymn]$/.test(e.b.name)) this.wanted.set(e.a.name, e.b.name);
           for (const x of [e.a, e.b]) if (!x.isConst) out.add(x.name);
       }
     };
