@@ -2,18 +2,20 @@
  * The explain property at scale: 1,000+ random requests per arch on Debian's 6.12 tree
  * (see test/integration/kconfig_property.ts). Runs kconfig only, no compile.
  *   node dist/bench/explain_property.js [seeds=10] [arches=x86_64,arm64,riscv]
- * 10 seeds x 110 requests = 1,100 per arch; about 70 kconfig runs in all.
+ * 10 seeds x 110 requests = 1,100 per arch; three kconfig runs per seed (randconfig, merge,
+ * the batched flips), two arches at a time.
  */
 import { join } from "node:path";
 import { kernelTree, TEST_CACHE } from "../test/support/trees.js";
-import { runProperty } from "../test/integration/kconfig_property.js";
+import { runProperties } from "../test/integration/kconfig_property.js";
 
 const seeds = parseInt(process.argv[2] ?? "10", 10);
 const arches = (process.argv[3] ?? "x86_64,arm64,riscv").split(",");
 const tree = kernelTree("6.12");
 let failed = 0;
-for (const arch of arches) {
-  const r = runProperty({ tree, arch, seeds: Array.from({ length: seeds }, (_, i) => 1000 + i), requests: 55, drawn: 55, out: join(TEST_CACHE, "kconfig-property-bench") });
+const runs = runProperties(arches.map((arch) => ({ tree, arch, seeds: Array.from({ length: seeds }, (_, i) => 1000 + i), requests: 55, drawn: 55, out: join(TEST_CACHE, "kconfig-property-bench") })));
+for (const [i, arch] of arches.entries()) {
+  const r = await runs[i]!;
   const fails = r.asRequested.length + r.wrongPrediction.length + r.flipFailures.length + r.kconfigFlipFailures.length;
   failed += fails;
   console.log(

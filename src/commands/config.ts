@@ -27,23 +27,29 @@ export function registerConfigCommands(prog: Command, ctx: Context): Command {
     .option("--target <target>", "the target (default: the first)")
     .option("--arch <arch>", "the arch (default: the target's first)")
     .action(async (symbol: string, o: { target?: string; arch?: string }) => {
-      const [{ pickCell, configureCells }, { kconfigView }, { explain }] = await Promise.all([import("../pipeline/cells.js"), import("../pipeline/audit.js"), import("../kconfig/index.js")]);
+      const [{ pickCell, configureCells }, { explainConfigured }, { layerFiles }, { parseFragment, mergeRequests }] = await Promise.all([
+        import("../pipeline/cells.js"),
+        import("../pipeline/audit.js"),
+        import("../pipeline/configure.js"),
+        import("../core/fragment.js"),
+      ]);
       const ui = ctx.ui;
       const project = await ctx.project();
       const cell = pickCell(project, o.target, o.arch);
-      const arch = cell.arch;
-      const { cells } = await configureCells(project, [cell], { ui, paths: await ctx.paths() });
-      const m = cells[0]!.manifest;
-      const build = m.build_dir!;
-      const src = join(build, "..", "src");
-      const view = kconfigView(src, arch, readFileSync(join(build, ".config"), "utf8"));
-      const name = symbol.replace(/^CONFIG_/, "");
-      const x = explain(view.ev, name);
+      const decl = project.targets[cell.target]!;
+      const { cells } = await configureCells(project, [cell], { ui, paths: await ctx.paths(), reportOnly: true });
+      const c = cells[0]!;
+      const src = join(c.manifest.build_dir!, "..", "src");
+      // Explained from the layers' requests, as the audit does (docs/adr/0015): the first line
+      // says requested -> got and why, or, for a symbol no layer sets, where its value comes from.
+      const fragments = layerFiles(project, cell.target, decl, cell.arch);
+      const { merged } = mergeRequests(fragments.map((f) => parseFragment(readFileSync(f.file, "utf8"), f.rel, f.layer).requests));
+      const x = explainConfigured(src, cell.arch, { method: decl.config.method, ...(decl.config.base ? { base: decl.config.base } : {}), fragments }, c.configText, merged, symbol);
       if (ctx.globals.json) return ctx.printJson(x);
       ui.info(x.text);
+      for (const a of x.actions) ui.info(`  to change it: ${a}`);
       if (x.menuPath.length) ui.info(`  menu: ${x.menuPath.join(" > ")}`);
       for (const d of x.details) ui.info(`  ${d}`);
-      for (const a of x.actions) ui.info(`  to change it: ${a}`);
       for (const l of x.locations) ui.info(`  defined at ${l.file}:${l.line}`);
     });
 

@@ -209,9 +209,10 @@ class Explainer {
       because,
       actions,
       blockers,
-      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.negated.has(b) ? "n" : "y"])),
+      flips: flips ?? Object.fromEntries(blockers.map((b) => [b, this.wantOf(b)])),
     });
     this.negated.clear();
+    this.wanted.clear();
     // m survives only with module support: said (and flipped) along with any other reason.
     const modOff = asked === "m" && s?.type === "tristate" && ev.effectiveType(s) === "bool" && ev.model.modules ? ev.model.modules : undefined;
     const withModules = (x: RequestExplanation): RequestExplanation =>
@@ -330,10 +331,34 @@ class Explainer {
               : "it has no prompt, no default, and nothing selects it";
             return res("no-prompt", gotText, text, names.length ? this.actions(conds) : [`drop the line`], names);
           }
+          // A select whose condition names a symbol this arch does not define (`select X if ARM`
+          // on arm64) can never fire here: such selectors are not a way to turn it on.
+          // Likewise a selector that itself needs such a symbol (`depends on X86`, `if ARCH_TEGRA`).
+          const undefinedIn = (x: (typeof selectors)[number]): string[] => [
+            ...new Set([
+              ...this.symbolsOf(x.prop.cond).filter((n) => !ev.model.symbols.get(n)?.nodes.length),
+              ...this.requiredUndefined(x.by.dirDep),
+              ...x.by.props.filter((p) => p.kind === "prompt").flatMap((p) => this.requiredUndefined(p.visible)),
+            ]),
+          ];
+          const usable = selectors.filter((x) => undefinedIn(x).length === 0 && x.by.nodes.length > 0);
+          if (!usable.length) {
+            const shownSel = selectors.slice(0, 3).map((x) => `CONFIG_${x.by.name} needs ${undefinedIn(x).map((n) => `${n} (not defined for this arch)`).join(", ")}`);
+            const missing = [...new Set(selectors.flatMap(undefinedIn))];
+            const because = `it has no prompt, and every symbol that selects it does so only on other arches: ${shownSel.join("; ")}${selectors.length > 3 ? `; and ${selectors.length - 3} more` : ""}`;
+            return res("no-prompt", gotText, because, ["drop the line: nothing can set it on this arch"], missing, Object.fromEntries(missing.map((n) => [n, "y"])));
+          }
           const because = `it has no prompt: only a symbol that selects it can turn it on, and none of its ${sel.length} selector${sel.length > 1 ? "s is" : " is"} on`;
           const r = res("no-prompt", gotText, because, [`enable one of ${shown} (they select CONFIG_${bare})`], sel, {});
-          r.alternatives = selectors.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.negated.has(n) ? "n" : "y"])) }));
+          r.alternatives = usable.map((x) => ({ [x.by.name]: asked === "m" ? "m" : "y", ...Object.fromEntries(this.blockerNames([x.prop.visible]).filter((n) => n !== x.by.name).map((n) => [n, this.wantOf(n)])) }));
           return r;
+        }
+        if (vis < wantTri && wantTri === 2 && prompts.some((p) => this.needsConstM(p.visible))) {
+          // `depends on m` ("loadable module only"): y is never possible, whatever else is on.
+          const conds = prompts.map((p) => p.visible);
+          const others = this.blockerNames(conds).filter((n) => n !== "m");
+          const rest = vis === 0 && others.length ? `; it is also off now because it depends on ${this.failingWhere(conds, where)}` : "";
+          return res("capped", gotText, `it depends on m (a loadable module only), so kconfig never gives it y${rest}`, [`request CONFIG_${bare}=m instead${others.length ? ` (with ${others.map((n) => `CONFIG_${n}`).join(", ")} on)` : ""}`], [], {});
         }
         if (vis < wantTri) {
           const conds = prompts.map((p) => p.visible);
@@ -382,6 +407,55 @@ class Explainer {
     return tail.length ? `${t}; ${tail.join(", ")}` : t;
   }
 
+  /** Whether a condition is an AND with the constant m as one of its terms (`depends on X && m`). */
+  private needsConstM(e: Expr | undefined): boolean {
+    if (!e) return false;
+    if (e.t === "sym") return e.sym.isConst && e.sym.name === "m";
+    if (e.t === "and") return this.needsConstM(e.a) || this.needsConstM(e.b);
+    return false;
+  }
+
+  /** Symbols a condition requires (its AND terms) that this arch does not define. */
+  private requiredUndefined(e: Expr | undefined): string[] {
+    if (!e) return [];
+    if (e.t === "sym") return !e.sym.isConst && !this.ev.model.symbols.get(e.sym.name)?.nodes.length ? [e.sym.name] : [];
+    if (e.t === "and") return [...this.requiredUndefined(e.a), ...this.requiredUndefined(e.b)];
+    return [];
+  }
+
+  /** Every non-constant symbol a condition names. */
+  private symbolsOf(e: Expr | undefined): string[] {
+    const out = new Set<string>();
+    const walk = (x: Expr | undefined): void => {
+      if (!x) return;
+      switch (x.t) {
+        case "sym":
+          if (!x.sym.isConst) out.add(x.sym.name);
+          return;
+        case "and":
+        case "or":
+          walk(x.a);
+          walk(x.b);
+          return;
+        case "not":
+          walk(x.e);
+          return;
+        case "cmp":
+          for (const y of [x.a, x.b]) if (!y.isConst) out.add(y.name);
+      }
+    };
+    walk(e);
+    return [...out];
+  }
+
+  /** Blockers named in `X=m`-style comparisons: the value they must take. */
+  private readonly wanted = new Map<string, string>();
+
+  /** The value a named blocker must take for the condition to hold. */
+  private wantOf(n: string): string {
+    return this.wanted.get(n) ?? (this.negated.has(n) ? "n" : "y");
+  }
+
   /** Blockers named through a negation (`!FOO`): they must be off, not on. */
   private readonly negated = new Set<string>();
 
@@ -406,6 +480,8 @@ class Explainer {
           }
           return;
         case "cmp":
+          // `X=m` needs X at m, not y.
+          if (e.op === "=" && !e.a.isConst && e.b.isConst && /^[ymn]$/.test(e.b.name)) this.wanted.set(e.a.name, e.b.name);
           for (const x of [e.a, e.b]) if (!x.isConst) out.add(x.name);
       }
     };

@@ -122,3 +122,86 @@ export function auditCell(src: string, arch: string, cfg: ConfigureResult, final
   }
   return auditFindings({ dropped: cfg.dropped, redefinitions: cfg.redefinitions, issues: cfg.issues, deletions, ...(facts ? { facts } : {}) });
 }
+
+/** `kiln config explain`'s answer: the first line, then the fix and the facts around it. */
+export interface SymbolAnswer {
+  symbol: string;
+  /** The value in the final .config ("n" when not written). */
+  value: string;
+  /** The request that asked for it (the last one, as merge_config.sh keeps it), if any. */
+  requested?: { value: string; where: string };
+  /** requested (kept or lost), merge deleted, or where an unrequested value comes from. */
+  kind: "kept" | "lost" | "merge deleted" | "unrequested" | "base" | "unknown-symbol";
+  /** The rule that decided it (explainRequest's rule for a request, explain's reason otherwise). */
+  rule: string;
+  /** First line: "CONFIG_X: requested A -> got B, because ..." or "CONFIG_X=B, not requested: ...". */
+  text: string;
+  actions: string[];
+  details: string[];
+  menuPath: string[];
+  locations: { file: string; line: number }[];
+}
+
+/**
+ * Why a symbol has its value in a configured tree, from the requests (the same prediction the
+ * audit uses): a request that lost gets explainRequest's reason; a symbol nobody requested is
+ * explained from an evaluation where nothing sets it, so the answer is its default, a select or
+ * its choice, never "as requested". `requests` are the layers' merged requests.
+ */
+export function explainConfigured(
+  src: string,
+  arch: string,
+  cfg: Pick<ConfigureResult, "method" | "fragments"> & { base?: string },
+  finalConfig: string,
+  requests: ReadonlyMap<string, Request>,
+  symbol: string,
+  model?: KconfigModel,
+): SymbolAnswer {
+  const name = symbol.replace(/^CONFIG_/, "");
+  const v = requestView(src, arch, cfg, finalConfig, model);
+  const final = parseKconfigDotConfig(finalConfig, ".config", { lenient: true });
+  const got = final.get(name) ?? "n";
+  const shown = (x: string): string => (x === "n" && !final.has(name) ? "n (not written)" : x);
+  const general = explain(v.ev, name);
+  const facts = { details: general.details, menuPath: general.menuPath, locations: general.locations };
+  const s = v.model.symbols.get(name);
+  const deleted = v.sim.deletions.find((d) => d.symbol === name && d.origin.file !== BASE);
+  const req = requests.get(name);
+  const at = (o: { file: string; line: number }): string => `${o.file}:${o.line}`;
+  if (deleted && (!req || at(req.origin) === at(deleted.origin))) {
+    return {
+      symbol: `CONFIG_${name}`, value: got, requested: { value: deleted.value, where: at(deleted.origin) }, kind: "merge deleted", rule: "merge deleted",
+      text: `CONFIG_${name}: requested ${deleted.value} at ${at(deleted.origin)} -> got ${shown(got)}, because merge_config.sh deleted the line: CONFIG_${deleted.by.symbol} at ${at(deleted.by.origin)} matches inside the name (its sed "/CONFIG_${deleted.by.symbol}[ =]/d" is a substring match), so kconfig never saw it`,
+      actions: [`put CONFIG_${name}=${deleted.value} in a fragment merged after ${deleted.by.origin.file}, or set CONFIG_${deleted.by.symbol} earlier than it`],
+      ...facts,
+    };
+  }
+  if (!s || s.nodes.length === 0 || s.type === "unknown") {
+    const where = req ? ` (requested ${req.value} at ${at(req.origin)})` : "";
+    return { symbol: `CONFIG_${name}`, value: "n", ...(req ? { requested: { value: req.value, where: at(req.origin) } } : {}), kind: "unknown-symbol", rule: "unknown-symbol", text: `CONFIG_${name} is not defined by this tree's Kconfig for ${arch}${where}`, actions: req ? ["drop the line (or move it to a layer for the arches that have it)"] : [], ...facts };
+  }
+  if (req) {
+    const requested = { value: req.value, where: at(req.origin) };
+    const same = req.value === got || (/^0x/i.test(req.value) && /^0x/i.test(got) && BigInt(req.value) === BigInt(got));
+    if (same) {
+      // Kept; say whether something else would hold it there anyway (a select).
+      const also = general.reason === "select" ? `; ${general.text.replace(/^CONFIG_\S+ because /, "").replace(/; the config also sets it.*$/, "")}, so it would be ${got} without the request too` : "";
+      return { symbol: `CONFIG_${name}`, value: got, requested, kind: "kept", rule: "kept", text: `CONFIG_${name}: requested ${req.value} at ${requested.where} -> got ${got}, as requested${also}`, actions: general.actions, ...facts };
+    }
+    const e = explainRequest(v.ev, { symbol: name, value: req.value }, (n) => v.where.get(n));
+    return { symbol: `CONFIG_${name}`, value: got, requested, kind: "lost", rule: e.rule, text: e.text.replace(/: requested (\S+) -> got \S+( \(not written\))?, because/, `: requested $1 at ${requested.where} -> got ${shown(got)}, because`), actions: e.actions, ...facts };
+  }
+  // Nobody requested it: evaluate with nothing setting it, and explain that value.
+  const user = new Map(v.ev.input.user);
+  user.delete(name);
+  const ev = evaluate(v.model, { ...v.ev.input, user });
+  const alone = ev.written(s) ? ev.value(s) : "n";
+  if (alone !== got) {
+    const from = cfg.method === "fragments" ? "the merged fragments" : `the ${cfg.method} method's .config`;
+    return { symbol: `CONFIG_${name}`, value: got, kind: "base", rule: "base", text: `CONFIG_${name}=${shown(got)}, not requested by any layer: it comes from ${from}, which kconfig kept (left to itself kconfig would give ${alone})`, actions: [], ...facts };
+  }
+  const x = explain(ev, name);
+  const reason = x.text.replace(new RegExp(`^CONFIG_${name}(=[^\\s:]+)?( is not set)?(: | because )?`), "");
+  const tag = x.reason === "select" ? "selected" : x.reason === "choice" ? "choice" : x.reason === "pinned" ? "toolchain" : x.reason;
+  return { symbol: `CONFIG_${name}`, value: got, kind: "unrequested", rule: tag, text: `CONFIG_${name}=${shown(got)}, not requested by any layer: ${x.reason === "select" || x.reason === "dependency" || x.reason === "imply" ? "because " : ""}${reason || "its computed value"}`, actions: x.actions, ...facts, details: x.details };
+}

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { debianTarball, kernelTree, TEST_CACHE } from "../support/trees.js";
 import { droppedValues, mergeRequests, parseDotConfig, parseFragment } from "../../src/core/fragment.js";
 import { formatFinding, type Finding } from "../../src/core/audit.js";
-import { auditCell, IDENTITY_FRAGMENT, judgeRequestsInTree } from "../../src/pipeline/audit.js";
+import { auditCell, explainConfigured, IDENTITY_FRAGMENT, judgeRequestsInTree } from "../../src/pipeline/audit.js";
 import type { ConfigureResult } from "../../src/pipeline/configure.js";
 import { kconfigArch, runKernelKconfig } from "../../src/kconfig/run.js";
 import { mergeConfig } from "./kconfig_property.js";
@@ -49,7 +49,7 @@ CONFIG_UBSAN_BOUNDS=y
 `;
 const LATER = "CONFIG_SPI=y\n";
 
-function audit(series: string, arch: string, method: "fragments" | "make", files: Record<string, string>): { findings: Finding[]; final: Map<string, string> } {
+async function audit(series: string, arch: string, method: "fragments" | "make", files: Record<string, string>): Promise<{ findings: Finding[]; final: Map<string, string>; explain: (symbol: string) => string }> {
   const tree = kernelTree(series);
   const dir = join(TEST_CACHE, "kconfig-cases", series, arch, method);
   mkdirSync(dir, { recursive: true });
@@ -60,7 +60,7 @@ function audit(series: string, arch: string, method: "fragments" | "make", files
   writeFileSync(join(dir, "identity.config"), IDENTITY_FRAGMENT);
   const build = join(dir, "build");
   let final: string;
-  if (method === "fragments") final = mergeConfig(tree, arch, build, [...frags.map((f) => f.file), join(dir, "identity.config")]);
+  if (method === "fragments") final = await mergeConfig(tree, arch, build, [...frags.map((f) => f.file), join(dir, "identity.config")]);
   else {
     // kiln's make method: the goal, then merge_config.sh -m on top, then olddefconfig.
     const a = kconfigArch(arch);
@@ -75,7 +75,13 @@ function audit(series: string, arch: string, method: "fragments" | "make", files
   const cfg: ConfigureResult = { method, ...(method === "fragments" ? { base: "allnoconfig" as const } : {}), fragments: frags, requested: merged.size, redefinitions: [], dropped, issues, configText: final };
   const findings = auditCell(tree, arch, cfg, final);
   console.log(findings.map(formatFinding).join("\n"));
-  return { findings, final: parseDotConfig(final) };
+  // What `kiln config explain` prints first (the function the CLI calls), from the same requests.
+  const explain = (symbol: string): string => {
+    const x = explainConfigured(tree, arch, cfg, final, merged, symbol);
+    console.log(x.text + x.actions.map((a) => `\n  to change it: ${a}`).join(""));
+    return [x.text, ...x.actions].join("\n");
+  };
+  return { findings, final: parseDotConfig(final), explain };
 }
 
 const by = (f: Finding[], sym: string): string => {
@@ -84,8 +90,8 @@ const by = (f: Finding[], sym: string): string => {
   return formatFinding(x);
 };
 
-test("6.12 x86_64: every lost request says requested -> got, because the real cause", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, () => {
-  const { findings: f, final } = audit("6.12", "x86_64", "fragments", { "a.config": COMMON, "b.config": LATER });
+test("6.12 x86_64: every lost request says requested -> got, because the real cause", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, async () => {
+  const { findings: f, final, explain } = await audit("6.12", "x86_64", "fragments", { "a.config": COMMON, "b.config": LATER });
   for (const x of f) assert.doesNotMatch(x.why, /\bas requested/, formatFinding(x));
   assert.equal(final.get("CRYPTO_GCM"), "y");
   assert.match(by(f, "CRYPTO_GCM"), /CONFIG_CRYPTO_GCM requested m, got y \[layer config\]: CONFIG_CRYPTO_GCM=y because CONFIG_XFRM_ESP \(=y, selected by CONFIG_INET_ESP\) selects it/);
@@ -104,17 +110,34 @@ test("6.12 x86_64: every lost request says requested -> got, because the real ca
   assert.match(by(f, "UBSAN_BOUNDS"), /CONFIG_UBSAN_BOUNDS=n because it depends on UBSAN \(=n\): enable CONFIG_UBSAN$/);
   assert.match(by(f, "FPGA_MGR_LATTICE_SYSCONFIG_SPI"), /merge deleted CONFIG_FPGA_MGR_LATTICE_SYSCONFIG_SPI .*CONFIG_SPI at config\/b\.config:1 matches inside the name/);
   assert.equal(final.get("FPGA_MGR_LATTICE_SYSCONFIG_SPI"), "n", "merge_config.sh really deleted it: allnoconfig set it n");
+
+  // kiln config explain: from the requests, never "as requested" for a value that lost.
+  for (const sym of ["CRYPTO_GCM", "CRYPTO_LIB_CHACHA", "VT_HW_CONSOLE_BINDING", "BRIDGE_NETFILTER", "RTC_DRV_BQ4802", "LOG_BUF_SHIFT", "KVM_COMMON", "UBSAN_BOUNDS"]) {
+    const x = explain(sym);
+    assert.match(x, new RegExp(`^CONFIG_${sym}: requested \\S+ at config/a\\.config:\\d+ -> got \\S+.*, because `), x);
+    assert.doesNotMatch(x, /as requested/, x);
+  }
+  assert.match(explain("CRYPTO_GCM"), /^CONFIG_CRYPTO_GCM: requested m at config\/a\.config:6 -> got y, because CONFIG_XFRM_ESP \(=y, selected by CONFIG_INET_ESP\) selects it and a select raises a module to the selector's value\ndrop CONFIG_INET_ESP=y at config\/a\.config:4/);
+  assert.match(explain("BRIDGE_NETFILTER"), /-> got m, because it depends on BRIDGE \(=m\); CONFIG_BRIDGE is set at config\/a\.config:16, which limits it to m\nset CONFIG_BRIDGE=y/);
+  assert.match(explain("LOG_BUF_SHIFT"), /requested 30 at config\/a\.config:21 -> got 25, because its range is 12\.\.25 .* clamps/);
+  // Nobody requested these: the answer is the select, the default, the choice.
+  assert.match(explain("XFRM_ESP"), /^CONFIG_XFRM_ESP=y, not requested by any layer: because CONFIG_INET_ESP selects it/);
+  assert.match(explain("CONSOLE_LOGLEVEL_DEFAULT"), /^CONFIG_CONSOLE_LOGLEVEL_DEFAULT=7, not requested by any layer: default "7" \(lib\/Kconfig\.debug:\d+\)/);
+  assert.match(explain("HZ_250"), /^CONFIG_HZ_250=y, not requested by any layer: it is the selected entry of "Timer frequency" \(it is the choice's default\)/);
+  // A request that survived, and one merge_config.sh deleted.
+  assert.match(explain("NET"), /^CONFIG_NET: requested y at config\/a\.config:2 -> got y, as requested/);
+  assert.match(explain("FPGA_MGR_LATTICE_SYSCONFIG_SPI"), /requested y at config\/a\.config:25 -> got n, because merge_config\.sh deleted the line: CONFIG_SPI at config\/b\.config:1 matches inside the name/);
 });
 
-test("6.12 x86_64: m for a bool is an invalid value, and kconfig gives n on allnoconfig", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, () => {
+test("6.12 x86_64: m for a bool is an invalid value, and kconfig gives n on allnoconfig", { skip: debianTarball("6.12") ? false : "linux-source-6.12 is not installed" }, async () => {
   // PRINTK's prompt needs EXPERT; with it visible, the ignored line leaves allnoconfig's n.
-  const { findings: f, final } = audit("6.12", "x86_64", "fragments", { "a.config": "CONFIG_EXPERT=y\nCONFIG_PRINTK=m\n" });
+  const { findings: f, final } = await audit("6.12", "x86_64", "fragments", { "a.config": "CONFIG_EXPERT=y\nCONFIG_PRINTK=m\n" });
   assert.equal(final.get("PRINTK") ?? "n", "n");
   assert.match(by(f, "PRINTK"), /invalid value .*m is not a value of a bool/);
 });
 
-test("6.1 x86_64 olddefconfig resets an out-of-range value to its default (6.12 clamps it)", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, () => {
-  const { findings: f, final } = audit("6.1", "x86_64", "make", { "a.config": "CONFIG_LOG_BUF_SHIFT=30\n" });
+test("6.1 x86_64 olddefconfig resets an out-of-range value to its default (6.12 clamps it)", { skip: debianTarball("6.1") ? false : "linux-source-6.1 is not installed" }, async () => {
+  const { findings: f, final } = await audit("6.1", "x86_64", "make", { "a.config": "CONFIG_LOG_BUF_SHIFT=30\n" });
   assert.equal(final.get("LOG_BUF_SHIFT"), "17");
   assert.match(by(f, "LOG_BUF_SHIFT"), /CONFIG_LOG_BUF_SHIFT=17 because its range is 12\.\.25 \(init\/Kconfig:727\) and this tree's kconfig \(conf_read before 6\.12\) drops an out-of-range value, so default 17/);
 });

@@ -10,16 +10,23 @@
  *     kconfig gave;
  *   - the explanation never says "as requested" and names a rule;
  *   - flipping what it names (the blocker on, the selector off, the winning choice entry's
- *     request removed, MODULES on) lets the request survive in kiln's evaluation, and for one
- *     dependency in each of the first seeds also in kconfig itself (the blocker's line added).
+ *     request removed, MODULES on) lets the request survive in kiln's evaluation; and every flip
+ *     a fragment can express (the named symbols have prompts) is checked in kconfig itself: the
+ *     flips of one seed that do not disturb each other (checked in kiln's evaluation) go into one
+ *     fragment, merged after the others in a single merge_config.sh run, and each request must
+ *     survive there.
+ * Cost: two kconfig runs per seed (randconfig, merge) plus one for the batched flips; the arches
+ * run concurrently (each in its own O= folder), and the Kconfig model is parsed once per arch.
  * Runs kconfig only; nothing is compiled.
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluate, explainRequest, loadKconfig, type EvalInput, type KconfigModel, type Sym } from "../../src/kconfig/index.js";
-import { kconfigArch, runKernelKconfig } from "../../src/kconfig/run.js";
-import { droppedValues, mergeRequests, parseDotConfig, parseFragment, type Dropped } from "../../src/core/fragment.js";
+import { kconfigArch } from "../../src/kconfig/run.js";
+import { droppedValues, mergeRequests, parseDotConfig, parseFragment, simulateMergeConfig, type Dropped } from "../../src/core/fragment.js";
+import { parseDotConfig as readConfig } from "../../src/kconfig/index.js";
 import { IDENTITY_FRAGMENT, judgeRequests, requestView } from "../../src/pipeline/audit.js";
 
 export interface PropertyOptions {
@@ -31,8 +38,6 @@ export interface PropertyOptions {
   /** Lines drawn from the randconfig .config per seed. */
   drawn: number;
   out: string;
-  /** Seeds (the first ones) whose flip is also checked in kconfig itself; default 3. */
-  kconfigFlipSeeds?: number;
 }
 
 export interface PropertyResult {
@@ -64,16 +69,43 @@ function rng(seed: number): () => number {
   };
 }
 
-/** merge_config.sh -n over the files, as kiln's fragments method runs it; returns the .config. */
-export function mergeConfig(tree: string, arch: string, outDir: string, files: string[]): string {
+const execFileP = promisify(execFile);
+
+function archEnv(arch: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const a = kconfigArch(arch);
+  return { ...process.env, ARCH: a.arch, ...(a.crossCompile ? { CROSS_COMPILE: a.crossCompile } : {}), ...extra };
+}
+
+/** merge_config.sh -n over the files, as kiln's fragments method runs it; returns the .config. */
+export async function mergeConfig(tree: string, arch: string, outDir: string, files: string[]): Promise<string> {
   mkdirSync(outDir, { recursive: true });
-  execFileSync(join(tree, "scripts/kconfig/merge_config.sh"), ["-n", "-O", outDir, ...files], {
-    cwd: tree,
-    env: { ...process.env, ARCH: a.arch, ...(a.crossCompile ? { CROSS_COMPILE: a.crossCompile } : {}) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  await execFileP(join(tree, "scripts/kconfig/merge_config.sh"), ["-n", "-O", outDir, ...files], { cwd: tree, env: archEnv(arch), maxBuffer: 64 << 20 });
   return readFileSync(join(outDir, ".config"), "utf8");
+}
+
+/** The kernel's own `make randconfig` with KCONFIG_SEED, in outDir. */
+async function randconfig(tree: string, arch: string, outDir: string, seed: number): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  const a = kconfigArch(arch);
+  await execFileP("make", ["-s", "-C", tree, `O=${outDir}`, `ARCH=${a.arch}`, ...(a.crossCompile ? [`CROSS_COMPILE=${a.crossCompile}`] : []), "randconfig"], { env: archEnv(arch, { KCONFIG_SEED: `0x${seed.toString(16)}` }), maxBuffer: 64 << 20 });
+  return readFileSync(join(outDir, ".config"), "utf8");
+}
+
+/** Runs the arches' properties at most `jobs` at a time (kconfig is single-threaded). */
+export function runProperties(os: PropertyOptions[], jobs = 2): Promise<PropertyResult>[] {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  const slot = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (running >= jobs) await new Promise<void>((r) => queue.push(r));
+    running++;
+    try {
+      return await f();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
+  return os.map((o) => slot(() => runProperty(o)));
 }
 
 function randomValue(s: Sym, r: () => number, model: KconfigModel): string | undefined {
@@ -99,20 +131,18 @@ function randomValue(s: Sym, r: () => number, model: KconfigModel): string | und
   }
 }
 
-export function runProperty(o: PropertyOptions): PropertyResult {
+export async function runProperty(o: PropertyOptions): Promise<PropertyResult> {
   const t0 = Date.now();
   const model = loadKconfig(o.tree, { arch: o.arch });
   const res: PropertyResult = { arch: o.arch, requests: 0, dropped: 0, byRule: {}, asRequested: [], wrongPrediction: [], flipFailures: [], kconfigFlipFailures: [], flipsChecked: 0, unsatisfiable: 0, kconfigFlipsChecked: 0, samples: [], seconds: 0 };
   const candidates = [...model.symbols.values()].filter((s) => s.nodes.length > 0 && !s.envDerived && (s.type === "bool" || s.type === "tristate" || s.type === "int") && s.name !== "MODULES" && !s.name.startsWith("LOCALVERSION"));
-  for (const [seedIndex, seed] of o.seeds.entries()) {
+  for (const seed of o.seeds) {
     const r = rng(seed * 1000003 + o.arch.length);
     const dir = join(o.out, o.arch, String(seed));
     mkdirSync(dir, { recursive: true });
-    process.env.KCONFIG_SEED = `0x${seed.toString(16)}`;
     // One build folder per arch: kconfig's own tools are compiled there once.
     const build = join(o.out, o.arch, "build");
-    const rand = runKernelKconfig(o.tree, kconfigArch(o.arch), build, { goal: "randconfig" });
-    delete process.env.KCONFIG_SEED;
+    const rand = await randconfig(o.tree, o.arch, build, seed);
     const lines = rand.split("\n").filter((l) => /^CONFIG_[A-Z0-9_]+=/.test(l) || /^# CONFIG_[A-Z0-9_]+ is not set$/.test(l)).filter((l) => !/^(# )?CONFIG_(LOCALVERSION|MODULES)\b/.test(l));
     const drawn = new Set<string>();
     while (drawn.size < Math.min(o.drawn, lines.length)) drawn.add(lines[Math.floor(r() * lines.length)] as string);
@@ -134,7 +164,7 @@ export function runProperty(o: PropertyOptions): PropertyResult {
     writeFileSync(f1, frag1);
     writeFileSync(f2, frag2);
     writeFileSync(fid, IDENTITY_FRAGMENT);
-    const final = mergeConfig(o.tree, o.arch, build, [f1, f2, fid]);
+    const final = await mergeConfig(o.tree, o.arch, build, [f1, f2, fid]);
 
     const p1 = parseFragment(frag1, "drawn.config");
     const p2 = parseFragment(frag2, "random.config");
@@ -147,7 +177,8 @@ export function runProperty(o: PropertyOptions): PropertyResult {
     ];
     const view = requestView(o.tree, o.arch, { method: "fragments", base: "allnoconfig", fragments }, final, model);
     const dropped = droppedValues(merged, parseDotConfig(final));
-    let kconfigFlipDone = seedIndex >= (o.kconfigFlipSeeds ?? 3);
+    // Flips a fragment can express, for the batched check in kconfig.
+    const kcands: { key: string; d: Dropped; s: Sym; lines: Map<string, string>; text: string }[] = [];
     for (const d of dropped) {
       res.dropped++;
       const key = `${o.arch} seed ${seed} CONFIG_${d.symbol}=${d.requested} (got ${d.actual})`;
@@ -173,22 +204,42 @@ export function runProperty(o: PropertyOptions): PropertyResult {
       // what the explanation names must be flipped, and what the next one names, up to 3 rounds.
       const ok = flip.some((input) => survivesAfter(model, input, s, d));
       if (!ok) res.flipFailures.push(`${key}: flipping ${JSON.stringify(e.flips)} does not keep it: ${e.text}`);
-      // In kconfig itself: add the single blocker's line when kiln says that alone is enough.
-      if (ok && !kconfigFlipDone && e.rule === "dependency" && e.blockers.length === 1) {
-        const b = model.symbols.get(e.blockers[0]!);
-        const want = e.flips[e.blockers[0]!];
-        if (!b || !b.props.some((p) => p.kind === "prompt") || want !== "y") continue;
-        const user = new Map(view.ev.input.user);
-        user.delete(b.name);
-        user.set(b.name, "y");
-        if (!survives(model, { ...view.ev.input, user }, s, d.requested)) continue;
-        kconfigFlipDone = true;
-        res.kconfigFlipsChecked++;
-        const f3 = join(dir, "flip.config");
-        writeFileSync(f3, `CONFIG_${b.name}=y\n`);
-        const again = parseDotConfig(mergeConfig(o.tree, o.arch, build, [f1, f2, f3, fid]));
-        if ((again.get(d.symbol) ?? "n") !== d.requested) res.kconfigFlipFailures.push(`${key}: with CONFIG_${b.name}=y kconfig still gives ${again.get(d.symbol) ?? "n"}: ${e.text}`);
+      // For kconfig: the named symbols written as fragment lines (they must all have prompts).
+      if (ok && (e.rule === "dependency" || e.rule === "capped" || e.rule === "select" || e.rule === "modules")) {
+        const fl = Object.entries(e.flips);
+        if (!fl.length || !fl.every(([k]) => model.symbols.get(k)?.props.some((p) => p.kind === "prompt"))) continue;
+        kcands.push({ key, d, s, lines: new Map(fl), text: e.text });
       }
+    }
+    if (!kcands.length) continue;
+    // Greedy: add each flip while every flip taken so far still keeps its request (in kiln).
+    const taken: typeof kcands = [];
+    let user = new Map(view.ev.input.user);
+    const keeps = (u: Map<string, string>, c: (typeof kcands)[number]): boolean => survives(model, { ...view.ev.input, user: u }, c.s, c.d.requested);
+    for (const c of kcands) {
+      const trial = new Map(user);
+      let clash = false;
+      for (const [k, v] of c.lines) {
+        if (k === c.d.symbol || taken.some((t) => t.d.symbol === k)) clash = true;
+        trial.delete(k);
+        trial.set(k, v);
+      }
+      if (clash || ![...taken, c].every((t) => keeps(trial, t))) continue;
+      taken.push(c);
+      user = trial;
+    }
+    if (!taken.length) continue;
+    const flipLines = new Map(taken.flatMap((t) => [...t.lines]));
+    const f3 = join(dir, "flip.config");
+    writeFileSync(f3, [...flipLines].map(([k, v]) => (v === "n" ? `# CONFIG_${k} is not set` : `CONFIG_${k}=${v}`)).join("\n") + "\n");
+    // kiln's prediction of that merge (merge_config.sh's deletions included) must agree first.
+    const sim = simulateMergeConfig([f1, f2, f3, fid].map((f) => ({ file: f, text: readFileSync(f, "utf8") })));
+    const joint = evaluate(model, { ...view.ev.input, user: readConfig(sim.text, "merged", { lenient: true }) });
+    const again = parseDotConfig(await mergeConfig(o.tree, o.arch, build, [f1, f2, f3, fid]));
+    for (const t of taken) {
+      if ((joint.written(t.s) ? joint.value(t.s) : "n") !== unquote(t.d.requested)) continue;
+      res.kconfigFlipsChecked++;
+      if ((again.get(t.d.symbol) ?? "n") !== t.d.requested) res.kconfigFlipFailures.push(`${t.key}: with ${[...t.lines].map(([k, v]) => `CONFIG_${k}=${v}`).join(" ")} kconfig gives ${again.get(t.d.symbol) ?? "n"}: ${t.text}`);
     }
   }
   res.seconds = (Date.now() - t0) / 1000;
@@ -241,7 +292,11 @@ function survivesAfter(model: KconfigModel, input: EvalInput, s: Sym, d: Dropped
   return false;
 }
 
+function unquote(v: string): string {
+  return v.startsWith('"') ? v.slice(1, -1) : v;
+}
+
 function survives(model: KconfigModel, input: EvalInput, s: Sym, requested: string): boolean {
   const ev = evaluate(model, input);
-  return (ev.written(s) ? ev.value(s) : "n") === requested;
+  return (ev.written(s) ? ev.value(s) : "n") === unquote(requested);
 }
