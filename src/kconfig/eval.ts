@@ -22,6 +22,15 @@ export interface EvalInput {
    */
   pinned?: Map<string, string>;
   /**
+   * Results of the toolchain checks kiln did not run, by marker (the name of the unknown constant
+   * symbol each `$(shell,...)` became). With `pinned` and no `checks`, they are inferred from the
+   * pinned .config (inferChecks), so visibility, defaults and choices of toolchain-derived symbols
+   * are what kconfig computed; writeDefconfig needs that.
+   */
+  checks?: Map<string, string>;
+  /** Toolchain-derived symbols computed by the rules instead of taken from `pinned` (inferChecks). */
+  unpinned?: Set<Sym>;
+  /**
    * How the user values were read. "conf_read" is `make olddefconfig` reading a .config
    * (confdata.c conf_read); "allconfig" is KCONFIG_ALLCONFIG read by all*config, which is what
    * merge_config.sh runs (conf_read_simple only). It decides the fate of an out-of-range int/hex
@@ -99,6 +108,8 @@ export class Evaluation {
   /** Position of each user value (for choice priority). */
   private readonly userPos = new Map<string, number>();
   private readonly legacy: boolean;
+  /** Values of the unknown check markers (see EvalInput.checks). */
+  readonly checks: Map<string, string> | undefined;
 
   constructor(
     readonly model: KconfigModel,
@@ -115,6 +126,7 @@ export class Evaluation {
     this.impV = new Uint8Array(n);
     this.visDone = new Uint8Array(n);
     this.legacy = model.choiceModel === "legacy";
+    this.checks = input.checks ?? (input.pinned ? inferChecks(model, input.pinned) : undefined);
     let i = 0;
     for (const k of input.user.keys()) this.userPos.set(k, i++);
     if (model.modules) {
@@ -231,7 +243,9 @@ export class Evaluation {
       const t = this.triV[s.id];
       return t === 2 ? "y" : t === 1 ? "m" : "n";
     }
-    // Constants and undefined symbols read as their own name (kconfig's S_UNKNOWN).
+    // Constants and undefined symbols read as their own name (kconfig's S_UNKNOWN); a check kiln
+    // did not run reads as its inferred result.
+    if (s.isConst && s.unknown) return this.checks?.get(s.name) ?? s.name;
     if (s.isConst || s.type === "unknown") return s.name;
     return this.strV[s.id] ?? "";
   }
@@ -310,12 +324,6 @@ export class Evaluation {
     if (this.visDone[s.id]) return;
     this.visDone[s.id] = 1;
     let vis: Tri = 0;
-    if (s.choice && s.envDerived && this.input.pinned) {
-      // A choice member whose prompt hinges on a toolchain check kiln did not run: kconfig
-      // writes a member exactly when it is visible, so the .config says whether it was.
-      this.visV[s.id] = this.input.pinned.has(s.name) ? 2 : 0;
-      return;
-    }
     const choiceSym = this.legacy && s.choice ? s.choice.sym : undefined;
     for (const p of s.props) {
       if (p.kind !== "prompt") continue;
@@ -343,7 +351,8 @@ export class Evaluation {
     this.st[s.id] = St.Busy;
     const id = s.id;
     if (s.isConst) {
-      this.triV[id] = s.name === "y" ? 2 : s.name === "m" ? 1 : 0;
+      const name = s.unknown ? (this.checks?.get(s.name) ?? "n") : s.name;
+      this.triV[id] = name === "y" ? 2 : name === "m" ? 1 : 0;
       this.st[id] = St.Done;
       return;
     }
@@ -361,7 +370,7 @@ export class Evaluation {
       this.st[id] = St.Done;
       return;
     }
-    if (s.envDerived && this.input.pinned && !s.isChoice) {
+    if (s.envDerived && this.input.pinned && !s.isChoice && !this.input.unpinned?.has(s)) {
       const v = this.input.pinned.get(s.name);
       this.visibilityOf(s);
       this.writeV[id] = v === undefined ? 0 : 1;
@@ -657,6 +666,110 @@ function strtoll(s: string, base: number): bigint {
   }
   const m = /^([-+]?[0-9]+)/.exec(t);
   return m ? BigInt(m[1] as string) : 0n;
+}
+
+/** The unknown check markers an expression uses. */
+function unknownsOf(e: Expr | undefined, out: Set<Sym>): void {
+  if (!e) return;
+  switch (e.t) {
+    case "sym":
+      if (e.sym.unknown) out.add(e.sym);
+      return;
+    case "not":
+      unknownsOf(e.e, out);
+      return;
+    case "and":
+    case "or":
+      unknownsOf(e.a, out);
+      unknownsOf(e.b, out);
+      return;
+    case "cmp":
+      if (e.a.unknown) out.add(e.a);
+      if (e.b.unknown) out.add(e.b);
+  }
+}
+
+const inferred = new WeakMap<KconfigModel, WeakMap<Map<string, string>, Map<string, string>>>();
+
+/**
+ * Infers the result of every toolchain check kiln did not run from a .config kconfig wrote with
+ * them: for each check, the value (y, n, or the text a symbol defaults to) under which kconfig's
+ * rules, with that .config as input, give every toolchain-derived symbol using the check the
+ * value and written-ness the .config has. Checks are tried one at a time over two passes (a
+ * symbol can use several); a tie keeps the first candidate: the value a symbol defaulting to the
+ * check was written with, then y, then n. Memoised per model and .config map. Pure.
+ */
+export function inferChecks(model: KconfigModel, pinned: Map<string, string>): Map<string, string> {
+  let byPinned = inferred.get(model);
+  const hit = byPinned?.get(pinned);
+  if (hit) return hit;
+  const users = new Map<Sym, Sym[]>();
+  for (const s of model.all) {
+    if (!s.envDerived || s.isConst) continue;
+    const us = new Set<Sym>();
+    for (const p of s.props) {
+      unknownsOf(p.expr, us);
+      unknownsOf(p.visible, us);
+      if (p.range) for (const b of p.range) if (b.unknown) us.add(b);
+    }
+    unknownsOf(s.dirDep, us);
+    unknownsOf(s.revDep, us);
+    unknownsOf(s.implied, us);
+    for (const u of us) {
+      const l = users.get(u);
+      if (l) l.push(s);
+      else users.set(u, [s]);
+    }
+  }
+  const checks = new Map<string, string>();
+  const candidates = new Map<Sym, string[]>();
+  for (const [u, syms] of users) {
+    const c: string[] = [];
+    for (const s of syms) {
+      for (const p of s.props) {
+        if (p.kind === "default" && p.expr?.t === "sym" && p.expr.sym === u && pinned.has(s.name)) c.push(pinned.get(s.name) as string);
+      }
+    }
+    c.push("y", "n");
+    candidates.set(u, [...new Set(c)]);
+    checks.set(u.name, c[0] as string);
+  }
+  const score = (syms: Sym[]): number => {
+    const ev = new Evaluation(model, { user: pinned, pinned, checks, unpinned: new Set(syms), read: "conf_read" });
+    let ok = 0;
+    for (const s of syms) {
+      if (s.isChoice) {
+        ok++;
+        continue;
+      }
+      const w = pinned.has(s.name);
+      if (ev.written(s) === w && (!w || ev.value(s) === pinned.get(s.name))) ok++;
+    }
+    return ok;
+  };
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [u, syms] of users) {
+      const cs = candidates.get(u) as string[];
+      let best = checks.get(u.name) as string;
+      let bestScore = -1;
+      for (const c of cs) {
+        checks.set(u.name, c);
+        const sc = score(syms);
+        if (sc > bestScore) {
+          bestScore = sc;
+          best = c;
+        }
+        if (sc === syms.length) break;
+      }
+      checks.set(u.name, best);
+    }
+  }
+  if (!byPinned) {
+    byPinned = new WeakMap();
+    inferred.set(model, byPinned);
+  }
+  byPinned.set(pinned, checks);
+  return checks;
 }
 
 export function evaluate(model: KconfigModel, input: EvalInput): Evaluation {

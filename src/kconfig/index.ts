@@ -6,7 +6,7 @@ export type { Expr, KconfigModel, Loc, MenuNode, Prop, Sym, SymType, Tri } from 
 export { exprToString, triName } from "./ast.js";
 export { parseKconfig, menuPath, symbolMenuPath, type FileReader, type ParseOptions } from "./parser.js";
 export { Macros, UNKNOWN, isUnknown, type MacroHost } from "./macro.js";
-export { Evaluation, evaluate, validUserValue, invalidValueReason, type EvalInput } from "./eval.js";
+export { Evaluation, evaluate, inferChecks, validUserValue, invalidValueReason, type EvalInput } from "./eval.js";
 export { parseDotConfig, dotConfigLines, formatConfigLine, writeDotConfig, type ReadOptions } from "./dotconfig.js";
 export { explain, explainRequest, type Explanation, type Reason, type RequestedValue, type RequestExplanation } from "./explain.js";
 export { writeDefconfig, defaultString } from "./defconfig.js";

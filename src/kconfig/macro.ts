@@ -13,6 +13,15 @@ import { ProjectError } from "../errors.js";
 /** Marker for a value kiln could not compute. Never valid in a real Kconfig name or string. */
 export const UNKNOWN = "\u0001?\u0001";
 
+/**
+ * The marker of one particular unknown result: each distinct `$(shell,...)` command text (and
+ * each unknown environment variable) gets its own, so the pinned view can infer each check's
+ * result separately (inferChecks in eval.ts). Every marker contains \u0001, like UNKNOWN.
+ */
+export function unknownMarker(id: number): string {
+  return `\u0001?${id}\u0001`;
+}
+
 export function isUnknown(s: string): boolean {
   return s.includes("\u0001");
 }
@@ -38,6 +47,17 @@ export class Macros {
   readonly envUsed = new Map<string, string | undefined>();
   /** Shell commands run (or left unknown), in order of first use. */
   readonly shellCalls = new Map<string, string | undefined>();
+  /** One marker per unknown command text or environment variable, numbered in order of first use. */
+  private readonly unknownIds = new Map<string, string>();
+
+  private marker(key: string): string {
+    let m = this.unknownIds.get(key);
+    if (m === undefined) {
+      m = unknownMarker(this.unknownIds.size);
+      this.unknownIds.set(key, m);
+    }
+    return m;
+  }
 
   constructor(private readonly host: MacroHost) {}
 
@@ -98,11 +118,11 @@ export class Macros {
     switch (name) {
       case "shell": {
         const cmd = argv.join(",");
-        if (isUnknown(cmd)) return UNKNOWN;
-        if (this.shellCalls.has(cmd)) return this.shellCalls.get(cmd) ?? UNKNOWN;
+        if (isUnknown(cmd)) return this.marker(`shell:${cmd}`);
+        if (this.shellCalls.has(cmd)) return this.shellCalls.get(cmd) ?? this.marker(`shell:${cmd}`);
         const r = this.host.shell ? this.host.shell(cmd) : undefined;
         this.shellCalls.set(cmd, r);
-        return r ?? UNKNOWN;
+        return r ?? this.marker(`shell:${cmd}`);
       }
       case "info":
         this.host.message?.(argv.join(","));
@@ -123,7 +143,7 @@ export class Macros {
     if (argv.length === 0) {
       if (!this.envUsed.has(name)) this.envUsed.set(name, this.host.env(name));
       const e = this.envUsed.get(name);
-      return e === undefined ? UNKNOWN : e;
+      return e === undefined ? this.marker(`env:${name}`) : e;
     }
     throw new ProjectError(`unknown function '${name}'`, { file, line });
   }
