@@ -91,8 +91,10 @@ class Explainer {
       actions,
     });
 
-    if (ev.isPinned(s)) {
-      // Its prompt and defaults hinge on checks kiln did not run: say only what is known.
+    if (ev.isPinned(s) && !s.choice) {
+      // Its prompt and defaults hinge on checks kiln did not run: say only what is known. (A
+      // choice member is explained by its choice: the checks' results are inferred from the
+      // .config, so the members' visibility is kconfig's.)
       details.splice(0, details.length, ...(user !== undefined ? [`requested: ${user}`] : []));
       return out("pinned", `${head}: kconfig computed it from a toolchain or environment check; the value comes from the .config kconfig wrote`);
     }
