@@ -3,7 +3,7 @@
  * writeDefconfig (toolchain checks not run; their symbols and results taken from the .config)
  * against the kernel's own .config and `make savedefconfig`. Runs kconfig only, no compile, one
  * make at a time.
- *   node dist/bench/pinned_view.js [seeds=10] [cases=6.12:x86_64,6.12:arm64,6.12:riscv,6.1:x86_64]
+ *   node dist/bench/pinned_view.js [seeds=10] [cases=6.12:x86_64,6.12:arm64,6.12:riscv,6.1:x86_64] [first seed=2000]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -60,6 +60,7 @@ export function pinnedSeed(model: KconfigModel, tree: string, arch: string, out:
 async function main(): Promise<void> {
   const seeds = parseInt(process.argv[2] ?? "10", 10);
   const cases = (process.argv[3] ?? "6.12:x86_64,6.12:arm64,6.12:riscv,6.1:x86_64").split(",").map((c) => c.split(":") as [string, string]);
+  const first = parseInt(process.argv[4] ?? "2000", 10);
   const rows: string[] = ["| tree | arch | seeds | choices checked | choice mismatches | savedefconfig equal |", "|---|---|---|---|---|---|"];
   let failed = 0;
   for (const [series, arch] of cases) {
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     let mism = 0;
     let equal = 0;
     for (let i = 0; i < seeds; i++) {
-      const r = pinnedSeed(model, tree, arch, out, 2000 + i);
+      const r = pinnedSeed(model, tree, arch, out, first + i);
       choices += r.choices;
       mism += r.choiceMismatches.length;
       if (r.defconfigEqual) equal++;
