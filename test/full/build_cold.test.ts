@@ -8,15 +8,13 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { kiln, kilnSpawn, exampleCopy, removeProject, TEST_HOME } from "../support/kiln.js";
+import { kiln, kilnSpawn, exampleCopy, removeProject, TEST_HOME, RUN_ID, cellManifest } from "../support/kiln.js";
 import { needSource } from "../support/needs.js";
 import { projectId } from "../../src/store/paths.js";
-import type { Manifest } from "../../src/core/manifest.js";
 
 const skip = needSource("6.12");
 const projects: string[] = [];
-/** Unique per run: identities built by these tests must not already be in the shared store. */
-const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+const RUN = RUN_ID;
 
 function project(tag: string): string {
   const d = exampleCopy(tag);
@@ -24,10 +22,7 @@ function project(tag: string): string {
   return d;
 }
 
-function manifestOf(dir: string, target = "base", arch = "x86_64"): Manifest {
-  const f = join(TEST_HOME, "work", projectId("microvm", dir), `${target}-${arch}`, "state", "manifest.json");
-  return JSON.parse(readFileSync(f, "utf8")) as Manifest;
-}
+const manifestOf = cellManifest;
 
 after(() => {
   for (const p of projects) {

@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:http";
 import { createReadStream, statSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { kiln, exampleCopy, removeProject, TEST_HOME } from "../support/kiln.js";
+import { kiln, exampleCopy, removeProject, TEST_HOME, RUN_ID, cellManifest } from "../support/kiln.js";
 import { debianTarball } from "../support/trees.js";
 import { needSource } from "../support/needs.js";
 import { exampleKernel } from "../support/store.js";
@@ -23,8 +23,7 @@ import type { Manifest } from "../../src/core/manifest.js";
 const TARBALL = debianTarball("6.12");
 const skip = needSource("6.12");
 const projects: string[] = [];
-/** Unique per run: identities built by these tests must not already be in the shared store. */
-const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+const RUN = RUN_ID;
 
 function project(tag: string): string {
   const d = exampleCopy(tag);
@@ -32,10 +31,7 @@ function project(tag: string): string {
   return d;
 }
 
-function manifestOf(dir: string, target = "base", arch = "x86_64"): Manifest {
-  const f = join(TEST_HOME, "work", projectId("microvm", dir), `${target}-${arch}`, "state", "manifest.json");
-  return JSON.parse(readFileSync(f, "utf8")) as Manifest;
-}
+const manifestOf = cellManifest;
 
 function buildLog(dir: string): string {
   return readFileSync(join(TEST_HOME, "work", projectId("microvm", dir), "base-x86_64", "state", "build.log"), "utf8");

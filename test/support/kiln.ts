@@ -2,10 +2,12 @@
  * Run the real kiln CLI as a subprocess, with its own KILN_HOME, as a user would.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TEST_CACHE } from "./trees.js";
+import { projectId } from "../../src/store/paths.js";
+import type { Manifest } from "../../src/core/manifest.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (dist/test/support -> ../../..). */
@@ -51,4 +53,13 @@ export function exampleCopy(tag: string): string {
 
 export function removeProject(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Unique per test process: identities built with it (as a label) are not already in the shared store. */
+export const RUN_ID = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+/** The manifest of the last build of a project's cell, in the test KILN_HOME. */
+export function cellManifest(dir: string, target = "base", arch = "x86_64"): Manifest {
+  const f = join(TEST_HOME, "work", projectId("microvm", dir), `${target}-${arch}`, "state", "manifest.json");
+  return JSON.parse(readFileSync(f, "utf8")) as Manifest;
 }
