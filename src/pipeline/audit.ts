@@ -132,8 +132,8 @@ export interface SymbolAnswer {
   requested?: { value: string; where: string };
   /** requested (kept or lost), merge deleted, or where an unrequested value comes from. */
   kind: "kept" | "lost" | "merge deleted" | "unrequested" | "base" | "unknown-symbol";
-  /** The rule that decided it (explainRequest's rule for a request, explain's reason otherwise). */
-  rule: string;
+  /** The rule that decided it (explainRequest's rule for a request, explain's reason otherwise; "reason" in the JSON of `kiln config explain`). */
+  reason: string;
   /** First line: "CONFIG_X: requested A -> got B, because ..." or "CONFIG_X=B, not requested: ...". */
   text: string;
   actions: string[];
@@ -170,7 +170,7 @@ export function explainConfigured(
   const at = (o: { file: string; line: number }): string => `${o.file}:${o.line}`;
   if (deleted && (!req || at(req.origin) === at(deleted.origin))) {
     return {
-      symbol: `CONFIG_${name}`, value: got, requested: { value: deleted.value, where: at(deleted.origin) }, kind: "merge deleted", rule: "merge deleted",
+      symbol: `CONFIG_${name}`, value: got, requested: { value: deleted.value, where: at(deleted.origin) }, kind: "merge deleted", reason: "merge deleted",
       text: `CONFIG_${name}: requested ${deleted.value} at ${at(deleted.origin)} -> got ${shown(got)}, because merge_config.sh deleted the line: CONFIG_${deleted.by.symbol} at ${at(deleted.by.origin)} matches inside the name (its sed "/CONFIG_${deleted.by.symbol}[ =]/d" is a substring match), so kconfig never saw it`,
       actions: [`put CONFIG_${name}=${deleted.value} in a fragment merged after ${deleted.by.origin.file}, or set CONFIG_${deleted.by.symbol} earlier than it`],
       ...facts,
@@ -178,7 +178,7 @@ export function explainConfigured(
   }
   if (!s || s.nodes.length === 0 || s.type === "unknown") {
     const where = req ? ` (requested ${req.value} at ${at(req.origin)})` : "";
-    return { symbol: `CONFIG_${name}`, value: "n", ...(req ? { requested: { value: req.value, where: at(req.origin) } } : {}), kind: "unknown-symbol", rule: "unknown-symbol", text: `CONFIG_${name} is not defined by this tree's Kconfig for ${arch}${where}`, actions: req ? ["drop the line (or move it to a layer for the arches that have it)"] : [], ...facts };
+    return { symbol: `CONFIG_${name}`, value: "n", ...(req ? { requested: { value: req.value, where: at(req.origin) } } : {}), kind: "unknown-symbol", reason: "unknown-symbol", text: `CONFIG_${name} is not defined by this tree's Kconfig for ${arch}${where}`, actions: req ? ["drop the line (or move it to a layer for the arches that have it)"] : [], ...facts };
   }
   if (req) {
     const requested = { value: req.value, where: at(req.origin) };
@@ -186,10 +186,10 @@ export function explainConfigured(
     if (same) {
       // Kept; say whether something else would hold it there anyway (a select).
       const also = general.reason === "select" ? `; ${general.text.replace(/^CONFIG_\S+ because /, "").replace(/; the config also sets it.*$/, "")}, so it would be ${got} without the request too` : "";
-      return { symbol: `CONFIG_${name}`, value: got, requested, kind: "kept", rule: "kept", text: `CONFIG_${name}: requested ${req.value} at ${requested.where} -> got ${got}, as requested${also}`, actions: general.actions, ...facts };
+      return { symbol: `CONFIG_${name}`, value: got, requested, kind: "kept", reason: "kept", text: `CONFIG_${name}: requested ${req.value} at ${requested.where} -> got ${got}, as requested${also}`, actions: general.actions, ...facts };
     }
     const e = explainRequest(v.ev, { symbol: name, value: req.value }, (n) => v.where.get(n));
-    return { symbol: `CONFIG_${name}`, value: got, requested, kind: "lost", rule: e.rule, text: e.text.replace(/: requested (\S+) -> got \S+( \(not written\))?, because/, `: requested $1 at ${requested.where} -> got ${shown(got)}, because`), actions: e.actions, ...facts };
+    return { symbol: `CONFIG_${name}`, value: got, requested, kind: "lost", reason: e.rule, text: e.text.replace(/: requested (\S+) -> got \S+( \(not written\))?, because/, `: requested $1 at ${requested.where} -> got ${shown(got)}, because`), actions: e.actions, ...facts };
   }
   // Nobody requested it: evaluate with nothing setting it, and explain that value.
   const user = new Map(v.ev.input.user);
@@ -198,10 +198,10 @@ export function explainConfigured(
   const alone = ev.written(s) ? ev.value(s) : "n";
   if (alone !== got) {
     const from = cfg.method === "fragments" ? "the merged fragments" : `the ${cfg.method} method's .config`;
-    return { symbol: `CONFIG_${name}`, value: got, kind: "base", rule: "base", text: `CONFIG_${name}=${shown(got)}, not requested by any layer: it comes from ${from}, which kconfig kept (left to itself kconfig would give ${alone})`, actions: [], ...facts };
+    return { symbol: `CONFIG_${name}`, value: got, kind: "base", reason: "base", text: `CONFIG_${name}=${shown(got)}, not requested by any layer: it comes from ${from}, which kconfig kept (left to itself kconfig would give ${alone})`, actions: [], ...facts };
   }
   const x = explain(ev, name);
   const reason = x.text.replace(new RegExp(`^CONFIG_${name}(=[^\\s:]+)?( is not set)?(: | because )?`), "");
   const tag = x.reason === "select" ? "selected" : x.reason === "choice" ? "choice" : x.reason === "pinned" ? "toolchain" : x.reason;
-  return { symbol: `CONFIG_${name}`, value: got, kind: "unrequested", rule: tag, text: `CONFIG_${name}=${shown(got)}, not requested by any layer: ${x.reason === "select" || x.reason === "dependency" || x.reason === "imply" ? "because " : ""}${reason || "its computed value"}`, actions: x.actions, ...facts, details: x.details };
+  return { symbol: `CONFIG_${name}`, value: got, kind: "unrequested", reason: tag, text: `CONFIG_${name}=${shown(got)}, not requested by any layer: ${x.reason === "select" || x.reason === "dependency" || x.reason === "imply" ? "because " : ""}${reason || "its computed value"}`, actions: x.actions, ...facts, details: x.details };
 }
