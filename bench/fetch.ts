@@ -6,8 +6,8 @@
  *
  *   node dist/bench/fetch.js [--runs N] [--vmlinux PATH] [--modules N]
  *
- * The example artifact: the given vmlinux as the image (default: the ship tests' small
- * x86_64 build) plus a synthetic lib/modules tree of N files, mostly compressible.
+ * The example artifact: the given vmlinux as the image (e.g. the test store's x86_64 build,
+ * $KILN_TEST_CACHE/kiln-home/store/<release>/vmlinux; without one, 12 MiB of filler) plus a synthetic lib/modules tree of N files, mostly compressible.
  */
 import { spawn, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -27,15 +27,15 @@ const opt = (name: string, dflt: string) => {
 };
 const runs = Number(opt("runs", "5"));
 const KILN = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "kiln");
-const work = opt("work", "/var/tmp/kiln-ship-work/bench");
-const vmlinux = opt("vmlinux", "/var/tmp/kiln-ship-work/x86/vmlinux");
+const work = opt("work", "/var/tmp/kiln-bench/fetch");
+const vmlinux = opt("vmlinux", ""); // a real vmlinux to pack (else 12 MiB of filler)
 const nModules = Number(opt("modules", "2000"));
 const release = "6.12.0-bench-0123456789ab";
 
 function makeTree(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "boot"), { recursive: true });
-  if (existsSync(vmlinux)) copyFileSync(vmlinux, join(dir, "boot", `vmlinuz-${release}`));
+  if (vmlinux && existsSync(vmlinux)) copyFileSync(vmlinux, join(dir, "boot", `vmlinuz-${release}`));
   else writeFileSync(join(dir, "boot", `vmlinuz-${release}`), Buffer.alloc(12 << 20, 0x90));
   writeFileSync(join(dir, "boot", `System.map-${release}`), Array.from({ length: 60000 }, (_, i) => `ffffffff8${i.toString(16).padStart(7, "0")} T sym_${i}\n`).join(""));
   writeFileSync(join(dir, "boot", `config-${release}`), Array.from({ length: 8000 }, (_, i) => `CONFIG_SYM_${i}=y\n`).join(""));

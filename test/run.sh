@@ -38,21 +38,47 @@ for g in "${groups[@]}"; do
   fi
   files+=("${found[@]}")
 done
-tap=$(mktemp)
-trap 'rm -f "$tap"' EXIT
+# Disk: a fresh run fills about 25 GiB of the test cache (two unpacked Debian trees, the example's
+# warm trees and builds); say what is free, and stop at once when a run cannot fit.
+cache="${KILN_TEST_CACHE:-/var/tmp/kiln-test-cache}"
+mkdir -p "$cache"
+free_gib=$(df -Pk "$cache" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+echo "test/run.sh: suite '$suite', ${#files[@]} files, test cache $cache ($free_gib GiB free)" >&2
+if [[ "$suite" != unit ]]; then
+  used_gib=0
+  [[ -d "$cache/kiln-home" ]] && used_gib=$(du -sk "$cache" 2>/dev/null | awk '{ printf "%d", $1 / 1048576 }')
+  need_gib=$((25 - used_gib))
+  ((need_gib < 4)) && need_gib=4
+  if ((free_gib < need_gib)); then
+    echo "test/run.sh: only $free_gib GiB free under $cache; this run needs about $need_gib GiB more (a fresh run fills about 25 GiB)." >&2
+    echo "  free space there, or point KILN_TEST_CACHE at a bigger disk" >&2
+    exit 1
+  fi
+fi
+tapdir=$(mktemp -d)
+trap 'rm -rf "$tapdir"' EXIT
 start=$SECONDS
 rc=0
-node --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" \
-  "${files[@]}" || rc=$?
-echo "test/run.sh: suite '$suite' took $((SECONDS - start)) s" >&2
-count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$tap" | tail -1; }
+times=()
+i=0
+# One node process per file (what --test does anyway), so each file's wall time is known.
+for f in "${files[@]}"; do
+  i=$((i + 1))
+  t0=$SECONDS
+  node --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tapdir/$i.tap" \
+    "$f" || rc=$?
+  times+=("$((SECONDS - t0)) ${f#dist/test/}")
+done
+echo "test/run.sh: suite '$suite' took $((SECONDS - start)) s; the slowest files (s):" >&2
+printf '%s\n' "${times[@]}" | sort -rn | head -15 | awk '{ printf "  %5d  %s\n", $1, $2 }' >&2
+count() { local n=0 v; for t in "$tapdir"/*.tap; do v=$(sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$t" | tail -1); n=$((n + ${v:-0})); done; echo "$n"; }
 pass=$(count pass)
 fail=$(count fail)
 skip=$(count skipped)
 if [[ "${CI:-}" == true || "${CI:-}" == 1 ]]; then
-  skipped=$(grep -E '^\s*(not )?ok [0-9]+ .*# (SKIP|TODO)' "$tap" || true)
+  skipped=$(cat "$tapdir"/*.tap | grep -E '^\s*(not )?ok [0-9]+ .*# (SKIP|TODO)' || true)
   if [[ -n "$skipped" ]]; then
     echo "test/run.sh: CI=true and these tests skipped; the setup (scripts/setup-debian.sh) must provide what they need:" >&2
     echo "$skipped" >&2

@@ -81,28 +81,6 @@ test("a guest whose init is missing shows the kernel panic", { timeout: BUILD_TI
   assert.ok(r.timings.totalSec < 30, `took ${r.timings.totalSec} s`);
 });
 
-test("a kernel without a serial console fails with a clear no-console-output diagnosis", { timeout: BUILD_TIMEOUT }, async () => {
-  const k = bootKernel("x86_64", "noserial");
-  const dir = bootTestDir("noserial");
-  const rd = await writeSmokeInitramfs({ tree: k.tree, arch: "x86_64", cacheDir: BOOT_TEST_CACHE, out: join(dir, "initramfs.cpio") });
-  const r = await runSmoke({
-    arch: "x86_64",
-    kernel: k.image,
-    initramfs: rd.path,
-    expectedRelease: k.release,
-    consoleLog: join(dir, "console.log"),
-    accel: "tcg",
-    silenceSec: 10,
-    timeoutSec: 30,
-  });
-  assert.equal(r.ok, false);
-  assert.equal(r.stage, "none");
-  assert.match(r.reason ?? "", /^no console output from the kernel/);
-  assert.match(r.reason ?? "", /ttyS0/);
-  assert.match(r.reason ?? "", /CONFIG_SERIAL_8250_CONSOLE/);
-  assert.ok(existsSync(r.consoleLog));
-});
-
 test("the boot gate boots at 512 MiB and 2 GiB", { timeout: BUILD_TIMEOUT }, async () => {
   const k = bootKernel("x86_64");
   const dir = bootTestDir("gate");

@@ -1,6 +1,7 @@
 /**
- * The explain property, shared by test/integration/kconfig_property.test.ts (10 seeds per arch,
- * in CI) and bench/explain_property.ts (1,000+ requests per arch).
+ * The explain property, shared by test/integration/kconfig_property.test.ts (seeds 1-4 per arch,
+ * in CI), test/full/kconfig_property_wide.test.ts (seeds 5-24) and bench/explain_property.ts
+ * (1,000+ requests per arch).
  *
  * For each arch and seed: the kernel's own `make randconfig` (KCONFIG_SEED), two fragments drawn
  * from it (a random subset of its lines, and random requests: flipped values, m for bools,
@@ -19,12 +20,16 @@
  * run concurrently (each in its own O= folder), and the Kconfig model is parsed once per arch.
  * Runs kconfig only; nothing is compiled.
  */
+import { test } from "node:test";
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluate, explainRequest, loadKconfig, type EvalInput, type KconfigModel, type Sym } from "../../src/kconfig/index.js";
-import { kconfigArch } from "../../src/kconfig/run.js";
+import { hasCommand, kconfigArch } from "../../src/kconfig/run.js";
+import { kernelTree, TEST_CACHE } from "../support/trees.js";
+import { needs, needSource } from "../support/needs.js";
 import { droppedValues, mergeRequests, parseDotConfig, parseFragment, simulateMergeConfig, type Dropped } from "../../src/core/fragment.js";
 import { parseDotConfig as readConfig } from "../../src/kconfig/index.js";
 import { IDENTITY_FRAGMENT, judgeRequests, requestView } from "../../src/pipeline/audit.js";
@@ -299,4 +304,36 @@ function unquote(v: string): string {
 function survives(model: KconfigModel, input: EvalInput, s: Sym, requested: string): boolean {
   const ev = evaluate(model, input);
   return (ev.written(s) ? ev.value(s) : "n") === unquote(requested);
+}
+
+const PROPERTY_ARCHES = ["x86_64", "arm64", "riscv"];
+
+/**
+ * One test per arch over the given randconfig seeds: every dropped value predicted and explained
+ * by its real cause, the explanations checked by flipping, in kiln and in kconfig. The floors
+ * scale with the number of seeds (20 requests per seed).
+ */
+export function propertyTests(seeds: number[]): void {
+  const missing = (arch: string): string | false => {
+    const cc = `${kconfigArch(arch).crossCompile}gcc`;
+    return needSource("6.12") || needs(!hasCommand(cc) && `${cc} is not installed (apt-get install gcc-${kconfigArch(arch).crossCompile.replace(/-$/, "")})`);
+  };
+  const ready = PROPERTY_ARCHES.filter((a) => !missing(a));
+  const results = ready.length ? runProperties(ready.map((arch) => ({ tree: kernelTree("6.12"), arch, seeds, requests: 20, drawn: 20, out: join(TEST_CACHE, "kconfig-property") }))) : [];
+  // A failure surfaces in its own test; keep an early one from being reported as unhandled.
+  for (const p of results) p.catch(() => undefined);
+  const span = `${seeds.length} seeds (${seeds[0]}-${seeds.at(-1)})`;
+  for (const arch of PROPERTY_ARCHES) {
+    test(`explain property on 6.12 ${arch}: ${span}, every dropped value predicted and explained by its real cause`, { skip: missing(arch) }, async () => {
+      const r = await results[ready.indexOf(arch)]!;
+      console.log(`${arch}: ${r.requests} requests, ${r.dropped} dropped, by rule ${JSON.stringify(r.byRule)}, ${r.flipsChecked} flips (${r.kconfigFlipsChecked} in kconfig), ${r.unsatisfiable} need a symbol this arch lacks, ${r.seconds.toFixed(0)} s`);
+      assert.ok(r.dropped >= 4 * seeds.length, `the fragments drop values (${r.dropped})`);
+      assert.deepEqual(r.wrongPrediction, []);
+      assert.deepEqual(r.asRequested, []);
+      assert.deepEqual(r.flipFailures, []);
+      assert.deepEqual(r.kconfigFlipFailures, []);
+      assert.ok(r.flipsChecked >= r.dropped / 2, `most explanations were checked by flipping (${r.flipsChecked} of ${r.dropped})`);
+      assert.ok(r.kconfigFlipsChecked >= 2 * seeds.length, `flips were checked in kconfig too (${r.kconfigFlipsChecked})`);
+    });
+  }
 }

@@ -1,7 +1,6 @@
 /**
- * Packs a real x86_64 vmlinux (a small allnoconfig 6.12 build, made once out of tree)
- * and checks the flattened kernel against `objcopy -O binary`, the kernel's own way of
- * turning the ELF into a flat image by physical address.
+ * Packs a real x86_64 vmlinux (the test store's example build) and checks the flattened kernel
+ * against `objcopy -O binary`, the kernel's own way of turning the ELF into a flat image by physical address.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,13 +8,13 @@ import { readFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { smallVmlinux } from "../fixtures/ship/kernel.js";
+import { shipVmlinux } from "../fixtures/ship/kernel.js";
 import { packBundle, inspectBundle, payloadFromVmlinux } from "../../src/ship/bundle.js";
 import { packBundleFromBuild, inspectBundleFile } from "../../src/ship/bundle_file.js";
 import { dirname } from "node:path";
 
 test("x86_64 vmlinux flattens like objcopy -O binary and packs into a valid bundle", { timeout: 30 * 60_000 }, () => {
-  const vmlinux = smallVmlinux();
+  const vmlinux = shipVmlinux();
   const elf = readFileSync(vmlinux);
   const p = payloadFromVmlinux(elf, vmlinux);
   assert.equal(p.loadAddr, 0x1000000n);

@@ -1,6 +1,6 @@
 /**
  * Support for the ship CLI tests: a store entry laid out from the ship tests' small real
- * x86_64 kernel (test/fixtures/ship/kernel.ts; built once, out of tree), a project file with
+ * x86_64 kernel (the test store's example build, test/fixtures/ship/kernel.ts), a project file with
  * remotes, a loopback docker-registry, and hostile artifacts.
  */
 import http from "node:http";
@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { smallVmlinux } from "../fixtures/ship/kernel.js";
+import { shipVmlinux } from "../fixtures/ship/kernel.js";
 import { tarHeader, tarPadding, TAR_END, type TarWriteEntry } from "../../src/ship/tar.js";
 
 export const KV = "6.12.117";
@@ -26,7 +26,7 @@ export function release(digest = "0123456789ab"): string {
  * set), vmlinux and manifest.json. Returns the entry folder.
  */
 export function layStoreEntry(home: string, rel: string, o: { target?: string; project?: string } = {}): string {
-  const vmlinux = smallVmlinux();
+  const vmlinux = shipVmlinux();
   const build = dirname(vmlinux);
   const entry = join(home, "store", rel);
   const boot = join(entry, "boot");
