@@ -175,7 +175,7 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
           ui.warn(`${c.arch}/${c.target}: the series does not apply to ${o.source}; new symbols are read from the unpatched source (${seriesSkipped})`);
         }
       }
-      const wt = await prepareWorktree(git, nw, tree, sources.adopt(next.tree));
+      const wt = await prepareWorktree(git, nw, tree, sources.adopt(next.tree), false, next.tree);
       newVersion = kernelVersionFromMakefile(readFileSync(join(wt.src, "Makefile"), "utf8")) ?? newVersion;
       const build = join(nw.build, `${c.target}-${c.arch}`);
       mkdirSync(build, { recursive: true });

@@ -2,8 +2,9 @@
  * File helpers that never leave a half-written file behind: write to a temporary file in the
  * same folder, fsync, then rename over the target.
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync, rmSync, createReadStream } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync, rmSync, createReadStream, existsSync, statfsSync, statSync } from "node:fs";
+import { dirname, basename, join, resolve } from "node:path";
+import { InfraError } from "../errors.js";
 import { randomBytes, createHash } from "node:crypto";
 
 export function tmpName(target: string): string {
@@ -40,4 +41,38 @@ export async function sha256File(path: string, onBytes?: (n: number) => void): P
     s.on("error", rej);
   });
   return h.digest("hex");
+}
+
+/** Bytes an unprivileged user may still write on the filesystem holding `dir` (or its nearest existing parent). */
+export function freeBytes(dir: string): number {
+  let d = resolve(dir);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  const s = statfsSync(d);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+const GiB = 1024 ** 3;
+export function formatBytes(n: number): string {
+  return n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${Math.max(1, Math.round(n / 1024 ** 2))} MiB`;
+}
+
+/**
+ * Refuses work that cannot fit before it starts, instead of failing half-way through with
+ * "No space left on device" from tar or git (and leaving the next run to sweep up).
+ */
+export function ensureFree(dir: string, need: number, what: string): void {
+  const free = freeBytes(dir);
+  if (free >= need) return;
+  throw new InfraError(
+    `not enough disk space for ${what}: it needs about ${formatBytes(need)} under ${dir}, and ${formatBytes(free)} is free`,
+    { file: dir },
+    "free space on that disk (`kiln store gc` removes old builds and warm trees), or point KILN_HOME at a bigger disk",
+  );
+}
+
+/** What unpacking a tarball will take, from its compressed size (a kernel tarball's ratios, with room for git's objects). */
+export function unpackEstimate(tarball: string): number {
+  const size = statSync(tarball).size;
+  const ratio = /\.xz$|\.zst$/.test(tarball) ? 12 : /\.(gz|bz2)$/.test(tarball) ? 7 : 1.6;
+  return Math.ceil(size * ratio);
 }

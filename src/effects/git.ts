@@ -4,12 +4,27 @@
  * with a per-tree index, so switching trees rewrites only the files whose content changed.
  * Warm trees hold no .git, so the kernel's setlocalversion sees a plain tree.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "./fsx.js";
 import { join } from "node:path";
 import { run, output, type RunOptions } from "./proc.js";
 
 export class GitStore {
   constructor(readonly dir: string) {}
+
+  /** Bytes a checkout of `tree` took when it was imported (recorded then), if known. */
+  checkoutBytes(tree: string): number | undefined {
+    const f = join(this.dir, "kiln-sizes", tree);
+    if (!existsSync(f)) return undefined;
+    const n = Number(readFileSync(f, "utf8").trim());
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  }
+
+  /** Remembers what a checkout of `tree` takes on disk (the import's measured footprint). */
+  recordCheckoutBytes(tree: string, bytes: number): void {
+    if (!(bytes > 0)) return;
+    writeFileAtomic(join(this.dir, "kiln-sizes", tree), String(Math.round(bytes)));
+  }
 
   async init(): Promise<void> {
     if (existsSync(join(this.dir, "HEAD"))) return;

@@ -6,7 +6,7 @@
  * A second project that pins the same tarball downloads nothing and unpacks nothing.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, copyFileSync, renameSync, readdirSync, mkdtempSync } from "node:fs";
-import { join, resolve, isAbsolute } from "node:path";
+import { basename, join, resolve, isAbsolute } from "node:path";
 import { LockError, SourceError, ProjectError } from "../errors.js";
 import type { Pin } from "../project/schema.js";
 import { pinDeclHash, type LockEntry } from "../project/lock.js";
@@ -14,7 +14,7 @@ import { GitStore } from "../effects/git.js";
 import { withLock } from "../effects/lock.js";
 import { run } from "../effects/proc.js";
 import { downloadVerified } from "../effects/download.js";
-import { sha256File, writeFileAtomic, tmpName } from "../effects/fsx.js";
+import { sha256File, writeFileAtomic, tmpName, ensureFree, freeBytes, unpackEstimate } from "../effects/fsx.js";
 import { kernelVersionFromMakefile } from "../core/kernel_version.js";
 import type { Paths } from "../store/paths.js";
 import { fileDigests, aptStateKey, cachedAnswer, rememberAnswer } from "../store/file_digests.js";
@@ -129,9 +129,12 @@ async function importLocked(name: string, tarball: string, sha: string, meta: Im
   const t0 = Date.now();
   ctx.ui.step("unpack", `${name}: importing ${sha.slice(0, 12)} into the source store (once per tarball)`);
   mkdirSync(join(ctx.paths.git, "imports"), { recursive: true });
+  ensureFree(join(ctx.paths.git, "imports"), unpackEstimate(tarball), `importing source "${name}" (${basename(tarball)})`);
   const tmp = mkdtempSync(join(ctx.paths.git, "imports", ".unpack-"));
   try {
+    const freeBefore = freeBytes(tmp);
     await run(["tar", "-xf", tarball, "-C", tmp, "--no-same-owner", "--delay-directory-restore"]);
+    const unpackedBytes = freeBefore - freeBytes(tmp);
     const tops = readdirSync(tmp);
     const top = tops.length === 1 && statSync(join(tmp, tops[0]!)).isDirectory() ? join(tmp, tops[0]!) : tmp;
     if (!existsSync(join(top, "Makefile")) || !existsSync(join(top, "Kconfig")))
@@ -141,6 +144,7 @@ async function importLocked(name: string, tarball: string, sha: string, meta: Im
     await ctx.git.git(["add", "-A", "-f", "."], { index, workTree: top, cwd: top });
     const tree = await ctx.git.out(["write-tree"], { index, workTree: top });
     await ctx.git.keep("trees", tree);
+    ctx.git.recordCheckoutBytes(tree, unpackedBytes);
     const kv = kernelVersionFromMakefile(readFileSync(join(top, "Makefile"), "utf8")) ?? "unknown";
     writeFileAtomic(record, JSON.stringify({ tree, timestamp, kernel_version: kv }));
     ctx.ui.step("unpack", `${name}: tree ${tree.slice(0, 12)} (${kv}) in ${fmtDuration(Date.now() - t0)}`);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, readFileSync, rmSync } from "node:fs
 import { join } from "node:path";
 import type { GitStore } from "../effects/git.js";
 import type { WarmTree } from "../store/paths.js";
-import { writeFileAtomic } from "../effects/fsx.js";
+import { ensureFree, writeFileAtomic } from "../effects/fsx.js";
 
 export interface WorktreeResult {
   src: string;
@@ -18,7 +18,8 @@ export interface WorktreeResult {
   changedFiles: number;
 }
 
-export async function prepareWorktree(git: GitStore, warm: WarmTree, tree: string, adoptable?: { dir: string; index: string }, wipeBuild = false): Promise<WorktreeResult> {
+/** `baseTree`: the unpatched tree `tree` was made from, whose checkout size the import measured. */
+export async function prepareWorktree(git: GitStore, warm: WarmTree, tree: string, adoptable?: { dir: string; index: string }, wipeBuild = false, baseTree?: string): Promise<WorktreeResult> {
   mkdirSync(warm.state, { recursive: true });
   const index = join(warm.state, "index");
   const headFile = join(warm.state, "tree");
@@ -35,6 +36,8 @@ export async function prepareWorktree(git: GitStore, warm: WarmTree, tree: strin
       mode = "adopted";
     } else {
       mkdirSync(warm.src, { recursive: true });
+      // a kernel checkout is about 1.5-1.7 GiB; the import measured this tree's (or its base's)
+      ensureFree(warm.src, (git.checkoutBytes(tree) ?? (baseTree ? git.checkoutBytes(baseTree) : undefined) ?? 1.8 * 1024 ** 3) + 256 * 1024 ** 2, `checking out the warm tree ${tree.slice(0, 12)}`);
       await git.git(["read-tree", tree], { index });
       await git.git(["checkout-index", "-a", "-f"], { index, workTree: warm.src });
       // Files written in the same second as the index are "racily clean" to git and would be
