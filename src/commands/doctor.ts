@@ -28,10 +28,10 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
         if (!ok) rows.push({ what: "ccache >= 4.7.3", pkg: "ccache", ok: false, optional: true, detail: `found ${v?.[0]}; kiln builds without ccache` });
       }
       // disk: a first build imports a source (about 2 GiB) and checks out a warm tree (1.7 GiB)
-      const [{ freeBytes, formatBytes }, { kilnHome }] = await Promise.all([import("../effects/fsx.js"), import("../store/paths.js")]);
+      const [{ freeBytes }, { kilnHome }, { fmtBytes }] = await Promise.all([import("../effects/fsx.js"), import("../store/paths.js"), import("../ui/log.js")]);
       const home = kilnHome();
       const free = freeBytes(home);
-      rows.push({ what: "disk space in KILN_HOME", pkg: "-", ok: free >= 6 * 1024 ** 3, optional: true, detail: `${formatBytes(free)} free under ${home}; a first build needs about 6 GiB` });
+      rows.push({ what: "disk space in KILN_HOME", pkg: "-", ok: free >= 6 * 1024 ** 3, optional: true, detail: `${fmtBytes(free)} free under ${home}; a first build needs about 6 GiB` });
       const missing = rows.filter((r) => !r.ok);
       const must = missing.filter((r) => !r.optional);
       if (ctx.globals.json) ctx.printJson({ ok: must.length === 0, checks: rows });

@@ -22,12 +22,13 @@ export function registerStoreCommands(prog: Command, ctx: Context): void {
     });
   store
     .command("gc")
-    .description("remove store entries unused for a while, or beyond the newest N per target, and leftovers of killed builds")
+    .description("remove store entries unused for a while, or beyond the newest N per target, warm trees of gone or idle projects, and leftovers of killed builds")
     .option("--older-than <days>", "remove entries unused for more than this many days", intOption("--older-than"), 30)
     .option("--keep <n>", "keep at most this many entries per (project, target, arch)", intOption("--keep"))
+    .option("--no-work", "keep every warm tree (work/): by default gc removes those whose project folder is gone or that were unused for --older-than days")
     .option("--dry-run", "only say what would be removed")
-    .action(async (o: { olderThan: number; keep?: number; dryRun?: boolean }) => {
-      const { listEntries, planGc, staleTmp } = await import("../store/store.js");
+    .action(async (o: { olderThan: number; keep?: number; work: boolean; dryRun?: boolean }) => {
+      const [{ listEntries, planGc, staleTmp, listWarmCells, planWarmGc, duBytes }, { tryAcquire }, { existsSync }] = await Promise.all([import("../store/store.js"), import("../effects/lock.js"), import("node:fs")]);
       const ui = ctx.ui;
       const p = await ctx.paths();
       const remove = planGc(listEntries(p), { maxAgeDays: o.olderThan, ...(o.keep !== undefined ? { keepLatest: o.keep } : {}) });
@@ -39,7 +40,26 @@ export function registerStoreCommands(prog: Command, ctx: Context): void {
         ui.info(`${o.dryRun ? "would remove" : "removed"} ${e.release}`);
       }
       for (const t of tmp) if (!o.dryRun) rmSync(t, { recursive: true, force: true });
-      if (ctx.globals.json) process.stdout.write(JSON.stringify({ removed: remove.map((e) => e.release), leftovers: tmp.length, bytes: freed }) + "\n");
-      else ui.info(`${o.dryRun ? "would free" : "freed"} ${fmtBytes(freed)} (${remove.length} entries, ${tmp.length} leftovers)`);
+      // warm trees: 1.5-2 GiB each; a build holds its cell's tree lock, so a busy one is left alone
+      const warm = o.work ? planWarmGc(listWarmCells(p), { maxAgeDays: o.olderThan, exists: existsSync }) : [];
+      const warmRemoved: string[] = [];
+      for (const { cell, why } of warm) {
+        const lock = o.dryRun ? undefined : await tryAcquire(cell.lock);
+        if (!o.dryRun && !lock) {
+          ui.info(`kept warm tree ${cell.dir}: a build is using it`);
+          continue;
+        }
+        try {
+          const bytes = duBytes(cell.dir);
+          freed += bytes;
+          if (!o.dryRun) rmSync(cell.dir, { recursive: true, force: true });
+          warmRemoved.push(cell.dir);
+          ui.info(`${o.dryRun ? "would remove" : "removed"} warm tree ${cell.dir} (${fmtBytes(bytes)}): ${why}`);
+        } finally {
+          await lock?.release();
+        }
+      }
+      if (ctx.globals.json) process.stdout.write(JSON.stringify({ removed: remove.map((e) => e.release), warm_trees: warmRemoved, leftovers: tmp.length, bytes: freed }) + "\n");
+      else ui.info(`${o.dryRun ? "would free" : "freed"} ${fmtBytes(freed)} (${remove.length} entries, ${warmRemoved.length} warm trees, ${tmp.length} leftovers)`);
     });
 }

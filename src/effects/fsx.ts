@@ -5,6 +5,7 @@
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, mkdirSync, rmSync, createReadStream, existsSync, statfsSync, statSync } from "node:fs";
 import { dirname, basename, join, resolve } from "node:path";
 import { InfraError } from "../errors.js";
+import { fmtBytes } from "../ui/log.js";
 import { randomBytes, createHash } from "node:crypto";
 
 export function tmpName(target: string): string {
@@ -51,11 +52,6 @@ export function freeBytes(dir: string): number {
   return Number(s.bavail) * Number(s.bsize);
 }
 
-const GiB = 1024 ** 3;
-export function formatBytes(n: number): string {
-  return n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${Math.max(1, Math.round(n / 1024 ** 2))} MiB`;
-}
-
 /**
  * Refuses work that cannot fit before it starts, instead of failing half-way through with
  * "No space left on device" from tar or git (and leaving the next run to sweep up).
@@ -64,7 +60,7 @@ export function ensureFree(dir: string, need: number, what: string): void {
   const free = freeBytes(dir);
   if (free >= need) return;
   throw new InfraError(
-    `not enough disk space for ${what}: it needs about ${formatBytes(need)} under ${dir}, and ${formatBytes(free)} is free`,
+    `not enough disk space for ${what}: it needs about ${fmtBytes(need)} under ${dir}, and ${fmtBytes(free)} is free`,
     { file: dir },
     "free space on that disk (`kiln store gc` removes old builds and warm trees), or point KILN_HOME at a bigger disk",
   );

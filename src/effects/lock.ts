@@ -88,6 +88,25 @@ export async function acquire(path: string, opts: LockOptions = {}): Promise<Hel
   return new HeldLock(path, child);
 }
 
+/** Takes the lock only if it is free now; undefined when another process holds it. */
+export async function tryAcquire(path: string): Promise<HeldLock | undefined> {
+  mkdirSync(dirname(path), { recursive: true });
+  const pgidFile = `${path}.pgid`;
+  const child = spawn("flock", ["-n", "-x", path, "sh", "-c", GUARDIAN, "sh", pgidFile], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const got = await new Promise<boolean>((res, rej) => {
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("locked")) res(true);
+    });
+    child.once("error", (e) => rej(new InfraError(`cannot take lock ${path}: ${e.message}`)));
+    child.once("exit", (code) => (code === 1 ? res(false) : rej(new InfraError(`cannot take lock ${path}: flock exited with ${code}`))));
+  });
+  return got ? new HeldLock(path, child) : undefined;
+}
+
 export async function withLock<T>(path: string, fn: (lock: HeldLock) => Promise<T>, opts: LockOptions = {}): Promise<T> {
   const lock = await acquire(path, opts);
   try {

@@ -80,7 +80,7 @@ export function newTmpDir(p: Paths, release: string): string {
   return dir;
 }
 
-function duBytes(dir: string): number {
+export function duBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const f = join(dir, e.name);
@@ -148,4 +148,53 @@ export function staleTmp(p: Paths): string[] {
       }
     })
     .map((n) => join(p.storeTmp, n));
+}
+
+/** A warm tree (work/<project-id>/<target>-<arch>) and why gc may remove it. */
+export interface WarmCell {
+  dir: string;
+  /** The tree lock builds of this cell hold (store/paths.ts warmTree). */
+  lock: string;
+  project?: string;
+  lastUsed: Date;
+  bytes: number;
+}
+
+/** The warm trees under work/, with the project folder their last build came from. */
+export function listWarmCells(p: Paths): WarmCell[] {
+  if (!existsSync(p.work)) return [];
+  const out: WarmCell[] = [];
+  for (const proj of readdirSync(p.work)) {
+    const pdir = join(p.work, proj);
+    if (proj.startsWith(".") || !statSync(pdir).isDirectory()) continue;
+    for (const cell of readdirSync(pdir)) {
+      const dir = join(pdir, cell);
+      if (!statSync(dir).isDirectory()) continue;
+      const state = join(dir, "state");
+      let project: string | undefined;
+      for (const f of ["manifest.json", "configured.json"]) {
+        try {
+          project ??= (JSON.parse(readFileSync(join(state, f), "utf8")) as { project?: { dir?: string } }).project?.dir;
+        } catch {
+          /* no record yet */
+        }
+      }
+      const stamps = ["tree", "manifest.json", "configured.json", "configure.json"].map((f) => join(state, f)).filter((f) => existsSync(f));
+      const lastUsed = new Date(Math.max(statSync(dir).mtimeMs, ...stamps.map((f) => statSync(f).mtimeMs)));
+      out.push({ dir, lock: join(p.locks, `tree-${proj}-${cell}.lock`), ...(project ? { project } : {}), lastUsed, bytes: 0 });
+    }
+  }
+  return out;
+}
+
+/** Pure: warm trees whose project folder is gone, or unused for longer than maxAgeDays, with the reason. */
+export function planWarmGc(cells: WarmCell[], opts: { maxAgeDays: number; now?: Date; exists: (dir: string) => boolean }): { cell: WarmCell; why: string }[] {
+  const now = (opts.now ?? new Date()).getTime();
+  const out: { cell: WarmCell; why: string }[] = [];
+  for (const c of cells) {
+    const days = (now - c.lastUsed.getTime()) / 86400_000;
+    if (c.project && !opts.exists(c.project)) out.push({ cell: c, why: `its project folder ${c.project} is gone` });
+    else if (days > opts.maxAgeDays) out.push({ cell: c, why: `unused for ${Math.floor(days)} days` });
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ensureFree, formatBytes, freeBytes, unpackEstimate } from "../../src/effects/fsx.js";
+import { ensureFree, freeBytes, unpackEstimate } from "../../src/effects/fsx.js";
 import { InfraError } from "../../src/errors.js";
 
 test("ensureFree passes what fits and refuses what does not, naming the folder, both sizes and what to do", () => {
@@ -23,7 +23,7 @@ test("ensureFree passes what fits and refuses what does not, naming the folder, 
       (e: unknown) =>
         e instanceof InfraError &&
         e.exitCode === 1 &&
-        /^not enough disk space for checking out the warm tree f91e1fdb03f3: it needs about [\d.]+ GiB under .*\/src, and [\d.]+ (GiB|MiB) is free$/.test(e.message) &&
+        /^not enough disk space for checking out the warm tree f91e1fdb03f3: it needs about [\d.]+ GiB under .*\/src, and [\d.]+ (GiB|MiB|KiB) is free$/.test(e.message) &&
         /kiln store gc/.test(e.hint ?? ""),
     );
   } finally {
@@ -38,8 +38,6 @@ test("unpack estimates scale with the compression a tarball's name says", () => 
     assert.equal(unpackEstimate(join(dir, "linux.tar.xz")), 12_000);
     assert.equal(unpackEstimate(join(dir, "linux.tar.gz")), 7_000);
     assert.equal(unpackEstimate(join(dir, "linux.tar")), 1_600);
-    assert.equal(formatBytes(1.5 * 1024 ** 3), "1.5 GiB");
-    assert.equal(formatBytes(300 * 1024 ** 2), "300 MiB");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
