@@ -45,7 +45,7 @@ test("store gc removes warm trees of gone or idle projects, never a busy one", a
     try {
       const r = await kiln(["store", "gc"], { home });
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`removed warm tree ${gone} \\(\\d+ (KiB|MiB)\\): its project folder ${join(root, "deleted-clone")} is gone`.replace(/\//g, "\\/")));
+      assert.match(r.stdout, new RegExp(`removed warm tree ${gone} \\([\\d.]+ (KiB|MiB)\\): its project folder ${join(root, "deleted-clone")} is gone`.replace(/\//g, "\\/")));
       assert.match(r.stdout, /removed warm tree .*aaaa0002.*: unused for 45 days/);
       assert.match(r.stdout, /kept warm tree .*aaaa0004.*: a build is using it/);
       assert.ok(!existsSync(gone) && !existsSync(idle));
