@@ -214,12 +214,13 @@ function sizes(d: ReportData): string {
   if (files.length) parts.push(table(["file", "size", "bytes"], files.map((f) => [`<code>${esc(f.name)}</code>`, esc(fmtSize(f.bytes)), esc(f.bytes.toLocaleString("en-US"))]), "narrow"));
   if (s.vmlinux?.sections.length) {
     const top = s.vmlinux.sections.slice(0, 10);
+    const [unit, div] = (top[0]?.bytes ?? 0) >= 2 * 1024 * 1024 ? ["MiB", 1024 * 1024] : ["KiB", 1024];
     parts.push(
       `<h3>vmlinux by section</h3><figure>` +
         stacked(
           "chart-sections",
-          top.map((x) => ({ label: x.name, segments: [x.bytes], note: fmtSize(x.bytes) })),
-          { unit: "", legend: ["bytes in the section"], format: (v) => fmtSize(v) },
+          top.map((x) => ({ label: x.name, segments: [x.bytes / div], note: fmtSize(x.bytes) })),
+          { unit: ` ${unit}`, legend: ["bytes in the section"], format: (v) => `${Number(v.toFixed(2))}` },
         ) +
         `<figcaption>${esc(`the ${top.length} largest loaded sections of vmlinux (debug sections left out)`)}</figcaption></figure>`,
     );
@@ -262,13 +263,20 @@ function boot(d: ReportData): string {
   return section("boot", `<figure>${chart}<figcaption>seconds from QEMU's start, per phase of the boot smoke</figcaption></figure>${t}${missing.length ? none(`no boot recorded for ${missing.join(", ")}`) : ""}`);
 }
 
-const STATUS_MARK: Record<string, string> = { clean: "✓", offset: "~", fuzz: "≈", conflict: "✗", upstream: "↑", blocked: "…" };
+const STATUS_MARK: Record<(typeof PATCH_STATUSES)[number], string> = { clean: "✓", offset: "~", fuzz: "≈", conflict: "✗", upstream: "↑", blocked: "…" };
+/** Fills (svg.ts FILLS) per status: green dots, orange hatch, grey stripes, red bars, blue, purple cross. */
+const STATUS_FILL: Record<(typeof PATCH_STATUSES)[number], number> = { clean: 2, offset: 1, fuzz: 4, conflict: 5, upstream: 0, blocked: 3 };
 
 function bump(b: BumpView | undefined): string {
   if (!b) return "";
   const counts = PATCH_STATUSES.map((s) => [s, b.patches.filter((p) => p.status === s).length] as const).filter(([, n]) => n > 0);
   const chart = counts.length
-    ? stacked("chart-bump", [{ label: `${b.patches.length} patch(es)`, segments: PATCH_STATUSES.map((s) => b.patches.filter((p) => p.status === s).length), note: counts.map(([s, n]) => `${n} ${s}`).join(", ") }], { unit: "", legend: [...PATCH_STATUSES] })
+    ? stacked("chart-bump", [{ label: `${b.patches.length} patch(es)`, segments: PATCH_STATUSES.map((s) => b.patches.filter((p) => p.status === s).length), note: "" }], {
+        unit: "",
+        legend: PATCH_STATUSES.map((s) => `${STATUS_MARK[s]} ${s}`),
+        fills: PATCH_STATUSES.map((s) => STATUS_FILL[s]),
+        segmentText: (k, n) => `${n} ${PATCH_STATUSES[k]}`,
+      })
     : "";
   const patches = b.patches.length
     ? table(

@@ -13,7 +13,7 @@ export function esc(s: unknown): string {
 /** A fill: a colour and a pattern drawn over it. */
 export interface Fill {
   colour: string;
-  pattern: "solid" | "hatch" | "cross" | "dots" | "vertical" | "none";
+  pattern: "solid" | "hatch" | "cross" | "dots" | "vertical" | "horizontal";
 }
 
 export const FILLS: Fill[] = [
@@ -22,6 +22,7 @@ export const FILLS: Fill[] = [
   { colour: "#4f9a5b", pattern: "dots" },
   { colour: "#9a4f8f", pattern: "cross" },
   { colour: "#8a8a8a", pattern: "vertical" },
+  { colour: "#b23b3b", pattern: "horizontal" },
 ];
 
 /** <defs> with one pattern per fill, ids prefixed by the chart's id. */
@@ -33,8 +34,9 @@ function defs(id: string, fills: readonly Fill[]): string {
       : f.pattern === "cross" ? `<path d="M0,0 L6,6 M0,6 L6,0" stroke="#fff" stroke-width="1.2"/>`
       : f.pattern === "dots" ? `<circle cx="3" cy="3" r="1.3" fill="#fff"/>`
       : f.pattern === "vertical" ? `<path d="M3,0 L3,6" stroke="#fff" stroke-width="1.6"/>`
+      : f.pattern === "horizontal" ? `<path d="M0,3 L6,3" stroke="#fff" stroke-width="1.6"/>`
       : "";
-    const bg = f.pattern === "none" ? `<rect width="6" height="6" fill="#fff"/>` : `<rect width="6" height="6" fill="${f.colour}"/>`;
+    const bg = `<rect width="6" height="6" fill="${f.colour}"/>`;
     return `<pattern id="${pid}" width="6" height="6" patternUnits="userSpaceOnUse">${bg}${mark}</pattern>`;
   });
   return `<defs>${p.join("")}</defs>`;
@@ -122,7 +124,7 @@ export function cumulative(id: string, xs: readonly number[], o: { xLabel: strin
   const W = o.width ?? 960;
   const H = 300;
   const L = 60;
-  const R = 20;
+  const R = 40;
   const T = 30;
   const B = 50;
   const pw = W - L - R;
@@ -145,6 +147,10 @@ export function cumulative(id: string, xs: readonly number[], o: { xLabel: strin
       return c ? `<rect x="${(L + i * bw + 0.5).toFixed(1)}" y="${(T + ph - h).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${fillRef(id, 1)}" stroke="#555" stroke-width="0.4"><title>${esc(`${c} ${o.binLabel}`)}</title></rect>` : "";
     })
     .join("");
+  const binTop = T + ph - ph * 0.45;
+  const rightAxis = o.bins.length
+    ? `<line x1="${L + pw}" y1="${binTop}" x2="${L + pw + 5}" y2="${binTop}" stroke="#555"/><text x="${L + pw + 7}" y="${binTop + 4}" font-size="11" ${FONT}>${esc(binMax)}</text><line x1="${L + pw}" y1="${T + ph}" x2="${L + pw + 5}" y2="${T + ph}" stroke="#555"/><text x="${L + pw + 7}" y="${T + ph + 4}" font-size="11" ${FONT}>0</text>`
+    : "";
   const xt = ticks(xMax).map((t) => `<line x1="${X(t)}" y1="${T}" x2="${X(t)}" y2="${T + ph}" stroke="#e4e4e4"/><text x="${X(t)}" y="${T + ph + 16}" font-size="11" text-anchor="middle" ${FONT}>${esc(t)}</text>`);
   const yt = ticks(n, 5).map((t) => `<line x1="${L}" y1="${Y(t)}" x2="${L + pw}" y2="${Y(t)}" stroke="#e4e4e4"/><text x="${L - 6}" y="${Y(t) + 4}" font-size="11" text-anchor="end" ${FONT}>${esc(t)}</text>`);
   return (
@@ -155,6 +161,7 @@ export function cumulative(id: string, xs: readonly number[], o: { xLabel: strin
     bars +
     `<path d="${d}" fill="none" stroke="#1d3f66" stroke-width="2"/>` +
     `<rect x="${L}" y="${T}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>` +
+    rightAxis +
     `<text x="${L + pw / 2}" y="${H - 10}" font-size="12" text-anchor="middle" ${FONT}>${esc(o.xLabel)}</text>` +
     `<text x="14" y="${T + ph / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${T + ph / 2})" ${FONT}>${esc(o.yLabel)}</text>` +
     legend(id, [{ label: `${o.yLabel} (line, total so far)`, fill: 0 }, { label: o.binLabel, fill: 1 }], L, 16).replace(`fill="url(#${id}-p0)"`, `fill="#1d3f66"`) +
@@ -170,7 +177,11 @@ export interface StackRow {
 }
 
 /** Horizontal stacked bars (boot phases, sizes by part). */
-export function stacked(id: string, rows: readonly StackRow[], o: { unit: string; legend: string[]; width?: number; format?: (v: number) => string }): string {
+export function stacked(
+  id: string,
+  rows: readonly StackRow[],
+  o: { unit: string; legend: string[]; width?: number; format?: (v: number) => string; fills?: number[]; segmentText?: (seg: number, value: number) => string },
+): string {
   const W = o.width ?? 960;
   const labelW = 210;
   const noteW = 170;
@@ -181,12 +192,16 @@ export function stacked(id: string, rows: readonly StackRow[], o: { unit: string
   const H = top + rows.length * rowH + 34;
   const fmt = o.format ?? ((v: number) => `${v}`);
   const x = (v: number) => labelW + (v / max) * plotW;
+  const fillOf = (k: number) => (o.fills?.[k] ?? k) % FILLS.length;
   const axis = ticks(max).map((t) => `<line x1="${x(t)}" y1="${top - 4}" x2="${x(t)}" y2="${H - 30}" stroke="#e4e4e4"/><text x="${x(t)}" y="${H - 14}" font-size="11" text-anchor="middle" ${FONT}>${esc(`${fmt(t)}${o.unit}`)}</text>`);
   const bars = rows.map((r, i) => {
     const y = top + i * rowH;
     let at = 0;
     const segs = r.segments.map((s, k) => {
-      const seg = s > 0 ? `<rect x="${x(at)}" y="${y + 4}" width="${Math.max(1, (s / max) * plotW)}" height="${rowH - 9}" fill="${fillRef(id, k % FILLS.length)}" stroke="#333" stroke-width="0.6"><title>${esc(`${r.label}: ${o.legend[k] ?? k} ${fmt(s)}${o.unit}`)}</title></rect>` : "";
+      const w = Math.max(1, (s / max) * plotW);
+      const text = o.segmentText?.(k, s) ?? "";
+      const label = text && w > text.length * 7 + 8 ? `<text x="${x(at) + w / 2}" y="${y + 17}" font-size="11" text-anchor="middle" ${FONT} paint-order="stroke" stroke="#fff" stroke-width="3">${esc(text)}</text>` : "";
+      const seg = s > 0 ? `<rect x="${x(at)}" y="${y + 4}" width="${w}" height="${rowH - 9}" fill="${fillRef(id, fillOf(k))}" stroke="#333" stroke-width="0.6"><title>${esc(`${r.label}: ${o.legend[k] ?? k} ${fmt(s)}${o.unit}`)}</title></rect>${label}` : "";
       at += s;
       return seg;
     });
@@ -195,7 +210,7 @@ export function stacked(id: string, rows: readonly StackRow[], o: { unit: string
   return (
     `<svg id="${id}" class="chart" role="img" aria-label="${esc(`${rows.length} bars: ${o.legend.join(", ")}`)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">` +
     defs(id, FILLS) +
-    legend(id, o.legend.map((label, fill) => ({ label, fill: fill % FILLS.length })), labelW, 16) +
+    legend(id, o.legend.map((label, k) => ({ label, fill: fillOf(k) })), labelW, 16) +
     axis.join("") +
     bars.join("") +
     `</svg>`
