@@ -86,7 +86,7 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-function gatherSizes(m: Manifest): Sizes {
+export function gatherSizes(m: Manifest): Sizes {
   const notes: string[] = [];
   const a = m.artifacts;
   if (!a) return { modules: [], notes: ["the build has no store entry (it stopped before install)"] };
