@@ -5,7 +5,7 @@
  * Reads only; the page is written by the command (src/commands/report.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import type { Manifest } from "../core/manifest.js";
 import { readElfSections } from "../core/elf.js";
 import { readManifest } from "../store/store.js";
@@ -48,7 +48,8 @@ function fileDates(buildDir: string, targets: readonly string[]): Map<string, nu
   const out = new Map<string, number>();
   for (const t of targets) {
     try {
-      out.set(t, statSync(join(buildDir, t)).mtimeMs);
+      // tools/objtool prints its targets with the build folder's absolute path
+      out.set(t, statSync(isAbsolute(t) ? t : join(buildDir, t)).mtimeMs);
     } catch {
       /* a target that is gone has no date */
     }
