@@ -12,7 +12,7 @@ import { readManifest } from "../store/store.js";
 import { logTimesPath } from "../pipeline/compile.js";
 import type { BumpView } from "./bump.js";
 import type { ConfigDiffView, ReportData, SizeItem, Sizes } from "./model.js";
-import { compileEvents, timelineFromDates, timelineFromOrder, timelineFromRecorded, type CompileTimeline } from "./timeline.js";
+import { compileEvents, parseLogTimes, timelineFromDates, timelineFromOrder, timelineFromRecorded, type CompileTimeline } from "./timeline.js";
 
 export interface GatherOptions {
   /** The build's manifest file. */
@@ -64,17 +64,37 @@ function compileTimeline(build: Manifest, compiledBy: Manifest | undefined): Rep
   if (!existsSync(log)) return { none: `the build log ${log} is gone (the warm tree was removed or rebuilt)` };
   const text = readFileSync(log, "utf8");
   let t: CompileTimeline | undefined;
+  const w = cm ? compileWindow(cm) : undefined;
   const times = logTimesPath(log);
-  if (existsSync(times)) t = timelineFromRecorded(text, readFileSync(times, "utf8"));
+  if (existsSync(times)) {
+    const timesText = readFileSync(times, "utf8");
+    const started = parseLogTimes(timesText)?.started;
+    // the warm tree's log is its last compile's: one that started far from this build's compile is another's
+    if (w && started && Math.abs(Date.parse(started) - w.startMs) > LOG_MATCH_SLACK_MS) {
+      return { none: `the build log ${log} is of a later compile (started ${started}), not of this build's (about ${new Date(w.startMs).toISOString()})` };
+    }
+    t = timelineFromRecorded(text, timesText);
+  }
+  let held: string | undefined;
   if (!t && cm?.build_dir && cm.uts_release) {
     const rel = join(cm.build_dir, "include", "config", "kernel.release");
-    const w = compileWindow(cm);
-    if (w && existsSync(rel) && readFileSync(rel, "utf8").trim() === cm.uts_release) {
+    held = existsSync(rel) ? readFileSync(rel, "utf8").trim() : undefined;
+    if (w && held === cm.uts_release) {
       t = timelineFromDates(text, fileDates(cm.build_dir, compileEvents(text).map((e) => e.target)), w);
     }
   }
-  return { timeline: t ?? timelineFromOrder(text), log };
+  if (!t) {
+    t = timelineFromOrder(text);
+    if (held && held !== cm?.uts_release) t.note += `; the build folder now holds ${held}, so this log may be of a later compile`;
+  }
+  return { timeline: t, log };
 }
+
+/** How far a recorded log's start may be from the compile step's start (from the manifest) and still be its log. */
+const LOG_MATCH_SLACK_MS = 30_000;
+
+/** vmlinux files above this size (distribution kernels with debug info) are not read for their sections. */
+const MAX_VMLINUX_READ = 256 * 1024 * 1024;
 
 const SKIP_SECTION = /^(\.debug|\.comment|\.note|\.symtab|\.strtab|\.shstrtab|\.rela|\.gnu)/;
 
@@ -99,15 +119,20 @@ export function gatherSizes(m: Manifest): Sizes {
   const vf = a.vmlinux ?? join(a.store_entry, "vmlinux");
   if (existsSync(vf)) {
     const v = item(vf)!;
-    try {
-      const sections = readElfSections(readFileSync(vf))
-        .filter((s) => s.size > 0 && s.name && !SKIP_SECTION.test(s.name))
-        .map((s) => ({ name: s.name, bytes: s.size }))
-        .sort((x, y) => y.bytes - x.bytes);
-      vmlinux = { ...v, sections };
-    } catch (e) {
+    if (v.bytes > MAX_VMLINUX_READ) {
       vmlinux = { ...v, sections: [] };
-      notes.push(`vmlinux sections unreadable: ${(e as Error).message}`);
+      notes.push(`vmlinux is ${Math.round(v.bytes / 1024 / 1024)} MiB (debug info): its sections are not read`);
+    } else {
+      try {
+        const sections = readElfSections(readFileSync(vf))
+          .filter((s) => s.size > 0 && s.name && !SKIP_SECTION.test(s.name))
+          .map((s) => ({ name: s.name, bytes: s.size }))
+          .sort((x, y) => y.bytes - x.bytes);
+        vmlinux = { ...v, sections };
+      } catch (e) {
+        vmlinux = { ...v, sections: [] };
+        notes.push(`vmlinux sections unreadable: ${(e as Error).message}`);
+      }
     }
   } else notes.push("vmlinux is not in the store entry (a build fetched from a peer may lack it)");
   const modRoot = m.uts_release ? join(a.store_entry, "lib", "modules", m.uts_release) : undefined;

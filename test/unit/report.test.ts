@@ -5,10 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { parseManifest, type Manifest } from "../../src/core/manifest.js";
 import { DiagnosticCollector } from "../../src/core/diagnostics.js";
-import { compileWindow } from "../../src/report/gather.js";
+import { compileWindow, gatherReport } from "../../src/report/gather.js";
 import { binCounts, compileEvents, parseLogTimes, timelineFromDates, timelineFromOrder, timelineFromRecorded, verbCounts, TIMES_MAGIC } from "../../src/report/timeline.js";
 import { parseBumpView } from "../../src/report/bump.js";
 import { renderReport } from "../../src/report/render.js";
@@ -188,4 +190,36 @@ test("axis ticks are round numbers", () => {
   assert.deepEqual(ticks(267), [0, 50, 100, 150, 200, 250]);
   assert.deepEqual(ticks(1.52, 4), [0, 0.5, 1, 1.5]);
   assert.deepEqual(ticks(0), [0]);
+});
+
+test("gather: a recorded log is used when it is this build's compile, refused when it is a later one", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-report-gather-"));
+  try {
+    const entry = join(dir, "store", built.uts_release!);
+    mkdirSync(join(entry, "boot"), { recursive: true });
+    writeFileSync(join(entry, "boot", `vmlinuz-${built.uts_release}`), Buffer.alloc(4096));
+    const logFile = join(dir, "build.log");
+    writeFileSync(logFile, log);
+    const m: Manifest = { ...built, compile: { ...built.compile!, log: logFile }, build_dir: join(dir, "gone"), artifacts: { ...built.artifacts!, store_entry: entry, image: join(entry, "boot", `vmlinuz-${built.uts_release}`), vmlinux: join(entry, "vmlinux") } };
+    const mf = join(dir, "manifest.json");
+    writeFileSync(mf, JSON.stringify(m));
+    const w = compileWindow(built)!;
+    const lines = log.split("\n").length - 1;
+    const times = (start: number) => `${LOG_TIMES_HEADER} ${new Date(start).toISOString()}\n` + Array.from({ length: lines }, (_, i) => `${i * 200}`).join("\n") + "\n";
+    writeFileSync(`${logFile}.times`, times(w.startMs + 150));
+    const d = gatherReport({ manifestFile: mf, kilnVersion: "0.1.0" });
+    assert.ok("timeline" in d.compile && d.compile.timeline.source === "recorded");
+    assert.deepEqual(d.sizes.image, { name: `boot/vmlinuz-${built.uts_release}`, bytes: 4096 });
+    assert.match(d.sizes.notes.join("\n"), /vmlinux is not in the store entry/);
+    // the warm tree compiled again later: its log is not this build's
+    writeFileSync(`${logFile}.times`, times(w.startMs + 3_600_000));
+    const later = gatherReport({ manifestFile: mf, kilnVersion: "0.1.0" });
+    assert.ok("none" in later.compile && /is of a later compile/.test(later.compile.none), JSON.stringify(later.compile).slice(0, 200));
+    // no times and no build folder: by order
+    rmSync(`${logFile}.times`);
+    const order = gatherReport({ manifestFile: mf, kilnVersion: "0.1.0" });
+    assert.ok("timeline" in order.compile && order.compile.timeline.source === "log order");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
