@@ -105,7 +105,7 @@ export const SKIPS: Partial<Record<StepName, (r: FlowResults, o: FlowOptions) =>
   waited_reuse: (r, o) => noReuse(o) ?? reusedAlready(r),
   fetch_identity: (r, o) => noReuse(o) ?? reusedAlready(r) ?? (r.prepared.project.decl.ship.reuse.length === 0 ? "no [ship] reuse remotes" : undefined),
   checkout: (r, o) =>
-    r.worktree ? "the tree was checked out for configure" : !o.tree && !r.prepared.target.outputs.includes("deb") && r.reused ? `nothing compiles: ${reusedAlready(r)}` : undefined,
+    r.worktree ? "the tree was checked out for configure" : !o.tree && !r.prepared.target.outputs.some((k) => k === "deb" || k === "rpm") && r.reused ? `nothing compiles: ${reusedAlready(r)}` : undefined,
   compile: (r) => reusedAlready(r),
   install: (r) => reusedAlready(r),
   outputs: (r, o) =>

@@ -2,6 +2,8 @@
  * Step 7, compile: run make out of tree with a live progress bar and ETA, parse diagnostics as
  * they stream, and count ccache hits. make runs in its own process group, registered with the
  * tree lock's guardian, so a killed kiln never leaves a make running in the warm tree.
+ * Beside the log, `build.log.times` records when each log line arrived (ms since make started,
+ * one line per log line), for the compile timeline of `kiln report` (src/report/timeline.ts).
  */
 import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -43,11 +45,14 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   if (i.ccacheStatsLog) rmSync(i.ccacheStatsLog, { force: true });
   const t0 = Date.now();
   const log = createWriteStream(i.logFile);
+  const times = createWriteStream(logTimesPath(i.logFile));
+  times.write(`${LOG_TIMES_HEADER} ${new Date(t0).toISOString()}\n`);
   const diags = new DiagnosticCollector({ stripPrefixes: [`${i.make.src}/`, `${i.make.build}/`] });
   const prog = makeProgress(i.ui, "compile", i.estimate, "steps");
   let steps = 0;
   const onLine = (line: string) => {
     log.write(line + "\n");
+    times.write(`${Date.now() - t0}\n`);
     diags.push(line);
     const k = classifyKbuildLine(line);
     if (k.kind === "step" && isCompileStep(k.verb)) {
@@ -62,7 +67,7 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   const code = (await child.done).exitCode;
   i.lock.unguard();
   diags.end();
-  await new Promise<void>((r) => log.end(() => r()));
+  await Promise.all([log, times].map((s) => new Promise<void>((r) => s.end(() => r()))));
   const durationMs = Date.now() - t0;
   const counts = diags.counts;
   const ccache = i.ccacheStatsLog && existsSync(i.ccacheStatsLog) ? parseCcacheStatsLog(readFileSync(i.ccacheStatsLog, "utf8")) : undefined;
@@ -95,6 +100,14 @@ export function estimateSteps(configText: string): number {
   // Calibrated on Debian 6.12 x86_64: the example (518 symbols on) takes 1305 steps, host tools
   // included; allnoconfig-based guests land near 1.2 steps per enabled symbol over a fixed floor.
   return Math.round(700 + enabled * 1.2);
+}
+
+/** The first line of build.log.times; the make start time (ISO) follows it. */
+export const LOG_TIMES_HEADER = "# kiln build.log times v1: ms since make started, one line per build.log line; started";
+
+/** Where the per-line times of a build log are kept. */
+export function logTimesPath(logFile: string): string {
+  return `${logFile}.times`;
 }
 
 export function buildLogPath(stateDir: string): string {

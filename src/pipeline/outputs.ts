@@ -4,10 +4,11 @@
  *   artifact  <name>-kernel-<release>-<arch>.tar.zst, its .sha256, and manifest.json beside it
  *   bundle    linux-<release>-base-<arch>.kernel (SUBK), from vmlinux (x86_64) or the raw Image
  *   deb       kbuild's `make bindeb-pkg` in the warm tree, checked with dpkg-deb
+ *   rpm       kbuild's `make binrpm-pkg` in the warm tree, checked with rpm -qip/-qlp
  * Everything is made in a staging folder beside `out/<release>` and moved in with one rename,
  * so the folder is either the previous complete set or the new complete set.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
@@ -23,10 +24,11 @@ import { writeArtifact } from "../ship/artifact.js";
 import { packBundleFromBuild, bundleInputInEntry } from "../ship/bundle_file.js";
 import { bundleFileName, BUNDLE_ARCHES, BUNDLE_VARIANTS, type BundleArch, type BundleVariant } from "../ship/bundle.js";
 import { assertKernelDeb } from "../ship/deb.js";
+import { assertKernelRpm, rpmVersionOf } from "../ship/rpm.js";
 import { ProjectError, InfraError } from "../errors.js";
 import { fmtBytes } from "../ui/log.js";
 
-export type OutputKind = "artifact" | "bundle" | "deb";
+export type OutputKind = "artifact" | "bundle" | "deb" | "rpm";
 
 export interface OutputOptions {
   paths: Paths;
@@ -117,6 +119,16 @@ export async function writeOutputs(
         o.ui.step("deb", basename(d));
       }
     }
+    if (kinds.includes("rpm")) {
+      for (const f of await makeRpms(project, targetName, arch, manifest, stage, o).catch((e: unknown) => {
+        if (!(e instanceof NotInWarmTree)) throw e;
+        o.ui.warn(e.render());
+        return [] as string[];
+      })) {
+        made[/^kernel-\d/.test(basename(f)) ? "rpm" : basename(f).replace(/-\d.*$/, "")] = f;
+        o.ui.step("rpm", basename(f));
+      }
+    }
     // one rename: the old set is set aside, the new set moved in, the old set removed
     mkdirSync(dirname(dest), { recursive: true });
     const aside = existsSync(dest) ? `${stage}.old` : undefined;
@@ -162,13 +174,9 @@ export function packBundle(entry: string, release: string, arch: string, variant
   return out;
 }
 
-/**
- * kbuild's `bindeb-pkg` in the warm tree the build used, with the build's own make flags
- * (so nothing recompiles), then each linux-image package checked with dpkg-deb.
- */
-async function makeDebs(project: Project, targetName: string, arch: string, manifest: Manifest, stage: string, o: OutputOptions): Promise<string[]> {
+/** The warm build folder, when it holds this build (its kernel.release and vmlinux); else NotInWarmTree. */
+function heldBuild(manifest: Manifest, targetName: string, arch: string, what: string): { build: string; spec: (typeof ARCHES)[string] & object } {
   const release = manifest.uts_release!;
-  const target = project.targets[targetName]!;
   const build = manifest.build_dir;
   const spec = ARCHES[arch];
   if (!spec) throw new ProjectError(`unknown arch "${arch}"`);
@@ -176,11 +184,22 @@ async function makeDebs(project: Project, targetName: string, arch: string, mani
   const current = where && existsSync(where) ? readFileSync(where, "utf8").trim() : undefined;
   if (!build || current !== release || !existsSync(join(build, "vmlinux"))) {
     throw new NotInWarmTree(
-      `no Debian packages for ${release}: they are made in the warm build tree, which does not hold this build${current ? ` (it holds ${current})` : ""}`,
+      `no ${what} for ${release}: they are made in the warm build tree, which does not hold this build${current ? ` (it holds ${current})` : ""}`,
       { file: build ?? "(no build folder)" },
       `compile it there first: kiln build ${targetName} --arch ${arch} --no-reuse`,
     );
   }
+  return { build, spec };
+}
+
+/**
+ * kbuild's `bindeb-pkg` in the warm tree the build used, with the build's own make flags
+ * (so nothing recompiles), then each linux-image package checked with dpkg-deb.
+ */
+async function makeDebs(project: Project, targetName: string, arch: string, manifest: Manifest, stage: string, o: OutputOptions): Promise<string[]> {
+  const release = manifest.uts_release!;
+  const target = project.targets[targetName]!;
+  const { build, spec } = heldBuild(manifest, targetName, arch, "Debian packages");
   for (const tool of ["dpkg-buildpackage", "dh_listpackages"]) {
     if (!(await which(tool))) throw new InfraError(`${tool} is not installed; kbuild's bindeb-pkg needs it`, {}, "apt-get install dpkg-dev debhelper");
   }
@@ -204,4 +223,51 @@ async function makeDebs(project: Project, targetName: string, arch: string, mani
   }
   for (const f of readdirSync(parent)) if (!before.has(f) && /\.(buildinfo|changes)$/.test(f)) rmSync(join(parent, f), { force: true });
   return out;
+}
+
+/**
+ * kbuild's `binrpm-pkg` in the warm tree the build used, with the build's own make flags, so
+ * nothing recompiles: kernel.spec's %build runs make again with KBUILD_BUILD_VERSION set to the
+ * package release, which kbuild's scripts/build-version takes from `.version` + 1; kiln writes
+ * `.version` = 0 first so the release is 1, the KBUILD_BUILD_VERSION kiln builds with. A change
+ * of vmlinux during packaging (a recompile) is an error. The packages are checked with rpm
+ * -qip/-qlp; rpmbuild's folder is removed. See docs/adr/0058.
+ */
+async function makeRpms(project: Project, targetName: string, arch: string, manifest: Manifest, stage: string, o: OutputOptions): Promise<string[]> {
+  const release = manifest.uts_release!;
+  const target = project.targets[targetName]!;
+  const { build, spec } = heldBuild(manifest, targetName, arch, "RPM packages");
+  if (!(await which("rpmbuild"))) throw new InfraError("rpmbuild is not installed; kbuild's binrpm-pkg needs it", {}, "apt-get install rpm");
+  const src = join(dirname(build), "src");
+  const ccacheBin = await which("ccache");
+  const timestamp = manifest.inputs.source.timestamp;
+  const flags = buildFlags({ arch: spec, toolchain: target.toolchain, src, build, timestamp, makeVars: target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
+  const vmlinux = join(build, "vmlinux");
+  const before = statSync(vmlinux).mtimeMs;
+  const top = join(build, "rpmbuild");
+  rmSync(top, { recursive: true, force: true });
+  writeFileSync(join(build, ".version"), "0\n");
+  const env: Record<string, string> = { LC_ALL: "C", SOURCE_DATE_EPOCH: String(timestamp), ...(ccacheBin ? ccacheEnv(o.paths.ccache, join(dirname(build), "state", "ccache-stats.log")) : {}) };
+  const rpmopts = `--define "_buildhost kiln" --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1"`;
+  o.ui.step("rpm", `make binrpm-pkg for ${release}`);
+  try {
+    await run(["make", "-C", src, `O=${build}`, ...flags.makeVars, `-j${availableParallelism()}`, `RPMOPTS=${rpmopts}`, "binrpm-pkg"], { env });
+    if (statSync(vmlinux).mtimeMs !== before) {
+      throw new InfraError(`binrpm-pkg rebuilt vmlinux for ${release}: the package would not hold the build kiln identified`, { file: vmlinux }, "report this: the packaging make must run with the build's own flags");
+    }
+    const dir = join(top, "RPMS");
+    const rpms = existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".rpm")) : [];
+    const kernel = rpms.find((f) => basename(f).startsWith(`kernel-${rpmVersionOf(release)}-`));
+    if (!kernel) throw new InfraError(`binrpm-pkg made no kernel-${rpmVersionOf(release)} package`, { file: dir }, "see the make output above");
+    await assertKernelRpm(join(dir, kernel), release, { modules: existsSync(join(manifestEntry(manifest, o.paths), "lib", "modules", release)) });
+    const out: string[] = [];
+    for (const f of rpms) {
+      renameSync(join(dir, f), join(stage, basename(f)));
+      out.push(join(stage, basename(f)));
+    }
+    return out;
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+    rmSync(join(build, ".version"), { force: true });
+  }
 }
