@@ -20,6 +20,8 @@ import { registerStoreCommands } from "./commands/store.js";
 import { registerBootCommands, registerBootGate } from "./commands/boot.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerShipCommands } from "./commands/ship.js";
+import { registerBumpCommand } from "./commands/bump.js";
+import { registerPatchesCommand } from "./commands/patches.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -44,6 +46,8 @@ export function program(): Command {
   registerBootGate(check, ctx);
   registerShipCommands(prog, check, ctx);
   registerConfigCommands(prog, ctx);
+  registerPatchesCommand(prog, ctx);
+  registerBumpCommand(prog, ctx);
   return prog;
 }
 
