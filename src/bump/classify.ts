@@ -105,7 +105,8 @@ export async function classifySeries(git: GitStore, tree: string, patches: reado
         continue;
       }
       const rev = await patchRun(state, p.path, ["-F0", "-R", "--force", "--dry-run"]);
-      if (rev.exitCode === 0 && rev.parsed.problems.length === 0 && rev.parsed.hunks.length > 0 && rev.parsed.hunks.every((h) => h.status === "ok" || h.status === "offset")) {
+      // GNU patch names only the hunks that moved; an exact hunk prints nothing
+      if (rev.exitCode === 0 && rev.parsed.problems.length === 0 && rev.parsed.hunks.every((h) => h.status === "ok" || h.status === "offset")) {
         out.push({ ...base, class: "upstream", hunks: fwd.parsed.hunks, gate, moved: [] });
         continue;
       }

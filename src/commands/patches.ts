@@ -12,9 +12,9 @@ export function registerPatchesCommand(prog: Command, ctx: Context): void {
     .command("patches [targets...]")
     .description("list each patch of each target's series: subject, provenance status, origin, upstream state, and whether it applies with zero fuzz to the current pin")
     .action(async (targets: string[]) => {
-      const [{ selectCells, cellSources }, { withSources }, { readSeries }, { GitStore }, { seriesFor }, { classifySeries }, { statusText }, { relative, join }, { projectId }] = await Promise.all([
+      const [{ selectCells, cellSources }, { withSources }, { readSeries }, { GitStore }, { seriesFor }, { classifySeries }, { statusText }, { relative, join }, { projectId }, { rmSync }] = await Promise.all([
         import("../pipeline/cells.js"), import("../pipeline/sources.js"), import("../pipeline/apply_patches.js"), import("../effects/git.js"), import("../project/load.js"),
-        import("../bump/classify.js"), import("../core/patch_headers.js"), import("node:path"), import("../store/paths.js"),
+        import("../bump/classify.js"), import("../core/patch_headers.js"), import("node:path"), import("../store/paths.js"), import("node:fs"),
       ]);
       const project = await ctx.project();
       const ui = ctx.ui;
@@ -22,7 +22,8 @@ export function registerPatchesCommand(prog: Command, ctx: Context): void {
       const names = [...new Set(selectCells(project, targets).map((c) => c.target))];
       const git = new GitStore(p.git);
       await git.init();
-      const scratch = join(p.work, projectId(project.decl.name, project.dir), ".patches");
+      // scratch folders of the classification live (and are removed) under KILN_HOME/tmp
+      const scratch = join(p.home, "tmp", `patches-${projectId(project.decl.name, project.dir)}`);
       const report = await withSources(project, cellSources(project, names.map((t) => ({ target: t, arch: "" }))), { paths: p, ui }, async (sources) => {
         const out = [];
         for (const t of names) {
@@ -52,7 +53,7 @@ export function registerPatchesCommand(prog: Command, ctx: Context): void {
           });
         }
         return out;
-      });
+      }).finally(() => rmSync(scratch, { recursive: true, force: true }));
       if (ctx.globals.json) return ctx.printJson(report);
       for (const t of report) {
         ui.info(`${t.target} (source ${t.source}, ${t.kernel_version}): ${t.patches.length} patch(es)`);
