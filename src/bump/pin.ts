@@ -44,6 +44,8 @@ export function newPinFor(pins: Readonly<Record<string, Pin>>, source: string, r
     return { pin: pins[to]!, asked: `--to ${to} ([source.${to}])` };
   }
   if (DEB_PACKAGE.test(to)) return { pin: { kind: "debian", debian: to }, asked: `--to ${to}` };
+  // a bare series ("6.12") names the package, not a version
+  if (/^\d+\.\d+$/.test(to)) return { pin: { kind: "debian", debian: `linux-source-${to}` }, asked: `--to ${to}` };
   const m = DEB_VERSION.exec(to);
   if (m) return { pin: { kind: "debian", debian: `linux-source-${m[1]}.${m[2]}`, version: to }, asked: `--to ${to}` };
   throw new ProjectError(`--to ${to}: not a declared source, a Debian package (linux-source-X.Y) or a Debian version`, file ? { file } : {}, `declared sources: ${Object.keys(pins).join(", ")}`);

@@ -20,6 +20,7 @@ const pins: Record<string, Pin> = {
 
 test("the new pin: a package, a Debian version, a declared source, a ref, a tarball", () => {
   assert.deepEqual(newPinFor(pins, "linux", { to: "linux-source-6.12" }).pin, { kind: "debian", debian: "linux-source-6.12" });
+  assert.deepEqual(newPinFor(pins, "linux", { to: "6.12" }).pin, { kind: "debian", debian: "linux-source-6.12" });
   assert.deepEqual(newPinFor(pins, "linux", { to: "6.12.57-1" }).pin, { kind: "debian", debian: "linux-source-6.12", version: "6.12.57-1" });
   assert.deepEqual(newPinFor(pins, "linux", { to: "6.1.119-1~deb11u1" }).pin, { kind: "debian", debian: "linux-source-6.1", version: "6.1.119-1~deb11u1" });
   assert.equal(newPinFor(pins, "linux", { to: "next" }).asked, "--to next ([source.next])");
