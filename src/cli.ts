@@ -21,6 +21,8 @@ import { registerBootCommands, registerBootGate } from "./commands/boot.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerShipCommands } from "./commands/ship.js";
 import { registerReportCommand } from "./commands/report.js";
+import { registerBumpCommand } from "./commands/bump.js";
+import { registerPatchesCommand } from "./commands/patches.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -46,6 +48,8 @@ export function program(): Command {
   registerShipCommands(prog, check, ctx);
   registerConfigCommands(prog, ctx);
   registerReportCommand(prog, ctx);
+  registerPatchesCommand(prog, ctx);
+  registerBumpCommand(prog, ctx);
   return prog;
 }
 
