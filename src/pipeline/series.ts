@@ -227,7 +227,6 @@ export async function applyMailed(git: GitStore, baseTree: string, series: Maile
     await git.git(["read-tree", baseTree], { index });
     const commits: string[] = [];
     let tree = baseTree;
-    const total = series.patches.length;
     for (const [i, p] of series.patches.entries()) {
       const mail = join(scratch, `mail-${i}`);
       const msg = join(scratch, `msg-${i}`);
@@ -244,7 +243,7 @@ export async function applyMailed(git: GitStore, baseTree: string, series: Maile
           ? f.map((x) => `${x.file ? `${x.file}: ` : ""}${x.hunk ? `hunk #${x.hunk} (${x.header}) ` : ""}${x.reason}${x.line !== undefined ? ` at line ${x.line}` : ""}`)
           : [r.all.trim().split("\n").slice(-4).join("\n  ")];
         throw new GateFailure(
-          `the mailed series does not apply (git am): ${named} (${i + 1} of ${total}):\n  ${lines.join("\n  ")}`,
+          `the mailed series does not apply (git am): ${named}${/^\d+\/\d+$/.test(p.position) && !p.subject.includes(p.position) ? ` (${p.position})` : ""}:\n  ${lines.join("\n  ")}`,
           { file: series.file },
           series.baseCommit
             ? `the series says it is based on ${series.baseCommit}; pin that commit, or ask for a revision rebased onto this source`

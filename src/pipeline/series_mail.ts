@@ -148,7 +148,7 @@ export function applyFailures(output: string, patch: string): ApplyFailure[] {
       out.push({ file, ...(line !== undefined ? { line } : {}), ...(h ? { hunk: h.n, header: h.header } : {}), reason: "does not apply" });
     } else if ((m = /^error: (.+?): (does not exist in index|No such file or directory)$/.exec(l))) out.push({ file: m[1]!, reason: "does not exist in the tree" });
     else if ((m = /^error: (.+?): already exists in index$/.exec(l))) out.push({ file: m[1]!, reason: "already exists in the tree (the patch creates it)" });
-    else if ((m = /^error: (.+)$/.exec(l)) && !/^error: patch failed:/.test(l)) out.push({ file: "", reason: m[1]! });
+    else if ((m = /^error: (.+)$/.exec(l)) && !/^error: (patch failed:|while searching for:)/.test(l)) out.push({ file: "", reason: m[1]! });
   }
   return out;
 }
