@@ -98,7 +98,7 @@ export function orderSeries(mails: SeriesMail[]): OrderedSeries {
   if (counted) patches.sort((a, b) => a.parts.n! - b.parts.n!);
   if (patches.length === 0) problems.push("the mbox holds no patch (no mail with a diff)");
   const total = cover?.parts.m ?? patches[0]?.parts.m;
-  if (counted && total !== undefined) {
+  if (counted && total !== undefined && patches.length) {
     const seen = new Set<number>();
     for (const p of patches) {
       if (seen.has(p.parts.n!)) problems.push(`patch ${p.parts.n}/${total} appears twice (mail ${p.index})`);
