@@ -15,6 +15,7 @@ import { run } from "../effects/proc.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import type { SeriesDecl } from "../project/schema.js";
 import { readMailedSeries, applyMailed, type MailedSeries } from "./series.js";
+import { subjectParts } from "./series_mail.js";
 
 export interface PatchFile {
   name: string;
@@ -36,7 +37,7 @@ export interface SeriesInfo {
 export async function loadSeries(projectDir: string, decl: SeriesDecl | undefined, allowed: readonly string[] = []): Promise<SeriesInfo> {
   if (decl && (decl.mbox || decl.b4)) {
     const mailed = await readMailedSeries(projectDir, decl, allowed);
-    const patches = mailed.patches.map((m) => ({ name: `${m.position} ${m.subject}`, path: mailed.file, text: m.text, sha256: m.sha256 }));
+    const patches = mailed.patches.map((m) => ({ name: `${m.position} ${subjectParts(m.subject).title}`, path: mailed.file, text: m.text, sha256: m.sha256 }));
     return { patches, origin: mailed.origin, subject: decl.subject ?? mailed.cover ?? mailed.patches[0]!.subject, mailed };
   }
   return readSeries(projectDir, decl, allowed);
