@@ -39,7 +39,7 @@ export function registerCheckCommands(prog: Command, ctx: Context): Command {
     .command("patches [targets...]")
     .description("the patch gate: the series applies at -p1 with zero fuzz and zero offset")
     .action(async (targets: string[]) => {
-      const [{ selectCells, cellSources }, { withSources }, { readSeries, applySeries }, { GitStore }, { seriesFor }, { preflight }] = await Promise.all([
+      const [{ selectCells, cellSources }, { withSources }, { loadSeries, applySeries }, { GitStore }, { seriesFor }, { preflight }] = await Promise.all([
         import("../pipeline/cells.js"), import("../pipeline/sources.js"), import("../pipeline/apply_patches.js"), import("../effects/git.js"), import("../project/load.js"), import("../project/preflight.js"),
       ]);
       const project = await ctx.project();
@@ -53,8 +53,8 @@ export function registerCheckCommands(prog: Command, ctx: Context): Command {
         const out: { target: string; patches: number; tree: string }[] = [];
         for (const t of names) {
           const decl = project.targets[t]!;
-          const series = readSeries(project.dir, seriesFor(project, decl), project.decl.outside_paths);
-          const res = await applySeries(git, sources.entry(decl.source).tree, series, p.git);
+          const series = await loadSeries(project.dir, seriesFor(project, decl), project.decl.outside_paths);
+          const res = await applySeries(git, sources.entry(decl.source).tree, series, p.git, sources.entry(decl.source).commit);
           out.push({ target: t, patches: series.patches.length, tree: res.tree });
           ui.step("patches", `${t}: ${series.patches.length} patch(es) apply clean -> tree ${res.tree.slice(0, 12)}`);
         }

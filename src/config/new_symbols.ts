@@ -20,7 +20,7 @@ import { paths as kilnPaths, projectId, warmTree, type Paths } from "../store/pa
 import { GitStore } from "../effects/git.js";
 import { acquire } from "../effects/lock.js";
 import { writeFileAtomic } from "../effects/fsx.js";
-import { readSeries, applySeries } from "../pipeline/apply_patches.js";
+import { loadSeries, applySeries } from "../pipeline/apply_patches.js";
 import { prepareWorktree } from "../pipeline/prepare_worktree.js";
 import { layerFiles } from "../pipeline/configure.js";
 import { parseFragment } from "../core/fragment.js";
@@ -164,7 +164,7 @@ async function newSymbolsIn(project: Project, o: NewSymbolsOptions): Promise<New
     for (const c of configured) {
       const target = project.targets[c.target]!;
       // The new source, with the target's series when it still applies.
-      const series = readSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
+      const series = await loadSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
       let tree = next.tree;
       let seriesSkipped: string | undefined;
       if (series.patches.length) {

@@ -42,6 +42,21 @@ export const ManifestSchema = z
         timestamp: z.number().int(),
       }),
       series: z.array(z.object({ name: z.string(), sha256: z.string() })),
+      mailed_series: z
+        .object({
+          kind: z.enum(["mbox", "b4"]),
+          origin: z.string().describe("the mbox file, or the thread's URL under the lore base"),
+          message_id: z.string().optional(),
+          revision: z.number().int(),
+          cover: z.string().optional().describe("the cover letter's subject"),
+          subjects: z.array(z.string()),
+          mbox_sha256: z.string(),
+          base_commit: z.string().optional().describe("the series' base-commit: trailer"),
+          ref: z.string().optional().describe("the review branch in kiln's git store: refs/heads/b4/<slug>"),
+          commits: z.array(z.string()).optional(),
+        })
+        .optional()
+        .describe("a mailed series ([series] mbox or b4), applied with git am semantics"),
       config_method: z.enum(["preset", "make", "fragments"]),
       config_base: z.string().optional(),
       preset: z.string().optional(),

@@ -8,12 +8,14 @@ import { confine } from "../project/confine.js";
 import { existsSync, readFileSync, readdirSync, statSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { createHash } from "node:crypto";
-import { GateFailure, ProjectError } from "../errors.js";
+import { GateFailure, KilnError, ProjectError } from "../errors.js";
 import { parseSeriesFile, PATCH_FILE, touchedPaths, unsafePaths, parsePatchOutput, cleanApplyFailures, patchSubject } from "../core/patch.js";
 import type { GitStore } from "../effects/git.js";
 import { run } from "../effects/proc.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import type { SeriesDecl } from "../project/schema.js";
+import { readMailedSeries, applyMailed, type MailedSeries } from "./series.js";
+import { subjectParts } from "./series_mail.js";
 
 export interface PatchFile {
   name: string;
@@ -27,10 +29,23 @@ export interface SeriesInfo {
   /** Where the series came from, for messages and the manifest. */
   origin?: string;
   subject?: string;
+  /** A mailed series ([series] mbox or b4): applied with `git am` semantics (src/pipeline/series.ts). */
+  mailed?: MailedSeries;
+}
+
+/** Read any declared series: a folder or series file (readSeries), or a mailed series (mbox, b4: src/pipeline/series.ts). */
+export async function loadSeries(projectDir: string, decl: SeriesDecl | undefined, allowed: readonly string[] = []): Promise<SeriesInfo> {
+  if (decl && (decl.mbox || decl.b4)) {
+    const mailed = await readMailedSeries(projectDir, decl, allowed);
+    const patches = mailed.patches.map((m) => ({ name: `${m.position} ${subjectParts(m.subject).title}`, path: mailed.file, text: m.text, sha256: m.sha256 }));
+    return { patches, origin: mailed.origin, subject: decl.subject ?? mailed.cover ?? mailed.patches[0]!.subject, mailed };
+  }
+  return readSeries(projectDir, decl, allowed);
 }
 
 /** Read the declared series: a folder (name order, or its `series` file) or a series file. */
 export function readSeries(projectDir: string, decl: SeriesDecl | undefined, allowed: readonly string[] = []): SeriesInfo {
+  if (decl && (decl.mbox || decl.b4)) throw new KilnError("internal: a mailed series is read with loadSeries");
   const toml = join(projectDir, "kiln.toml");
   const keep = (abs: string, what: string, shown: string, file = toml, line?: number) => confine(projectDir, abs, allowed, { what, shown, file, ...(line ? { line } : {}) });
   if (!decl || (!decl.dir && !decl.file)) return { patches: [] };
@@ -67,11 +82,22 @@ export interface PatchedTree {
   tree: string;
   applied: { name: string; sha256: string; files: number }[];
   reused: boolean;
+  /** A mailed series: the review branch in kiln's git store and its commits, one per patch. */
+  mailed?: { ref: string; commits: string[] };
 }
 
-/** Apply the series onto baseTree. Throws GateFailure naming the patch, the file and the hunk. */
-export async function applySeries(git: GitStore, baseTree: string, series: SeriesInfo, cacheDir: string): Promise<PatchedTree> {
+/**
+ * Apply the series onto baseTree. Throws GateFailure naming the patch, the file and the hunk.
+ * A mailed series is applied with `git am` semantics on top of baseCommit (a git pin's commit)
+ * or, for a tarball pin, a commit of the bare tree.
+ */
+export async function applySeries(git: GitStore, baseTree: string, series: SeriesInfo, cacheDir: string, baseCommit?: string): Promise<PatchedTree> {
   if (series.patches.length === 0) return { tree: baseTree, applied: [], reused: true };
+  if (series.mailed) {
+    const m = await applyMailed(git, baseTree, series.mailed, cacheDir, baseCommit);
+    const applied = series.patches.map((p) => ({ name: p.name, sha256: p.sha256, files: touchedPaths(p.text).length }));
+    return { tree: m.tree, applied, reused: m.reused, mailed: { ref: m.ref, commits: m.commits } };
+  }
   const key = createHash("sha256").update(baseTree).update(series.patches.map((p) => p.sha256).join("\n")).digest("hex");
   const record = join(cacheDir, "patched", `${key}.json`);
   if (existsSync(record)) {

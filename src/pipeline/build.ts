@@ -25,7 +25,7 @@ import { paths as kilnPaths, projectId, warmTree } from "../store/paths.js";
 import { GitStore } from "../effects/git.js";
 import { acquire, type HeldLock } from "../effects/lock.js";
 import { writeFileAtomic } from "../effects/fsx.js";
-import { readSeries } from "./apply_patches.js";
+import { loadSeries } from "./apply_patches.js";
 import { inferLabel } from "../core/identity.js";
 import type { Manifest } from "../core/manifest.js";
 import { KILN_VERSION } from "../version.js";
@@ -122,7 +122,7 @@ export async function buildCell(project: Project, tname: string, archName: strin
   await git.init();
   const warm = warmTree(p, projectId(project.decl.name, project.dir), tname, archName);
   const source = sources.entry(target.source);
-  const series = readSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
+  const series = await loadSeries(project.dir, seriesFor(project, target), project.decl.outside_paths);
   const label = opts.label ?? target.label ?? inferLabel({
     ...(series.patches.length && series.subject ? { seriesSubject: series.subject } : {}),
     upstreamRelease: series.patches.length === 0 && (source.kind !== "git" || !!source.tag),

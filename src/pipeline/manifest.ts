@@ -49,6 +49,21 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
         timestamp: source.timestamp,
       },
       series: series.patches.map((x) => ({ name: x.name, sha256: x.sha256 })),
+      ...(series.mailed
+        ? {
+            mailed_series: {
+              kind: series.mailed.kind,
+              origin: series.mailed.origin,
+              ...(series.mailed.messageId ? { message_id: series.mailed.messageId } : {}),
+              revision: series.mailed.revision,
+              ...(series.mailed.cover ? { cover: series.mailed.cover } : {}),
+              subjects: series.mailed.patches.map((m) => m.subject),
+              mbox_sha256: series.mailed.mboxSha256,
+              ...(series.mailed.baseCommit ? { base_commit: series.mailed.baseCommit } : {}),
+              ...(r.patched?.mailed ? { ref: r.patched.mailed.ref, commits: r.patched.mailed.commits } : {}),
+            },
+          }
+        : {}),
       config_method: target.config.method,
       ...(target.config.method === "fragments" ? { config_base: target.config.base } : {}),
       ...(cfg?.cfg.preset ? { preset: cfg.cfg.preset } : {}),

@@ -177,8 +177,9 @@ function need<K extends keyof FlowResults>(r: FlowResults, k: K): NonNullable<Fl
 
 export async function applyPatchesStep(r: FlowResults, x: FlowEnv): Promise<Patched> {
   const p = r.prepared;
-  const patched = await applySeries(p.git, p.source.tree, p.series, p.paths.git);
-  if (p.series.patches.length) x.ui.step("patches", `${patched.applied.length || p.series.patches.length} patch(es) apply clean${patched.reused ? " (cached)" : ""}`);
+  const patched = await applySeries(p.git, p.source.tree, p.series, p.paths.git, p.source.commit);
+  if (p.series.mailed && patched.mailed) x.ui.step("patches", `${p.series.patches.length} mailed patch(es) apply (git am) -> ${patched.mailed.ref.replace(/^refs\/heads\//, "")}${patched.reused ? " (cached)" : ""}`);
+  else if (p.series.patches.length) x.ui.step("patches", `${patched.applied.length || p.series.patches.length} patch(es) apply clean${patched.reused ? " (cached)" : ""}`);
   return patched;
 }
 

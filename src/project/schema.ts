@@ -60,6 +60,16 @@ export const SeriesSchema = z.strictObject({
   file: z.string().min(1).optional(),
   /** Subject used for the label when the series is a mailed one (cover letter subject). */
   subject: z.string().optional(),
+  /** A mailed series as one mbox (what `b4 am -o` writes), applied with `git am` semantics. */
+  mbox: z.string().min(1).optional(),
+  /** A mailed series fetched with b4 by its cover letter's (or first patch's) message-id. */
+  b4: z.string().regex(/^<?[^\s<>/]+@[^\s<>/]+>?$/, "expected a message-id such as 20240101120000.1234-1-dev@example.org").optional(),
+  /** The lore (public-inbox) base URL b4 asks, e.g. https://lore.kernel.org/all; default $KILN_LORE_URL. */
+  lore: httpUrl.optional(),
+}).superRefine((s, ctx) => {
+  const given = (["dir", "file", "mbox", "b4"] as const).filter((k) => s[k] !== undefined);
+  if (given.length > 1) ctx.addIssue({ code: "custom", path: [given[1]!], message: `give one of dir, file, mbox or b4, not ${given.join(" and ")}` });
+  if (s.lore !== undefined && s.b4 === undefined) ctx.addIssue({ code: "custom", path: ["lore"], message: 'lore is the base URL for b4 = "<message-id>"; it does nothing without b4' });
 });
 
 const CONFIG_BASES = ["allnoconfig", "alldefconfig"] as const;

@@ -47,6 +47,7 @@ export const HOST_TOOLS: readonly HostTool[] = [
   })),
   { cmd: "busybox", pkg: "busybox-static", why: "userland for kiln run --exec", optional: true },
   { cmd: "minisign", pkg: "minisign", why: "verify kiln's signatures with the reference tool", optional: true },
+  { cmd: "b4", pkg: "b4", why: "mailed series fetched by message-id ([series] b4)", optional: true },
   // Cross compilers for every arch that is not the host's.
   ...Object.values(ARCHES)
     .filter((a) => a.name !== HOST)
