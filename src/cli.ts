@@ -20,6 +20,7 @@ import { registerStoreCommands } from "./commands/store.js";
 import { registerBootCommands, registerBootGate } from "./commands/boot.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerShipCommands } from "./commands/ship.js";
+import { registerDevCommands } from "./commands/dev.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -44,6 +45,7 @@ export function program(): Command {
   registerBootGate(check, ctx);
   registerShipCommands(prog, check, ctx);
   registerConfigCommands(prog, ctx);
+  registerDevCommands(prog, ctx);
   return prog;
 }
 

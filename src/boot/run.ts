@@ -39,6 +39,8 @@ export interface RunOptions {
   busybox?: string;
   toolchain?: InitToolchain;
   notify?: (message: string) => void;
+  /** Interactive only: start stopped with QEMU's gdb stub on this loopback port. */
+  gdbPort?: number;
 }
 
 async function kilnInitramfs(o: RunOptions, arch: ArchSpec, execScript?: string): Promise<string> {
@@ -75,6 +77,7 @@ export async function interactiveArgv(o: RunOptions): Promise<{ argv: string[]; 
     cpus: o.cpus ?? 2,
     console: "interactive",
     extraArgs: o.qemuArgs,
+    ...(o.gdbPort !== undefined ? { gdbPort: o.gdbPort } : {}),
   });
   return { argv, accel: choice.accel, accelReason: choice.reason };
 }
@@ -82,7 +85,7 @@ export async function interactiveArgv(o: RunOptions): Promise<{ argv: string[]; 
 /** Opens the guest console on this terminal; resolves with QEMU's exit code. Ctrl-a x quits. */
 export async function runInteractive(o: RunOptions): Promise<number> {
   const { argv } = await interactiveArgv(o);
-  o.notify?.(`starting: ${shellQuote(argv)}\n(Ctrl-a x quits QEMU; the guest powers off when its shell exits)`);
+  o.notify?.(`starting: ${shellQuote(argv)}\n(Ctrl-a x quits QEMU; the guest powers off when its shell exits${o.gdbPort !== undefined ? "; QEMU waits for gdb: it starts the guest with continue, and quits with gdb's kill" : ""})`);
   const child = start(argv, { stdin: "inherit", stdout: "inherit", stderr: "inherit", missingHint: `apt-get install ${resolveArch(o.arch).qemuPackage}` });
   return (await child.done).exitCode;
 }
