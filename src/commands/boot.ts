@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
 import type { SmokeResult } from "../boot/index.js";
 import { parseCpusOption, parseMemoryOption } from "../boot/qemu.js";
@@ -136,10 +136,14 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
         const [lib, { freeLoopbackPort }, { quoteArgv }] = await Promise.all([import("../devel/index.js"), import("../effects/port.js"), import("../core/shell.js")]);
         const d = await lib.ensureDevel(await ctx.project(), c.manifest.target, c.manifest, await ctx.paths(), (m) => ui.info(m));
         const port = await freeLoopbackPort();
-        const line = lib.gdbCommandLine({ arch: c.arch, vmlinux: lib.vmlinuxFor(c.manifest, d.entry), scriptsDir: join(d.dir, "build"), port });
-        ui.step("gdb", `QEMU waits for gdb on 127.0.0.1:${port}; attach with (${line.gdbPackage}):`);
-        process.stdout.write(`gdb: ${quoteArgv(line.argv)}\n`);
-        process.exitCode = await runInteractive({ ...ro, gdbPort: port });
+        const vmlinux = lib.vmlinuxFor(c.manifest, d.entry);
+        const line = lib.gdbCommandLine({ arch: c.arch, vmlinux, scriptsDir: join(d.dir, "build"), port, debugInfo: lib.hasDebugInfo(readFileSync(vmlinux)) });
+        if (line.note) ui.info(line.note);
+        const say = () => {
+          ui.step("gdb", `QEMU waits for gdb on 127.0.0.1:${port}; attach with (${line.gdbPackage}):`);
+          process.stdout.write(`gdb: ${quoteArgv(line.argv)}\n`);
+        };
+        process.exitCode = await runInteractive({ ...ro, gdbPort: port, onGdbReady: say });
         return;
       }
       if (o.exec !== undefined) {

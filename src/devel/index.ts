@@ -17,7 +17,7 @@ import { develDir, hasDevel, makeDevel, readDevelInfo, warmHolds, type DevelInfo
 
 export { develDir, hasDevel, readDevelInfo, warmHolds } from "./layer.js";
 export { layWorktree } from "./worktree.js";
-export { gdbCommandLine, gdbFor } from "./gdb.js";
+export { gdbCommandLine, gdbFor, hasDebugInfo } from "./gdb.js";
 
 export interface DevelOf {
   entry: string;

@@ -17,3 +17,26 @@ export async function freeLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/** Pure: whether /proc/net/tcp text has a socket listening on 127.0.0.1:<port> (state 0A). */
+export function listensIn(procNetTcp: string, port: number): boolean {
+  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return procNetTcp.split("\n").some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1] === want && f[3] === "0A";
+  });
+}
+
+/**
+ * Waits until something listens on 127.0.0.1:<port>, watching /proc/net/tcp (no connection is
+ * made: QEMU's gdb stub takes one client). Resolves false when `alive()` turns false or the time is up.
+ */
+export async function waitListening(port: number, o: { timeoutMs: number; alive: () => boolean }): Promise<boolean> {
+  const { readFileSync } = await import("node:fs");
+  const end = Date.now() + o.timeoutMs;
+  while (Date.now() < end && o.alive()) {
+    if (listensIn(readFileSync("/proc/net/tcp", "utf8"), port)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}

@@ -14,6 +14,7 @@ import { exampleKernel, type ExampleKernel } from "../support/store.js";
 import { kiln, kilnSpawn, RUN_ID, TEST_HOME } from "../support/kiln.js";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
+import { hasDebugInfo } from "../../src/devel/gdb.js";
 import { entryFor, parseCompileCommands, splitCommand, syntaxOnlyArgv, SRC_PLACEHOLDER, BUILD_PLACEHOLDER } from "../../src/devel/compdb.js";
 
 const ARCH = "x86_64";
@@ -104,13 +105,17 @@ test("kiln dev worktree: the build's tree for an editor; clang -fsyntax-only and
     assert.ok(e);
     assert.equal(e.directory, join(wt, ".kiln", "build"));
     assert.ok(!e.command.includes(k.tree), "the command names the worktree, not the warm tree");
-    // clang, with the gcc-only flags filtered as clangd users do; -H lists what it resolved
+    // clang, with the gcc-only flags filtered as clangd users do; its dependency list says
+    // where each header was found
     const clang = syntaxOnlyArgv(e, { compiler: "clang", clangFilter: true });
-    const c = spawnSync(clang[0]!, [...clang.slice(1), "-H"], { cwd: e.directory, encoding: "utf8" });
+    const deps = join(scratch, "calibrate.d");
+    const c = spawnSync(clang[0]!, [...clang.slice(1), "-MD", "-MF", deps], { cwd: e.directory, encoding: "utf8" });
     assert.equal(c.status, 0, `clang -fsyntax-only failed:\n${c.stderr.slice(-3000)}`);
-    const headers = c.stderr.split("\n").filter((l) => /^\.+ /.test(l)).map((l) => l.replace(/^\.+ /, ""));
-    assert.ok(headers.some((h) => h === `${wt}/include/linux/init.h`), "kernel headers come from the worktree");
-    assert.ok(headers.some((h) => /(^|\/)include\/generated\/autoconf\.h$/.test(h) && existsSync(join(e.directory, h))), "the generated autoconf.h resolves in .kiln/build");
+    const headers = readFileSync(deps, "utf8").replace(/\\\n/g, " ").split(/\s+/).filter((w) => w.endsWith(".h"));
+    assert.ok(headers.includes(`${wt}/include/linux/init.h`), "kernel headers come from the worktree");
+    assert.ok(headers.includes("include/generated/autoconf.h") && existsSync(join(e.directory, "include/generated/autoconf.h")), "the generated autoconf.h resolves in .kiln/build");
+    assert.ok(headers.some((h) => h.startsWith("arch/x86/include/generated/asm/")), "the arch's generated headers resolve in .kiln/build");
+    assert.ok(!headers.some((h) => h.startsWith(k.tree) || h.startsWith(k.buildDir)), "nothing comes from the warm tree");
     // gcc with the database's exact command (no object, no dependency file)
     const gcc = syntaxOnlyArgv(e);
     assert.equal(gcc[0], "gcc");
@@ -147,21 +152,32 @@ function pidsWith(needle: string): number[] {
 test("kiln run --gdb: QEMU's stub on a free port, the printed gdb line attaches and reads linux_banner; gdb's kill stops QEMU", { timeout: 5 * 60 * 1000, skip: needs(!haveCommand("gdb") && "gdb is not installed (apt-get install gdb)") }, async () => {
   const child = kilnSpawn(["-C", k.project, "run", "--gdb", "--arch", ARCH, "--accel", "tcg"]);
   let stderr = "";
+  let stdout = "";
   child.stderr!.on("data", (d) => (stderr += d));
   const exited = new Promise<number>((res) => child.on("close", (code) => res(code ?? 1)));
   try {
     const line = await new Promise<string>((res, rej) => {
       const rl = createInterface({ input: child.stdout! });
-      rl.on("line", (l) => l.startsWith("gdb: ") && res(l.slice("gdb: ".length)));
+      rl.on("line", (l) => {
+        stdout += `${l}\n`;
+        if (l.startsWith("gdb: ")) res(l.slice("gdb: ".length));
+      });
       void exited.then((c) => rej(new Error(`kiln run --gdb exited (${c}) before printing the gdb line:\n${stderr}`)));
     });
     const argv = splitCommand(line);
     assert.equal(argv[0], "gdb");
-    assert.equal(argv[1], join(k.buildDir, "vmlinux"), "gdb loads the build folder's vmlinux");
+    assert.deepEqual(argv.slice(1, 4), ["-iex", "set auto-load python-scripts off", join(k.buildDir, "vmlinux")], "gdb loads the build folder's vmlinux");
     const port = Number(/target remote 127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
     assert.ok(port > 0 && port !== 1234, `a free port, not QEMU's default (${port})`);
-    assert.ok(line.includes(`source ${join(k.storeEntry, "devel", "build", "vmlinux-gdb.py")}`));
-    assert.ok(line.includes(`add-auto-load-safe-path ${join(k.storeEntry, "devel", "build")}`));
+    const scripts = join(k.storeEntry, "devel", "build");
+    if (hasDebugInfo(readFileSync(join(k.buildDir, "vmlinux")))) {
+      assert.ok(line.includes(`source ${join(scripts, "vmlinux-gdb.py")}`));
+      assert.ok(line.includes(`add-auto-load-safe-path ${scripts}`));
+    } else {
+      // the example has no DEBUG_INFO: the lx-* helpers cannot load, and kiln says so
+      assert.ok(!line.includes("source "), line);
+      assert.match(stdout, /vmlinux has no debug info/);
+    }
     const qemu = pidsWith(`tcp:127.0.0.1:${port}`).filter((p) => p !== child.pid);
     // the kernel's text is mapped once it runs: stop at start_kernel (a hardware breakpoint:
     // nothing is loaded at the -S stop), then read the banner from .rodata
