@@ -15,7 +15,7 @@ import { ProjectError } from "../errors.js";
 import { listTree, writeTarZst, sha256File, writeFileAtomic } from "../ship/artifact.js";
 import { develDir, hasDevel, makeDevel, readDevelInfo, warmHolds, type DevelInfo } from "./layer.js";
 
-export { develDir, hasDevel, readDevelInfo, warmHolds } from "./layer.js";
+export { develDir, hasDevel, readDevelInfo, warmHolds, DevelNotInWarmTree } from "./layer.js";
 export { layWorktree } from "./worktree.js";
 export { gdbCommandLine, gdbFor, hasDebugInfo } from "./gdb.js";
 

@@ -42,6 +42,9 @@ export interface DevelInfo {
   build_files: number;
 }
 
+/** The warm tree does not hold the build (it was reused from the store or a peer). */
+export class DevelNotInWarmTree extends ProjectError {}
+
 /** `<entry>/devel`. */
 export function develDir(entry: string): string {
   return join(entry, "devel");
@@ -204,7 +207,7 @@ export async function makeDevel(i: MakeDevelInput): Promise<MakeDevelResult> {
     if (hasDevel(i.entry)) return { dir: dest, info: readDevelInfo(i.entry), touched: [], seconds: 0 };
     const holds = warmHolds(i.build, i.release);
     if (!holds.ok) {
-      throw new ProjectError(
+      throw new DevelNotInWarmTree(
         `no devel layer for ${i.release}: it is made from the warm build folder, which does not hold this build${holds.holds ? ` (it holds ${holds.holds})` : ""}`,
         { file: i.build },
         `compile it there first: kiln build --arch ${i.arch.name} --no-reuse`,

@@ -4,6 +4,7 @@
  *   artifact  <name>-kernel-<release>-<arch>.tar.zst, its .sha256, and manifest.json beside it
  *   bundle    linux-<release>-base-<arch>.kernel (SUBK), from vmlinux (x86_64) or the raw Image
  *   deb       kbuild's `make bindeb-pkg` in the warm tree, checked with dpkg-deb
+ *   devel     <name>-devel-<release>-<arch>.tar.zst: the store entry's devel layer (src/devel)
  * Everything is made in a staging folder beside `out/<release>` and moved in with one rename,
  * so the folder is either the previous complete set or the new complete set.
  */
@@ -26,7 +27,7 @@ import { assertKernelDeb } from "../ship/deb.js";
 import { ProjectError, InfraError } from "../errors.js";
 import { fmtBytes } from "../ui/log.js";
 
-export type OutputKind = "artifact" | "bundle" | "deb";
+export type OutputKind = "artifact" | "bundle" | "deb" | "devel";
 
 export interface OutputOptions {
   paths: Paths;
@@ -115,6 +116,20 @@ export async function writeOutputs(
       })) {
         made[/^linux-image-/.test(basename(d)) ? "deb" : basename(d).replace(/_.*$/, "")] = d;
         o.ui.step("deb", basename(d));
+      }
+    }
+    if (kinds.includes("devel")) {
+      const lib = await import("../devel/index.js");
+      const have = await lib.ensureDevel(project, targetName, manifest, o.paths, (m) => o.ui.info(m)).catch((e: unknown) => {
+        if (!(e instanceof lib.DevelNotInWarmTree)) throw e;
+        o.ui.warn(e.render());
+        return undefined;
+      });
+      if (have) {
+        const a = await lib.writeDevelArtifact({ entry: have.entry, name: artifactName(project), release, arch, timestamp, outDir: stage });
+        made.devel = a.path;
+        made["devel-sha256"] = a.sha256Path;
+        o.ui.step("devel", `${basename(a.path)} (${fmtBytes(a.size)}, sha256 ${a.sha256.slice(0, 16)}…)`);
       }
     }
     // one rename: the old set is set aside, the new set moved in, the old set removed

@@ -108,7 +108,7 @@ export const RESERVED_MAKE_VARS = [
   "LOCALVERSION",
 ] as const;
 
-export const OUTPUTS = ["install", "artifact", "bundle", "deb"] as const;
+export const OUTPUTS = ["install", "artifact", "bundle", "deb", "devel"] as const;
 
 export const TargetSchema = z.strictObject({
   source: z.string().min(1),

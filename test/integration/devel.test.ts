@@ -11,7 +11,9 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { exampleKernel, type ExampleKernel } from "../support/store.js";
-import { kiln, kilnSpawn, RUN_ID, TEST_HOME } from "../support/kiln.js";
+import { exampleCopy, kiln, kilnSpawn, removeProject, RUN_ID, TEST_HOME } from "../support/kiln.js";
+import { projectId } from "../../src/store/paths.js";
+import { createHash } from "node:crypto";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
 import { hasDebugInfo } from "../../src/devel/gdb.js";
@@ -86,6 +88,33 @@ test("kiln dev layer: compile_commands.json, vmlinux-gdb.py and the module set f
   const again = await kiln(["-C", k.project, "--json", "dev", "layer", "--arch", ARCH]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { status: string }).status, "stored");
+});
+
+test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>.tar.zst from the stored layer", { timeout: 5 * 60 * 1000 }, async () => {
+  assert.ok(existsSync(join(k.storeEntry, "devel", "devel.json")), "the layer test ran first and stored the layer");
+  const dir = exampleCopy("devel-out");
+  try {
+    const toml = join(dir, "kiln.toml");
+    const text = readFileSync(toml, "utf8");
+    assert.ok(text.includes('outputs = ["install"]'));
+    writeFileSync(toml, text.replace('outputs = ["install"]', 'outputs = ["install", "devel"]'));
+    const r = await kiln(["-C", dir, "--json", "build", "--arch", ARCH]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = (JSON.parse(r.stdout) as { uts_release: string; reuse?: { status: string } }[])[0]!;
+    assert.equal(m.uts_release, k.release, "outputs are not part of the identity");
+    const art = join(dir, "out", k.release, `microvm-devel-${k.release}-${ARCH}.tar.zst`);
+    assert.ok(existsSync(art), `${art} is written`);
+    const sum = readFileSync(`${art}.sha256`, "utf8").trim();
+    assert.equal(sum, createHash("sha256").update(readFileSync(art)).digest("hex"));
+    const list = spawnSync("tar", ["--zstd", "-tf", art], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(list.status, 0, list.stderr);
+    const names = list.stdout.split("\n");
+    for (const f of ["devel/devel.json", "devel/compile_commands.json", "devel/build/vmlinux-gdb.py", "devel/build/include/generated/autoconf.h"]) assert.ok(names.includes(f), `${f} is in the devel artifact`);
+    assert.ok(!names.some((n) => n.startsWith("boot/")), "the run layer stays in its own artifact");
+  } finally {
+    removeProject(dir);
+    rmSync(join(TEST_HOME, "work", projectId("microvm", dir)), { recursive: true, force: true });
+  }
 });
 
 test("kiln dev worktree: the build's tree for an editor; clang -fsyntax-only and gcc resolve a kernel file from the database", { timeout: 10 * 60 * 1000, skip: needs(!haveCommand("clang") && "clang is not installed (apt-get install clang)") }, async () => {
