@@ -105,8 +105,12 @@ async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promi
   if (!sideOk || !existsSync(join(dir, "manifest.json"))) kinds.push("artifact");
   const bundles = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(`-${b.arch}.kernel`) && f.startsWith(`linux-${b.release}-`)) : []);
   if (wantBundle && bundles().length === 0) kinds.push("bundle");
+  // the devel layer's artifact ships beside the run artifact, signed in the same SHA256SUMS
+  const wantDevel = project.targets[b.target]!.outputs.includes("devel");
+  const develArt = join(dir, (await import("../devel/index.js")).develArtifactName(artifactName(project), b.release, b.arch));
+  if (wantDevel && !existsSync(develArt)) kinds.push("devel");
   if (kinds.length) await writeOutputs(project, b.target, b.arch, b.manifest, kinds, { paths: p, ui });
-  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : [])] };
+  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : [])] };
 }
 
 

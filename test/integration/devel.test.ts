@@ -90,7 +90,7 @@ test("kiln dev layer: compile_commands.json, vmlinux-gdb.py and the module set f
   assert.equal((JSON.parse(again.stdout) as { status: string }).status, "stored");
 });
 
-test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>.tar.zst from the stored layer", { timeout: 5 * 60 * 1000 }, async () => {
+test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>.tar.zst from the stored layer; publish signs it beside the run artifact", { timeout: 5 * 60 * 1000 }, async () => {
   assert.ok(existsSync(join(k.storeEntry, "devel", "devel.json")), "the layer test ran first and stored the layer");
   const dir = exampleCopy("devel-out");
   try {
@@ -111,6 +111,22 @@ test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>
     const names = list.stdout.split("\n");
     for (const f of ["devel/devel.json", "devel/compile_commands.json", "devel/build/vmlinux-gdb.py", "devel/build/include/generated/autoconf.h"]) assert.ok(names.includes(f), `${f} is in the devel artifact`);
     assert.ok(!names.some((n) => n.startsWith("boot/")), "the run layer stays in its own artifact");
+    // kiln publish puts it beside the run artifact, in the same signed SHA256SUMS
+    const keys = join(dir, "keys");
+    const kg = await kiln(["keygen", "--out", keys]);
+    assert.equal(kg.code, 0, kg.stderr);
+    writeFileSync(toml, readFileSync(toml, "utf8") + `\n[remote.folder]\nurl = "mirror"\n`);
+    const pub = await kiln(["-C", dir, "--json", "publish", "--release", k.release, "--remote", "folder"], { env: { KILN_SIGNING_KEY: join(keys, "kiln.key") } });
+    assert.equal(pub.code, 0, pub.stderr);
+    const rel = join(dir, "mirror", "microvm", k.release);
+    const sums = readFileSync(join(rel, "SHA256SUMS"), "utf8");
+    assert.match(sums, new RegExp(`^${sum}  microvm-devel-${k.release.replace(/\./g, "\\.")}-${ARCH}\\.tar\\.zst$`, "m"));
+    assert.match(sums, new RegExp(`  microvm-kernel-${k.release.replace(/\./g, "\\.")}-${ARCH}\\.tar\\.zst$`, "m"));
+    assert.ok(existsSync(join(rel, `microvm-devel-${k.release}-${ARCH}.tar.zst`)));
+    if (haveCommand("minisign")) {
+      const v = spawnSync("minisign", ["-V", "-p", join(keys, "kiln.pub"), "-m", join(rel, "SHA256SUMS")], { encoding: "utf8" });
+      assert.equal(v.status, 0, v.stderr);
+    }
   } finally {
     removeProject(dir);
     rmSync(join(TEST_HOME, "work", projectId("microvm", dir)), { recursive: true, force: true });
