@@ -127,6 +127,20 @@ test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>
       const v = spawnSync("minisign", ["-V", "-p", join(keys, "kiln.pub"), "-m", join(rel, "SHA256SUMS")], { encoding: "utf8" });
       assert.equal(v.status, 0, v.stderr);
     }
+    // kiln fetch --devel: verified against the signed sums, unpacked into its own folder
+    const fetchArgs = (dest: string, cache = "f-cache") => ["-C", dir, "--json", "fetch", `microvm@${k.release}`, "--remote", join(dir, "mirror"), "--arch", ARCH, "--trusted-key", join(keys, "kiln.pub"), "--boot-dir", join(dir, "f-boot"), "--root", join(dir, "f-root"), "--cache-dir", join(dir, cache), "--devel", dest];
+    const f = await kiln(fetchArgs(join(dir, "f-devel")), { home: join(dir, "consumer-home") });
+    assert.equal(f.code, 0, f.stderr);
+    const fj = JSON.parse(f.stdout) as { devel: { dir: string; sha256: string } };
+    assert.equal(fj.devel.sha256, sum);
+    for (const x of ["devel.json", "compile_commands.json", "build/Makefile", "build/include/generated/autoconf.h", "build/scripts/basic/fixdep"]) assert.ok(existsSync(join(dir, "f-devel", x)), `${x} fetched`);
+    // a tampered devel artifact on the mirror is refused, nothing is laid out
+    const mirrored = join(rel, `microvm-devel-${k.release}-${ARCH}.tar.zst`);
+    writeFileSync(mirrored, Buffer.concat([readFileSync(mirrored), Buffer.from("x")]));
+    const bad = await kiln(fetchArgs(join(dir, "f-devel2"), "f-cache2"), { home: join(dir, "consumer-home") });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /checksum mismatch: .*microvm-devel-/);
+    assert.ok(!existsSync(join(dir, "f-devel2")));
   } finally {
     removeProject(dir);
     rmSync(join(TEST_HOME, "work", projectId("microvm", dir)), { recursive: true, force: true });
