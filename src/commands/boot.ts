@@ -134,10 +134,17 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
       };
       if (o.gdb) {
         const [lib, { freeLoopbackPort }, { quoteArgv }] = await Promise.all([import("../devel/index.js"), import("../effects/port.js"), import("../core/shell.js")]);
-        const d = await lib.ensureDevel(await ctx.project(), c.manifest.target, c.manifest, await ctx.paths(), (m) => ui.info(m));
+        const p = await ctx.paths();
+        // the helpers come from the devel layer; a build whose warm tree is elsewhere still gets gdb
+        const d = await lib.ensureDevel(await ctx.project(), c.manifest.target, c.manifest, p, (m) => ui.info(m)).catch((e: unknown) => {
+          if (!(e instanceof lib.DevelNotInWarmTree)) throw e;
+          ui.warn(e.render());
+          return undefined;
+        });
         const port = await freeLoopbackPort();
-        const vmlinux = lib.vmlinuxFor(c.manifest, d.entry);
-        const line = lib.gdbCommandLine({ arch: c.arch, vmlinux, scriptsDir: join(d.dir, "build"), port, debugInfo: lib.hasDebugInfo(readFileSync(vmlinux)) });
+        const { manifestEntry } = await import("../pipeline/outputs.js");
+        const vmlinux = lib.vmlinuxFor(c.manifest, d?.entry ?? manifestEntry(c.manifest, p));
+        const line = lib.gdbCommandLine({ arch: c.arch, vmlinux, ...(d ? { scriptsDir: join(d.dir, "build") } : {}), port, debugInfo: lib.hasDebugInfo(readFileSync(vmlinux)) });
         if (line.note) ui.info(line.note);
         const say = () => {
           ui.step("gdb", `QEMU waits for gdb on 127.0.0.1:${port}; attach with (${line.gdbPackage}):`);

@@ -34,12 +34,18 @@ export function hasDebugInfo(elf: Buffer): boolean {
   return readElfSections(elf).some((s) => s.name === ".debug_info" && s.size > 0);
 }
 
-export function gdbCommandLine(o: { arch: string; vmlinux: string; scriptsDir: string; port: number; debugInfo: boolean }): GdbLine {
+export function gdbCommandLine(o: { arch: string; vmlinux: string; scriptsDir?: string; port: number; debugInfo: boolean }): GdbLine {
   const g = gdbFor(o.arch);
-  const helpers = o.debugInfo ? ["-ex", `add-auto-load-safe-path ${o.scriptsDir}`, "-ex", `source ${join(o.scriptsDir, "vmlinux-gdb.py")}`] : [];
+  const dir = o.scriptsDir;
+  const helpers = o.debugInfo && dir ? ["-ex", `add-auto-load-safe-path ${dir}`, "-ex", `source ${join(dir, "vmlinux-gdb.py")}`] : [];
+  const note = !dir
+    ? "the build has no devel layer here (its warm tree does not hold it), so the lx-* helpers are left out; symbols and breakpoints work"
+    : !o.debugInfo
+      ? `vmlinux has no debug info (CONFIG_DEBUG_INFO is off), so the lx-* helpers of ${join(dir, "vmlinux-gdb.py")} cannot load; symbols and breakpoints work`
+      : undefined;
   return {
     ...g,
     argv: [g.gdb, "-iex", "set auto-load python-scripts off", o.vmlinux, ...helpers, "-ex", `target remote 127.0.0.1:${o.port}`],
-    ...(o.debugInfo ? {} : { note: `vmlinux has no debug info (CONFIG_DEBUG_INFO is off), so the lx-* helpers of ${join(o.scriptsDir, "vmlinux-gdb.py")} cannot load; symbols and breakpoints work` }),
+    ...(note ? { note } : {}),
   };
 }

@@ -95,6 +95,9 @@ test("gdbCommandLine: vmlinux, the devel layer's helpers only with debug info, t
   const noDi = gdbCommandLine({ arch: hostArch(), vmlinux: "/b/vmlinux", scriptsDir: "/s/devel/build", port: 40123, debugInfo: false });
   assert.deepEqual(noDi.argv, ["gdb", "-iex", "set auto-load python-scripts off", "/b/vmlinux", "-ex", "target remote 127.0.0.1:40123"]);
   assert.match(noDi.note ?? "", /no debug info/);
+  const noLayer = gdbCommandLine({ arch: hostArch(), vmlinux: "/store/r/vmlinux", port: 40123, debugInfo: true });
+  assert.deepEqual(noLayer.argv, ["gdb", "-iex", "set auto-load python-scripts off", "/store/r/vmlinux", "-ex", "target remote 127.0.0.1:40123"]);
+  assert.match(noLayer.note ?? "", /no devel layer/);
   const other = Object.keys(ARCHES).find((a) => a !== hostArch())!;
   assert.deepEqual(gdbFor(other), { gdb: "gdb-multiarch", gdbPackage: "gdb-multiarch" });
 });
