@@ -246,6 +246,7 @@ test("kiln run --gdb: QEMU's stub on a free port, the printed gdb line attaches 
       { encoding: "utf8", timeout: 120_000 },
     );
     assert.equal(gdb.status, 0, `gdb failed:\n${gdb.stdout}\n${gdb.stderr}`);
+    assert.match(gdb.stdout, /Breakpoint 1, .*start_kernel/, "the guest ran to start_kernel under gdb: the banner below is read from its memory");
     assert.match(gdb.stdout, new RegExp(`<linux_banner>:\\s+"Linux version ${k.release.replace(/\./g, "\\.")} `));
     const code = await Promise.race([exited, new Promise<number>((res) => setTimeout(() => res(-1), 30_000))]);
     assert.notEqual(code, -1, "kiln run --gdb ends when gdb kills the guest");
