@@ -23,6 +23,7 @@ import { registerShipCommands } from "./commands/ship.js";
 import { registerReportCommand } from "./commands/report.js";
 import { registerBumpCommand } from "./commands/bump.js";
 import { registerPatchesCommand } from "./commands/patches.js";
+import { registerDevCommands } from "./commands/dev.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -50,6 +51,7 @@ export function program(): Command {
   registerReportCommand(prog, ctx);
   registerPatchesCommand(prog, ctx);
   registerBumpCommand(prog, ctx);
+  registerDevCommands(prog, ctx);
   return prog;
 }
 

@@ -65,6 +65,8 @@ export interface QemuSpec {
   console: "pipe" | "interactive";
   /** Repeatable extra arguments, appended last so they can override. */
   extraArgs?: readonly string[];
+  /** Start stopped (-S) with QEMU's gdb stub on 127.0.0.1:<port> (kiln run --gdb). */
+  gdbPort?: number;
 }
 
 /** The kernel command line kiln boots with. User words come last so they win. */
@@ -113,6 +115,10 @@ export function qemuArgv(s: QemuSpec): string[] {
     s.kernel,
     ...(s.initrd ? ["-initrd", s.initrd] : []),
   ];
+  if (s.gdbPort !== undefined) {
+    if (!Number.isInteger(s.gdbPort) || s.gdbPort < 1 || s.gdbPort > 65535) throw new ProjectError(`bad gdb port ${s.gdbPort}`, {}, "a TCP port from 1 to 65535");
+    argv.push("-S", "-gdb", `tcp:127.0.0.1:${s.gdbPort}`);
+  }
   if (s.rootfs) {
     argv.push("-drive", `file=${s.rootfs},format=${s.rootfsFormat ?? "raw"},if=virtio`);
   }

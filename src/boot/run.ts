@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HostError, InfraError } from "../errors.js";
 import { start } from "../effects/proc.js";
+import { waitListening } from "../effects/port.js";
 import type { ArchSpec } from "../tables/arches.js";
 import { writeCpio } from "./cpio.js";
 import { failureReason, renderDiagnosis } from "./console.js";
@@ -39,6 +40,10 @@ export interface RunOptions {
   busybox?: string;
   toolchain?: InitToolchain;
   notify?: (message: string) => void;
+  /** Interactive only: start stopped with QEMU's gdb stub on this loopback port. */
+  gdbPort?: number;
+  /** With gdbPort: called once QEMU listens on it (gdb can attach). */
+  onGdbReady?: () => void;
 }
 
 async function kilnInitramfs(o: RunOptions, arch: ArchSpec, execScript?: string): Promise<string> {
@@ -75,6 +80,7 @@ export async function interactiveArgv(o: RunOptions): Promise<{ argv: string[]; 
     cpus: o.cpus ?? 2,
     console: "interactive",
     extraArgs: o.qemuArgs,
+    ...(o.gdbPort !== undefined ? { gdbPort: o.gdbPort } : {}),
   });
   return { argv, accel: choice.accel, accelReason: choice.reason };
 }
@@ -82,8 +88,18 @@ export async function interactiveArgv(o: RunOptions): Promise<{ argv: string[]; 
 /** Opens the guest console on this terminal; resolves with QEMU's exit code. Ctrl-a x quits. */
 export async function runInteractive(o: RunOptions): Promise<number> {
   const { argv } = await interactiveArgv(o);
-  o.notify?.(`starting: ${shellQuote(argv)}\n(Ctrl-a x quits QEMU; the guest powers off when its shell exits)`);
+  o.notify?.(`starting: ${shellQuote(argv)}\n(Ctrl-a x quits QEMU; the guest powers off when its shell exits${o.gdbPort !== undefined ? "; QEMU waits for gdb: it starts the guest with continue, and quits with gdb's kill" : ""})`);
   const child = start(argv, { stdin: "inherit", stdout: "inherit", stderr: "inherit", missingHint: `apt-get install ${resolveArch(o.arch).qemuPackage}` });
+  if (o.gdbPort !== undefined) {
+    let ended = false;
+    void child.done.then(() => (ended = true), () => (ended = true));
+    if (await waitListening(o.gdbPort, { timeoutMs: 30_000, alive: () => !ended })) o.onGdbReady?.();
+    else if (!ended) {
+      child.kill("SIGKILL");
+      await child.done.catch(() => undefined);
+      throw new InfraError(`QEMU did not open its gdb stub on 127.0.0.1:${o.gdbPort} within 30 s`, {}, "another program may have taken the port; run kiln run --gdb again");
+    }
+  }
   return (await child.done).exitCode;
 }
 

@@ -5,12 +5,12 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
 import type { SmokeResult } from "../boot/index.js";
 import { parseCpusOption, parseMemoryOption } from "../boot/qemu.js";
 import { ARCHES } from "../tables/arches.js";
-import { BuildFailure, KilnError } from "../errors.js";
+import { BuildFailure, KilnError, ProjectError } from "../errors.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
 import type { Manifest } from "../core/manifest.js";
 import type { Context } from "./context.js";
@@ -118,7 +118,9 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--exec <command>", "run this command in the guest, print its output, exit with its status")
     .option("--timeout <sec>", "with --exec: give up after this many seconds", (v) => Number(v))
-    .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number }) => {
+    .option("--gdb", "start the guest stopped with QEMU's gdb stub on a free loopback port and print the gdb command line")
+    .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number; gdb?: boolean }) => {
+      if (o.gdb && o.exec !== undefined) throw new ProjectError("--gdb and --exec do not go together", { symbol: "--gdb" }, "--gdb opens the guest console for a person with gdb attached; drop one of them");
       const ui = o.exec !== undefined ? ctx.stderrUi : ctx.ui;
       const { runExec, runInteractive } = await boot();
       const built = await buildCells(ctx, target ? [target] : [], o.arch, o.exec !== undefined);
@@ -130,6 +132,27 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
         toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m),
         ...(o.initrd ? { initrd: o.initrd } : {}), ...(o.rootfs ? { rootfs: o.rootfs } : {}), ...(o.append ? { append: o.append } : {}),
       };
+      if (o.gdb) {
+        const [lib, { freeLoopbackPort }, { quoteArgv }] = await Promise.all([import("../devel/index.js"), import("../effects/port.js"), import("../core/shell.js")]);
+        const p = await ctx.paths();
+        // the helpers come from the devel layer; a build whose warm tree is elsewhere still gets gdb
+        const d = await lib.ensureDevel(await ctx.project(), c.manifest.target, c.manifest, p, (m) => ui.info(m)).catch((e: unknown) => {
+          if (!(e instanceof lib.DevelNotInWarmTree)) throw e;
+          ui.warn(e.render());
+          return undefined;
+        });
+        const port = await freeLoopbackPort();
+        const { manifestEntry } = await import("../pipeline/outputs.js");
+        const vmlinux = lib.vmlinuxFor(c.manifest, d?.entry ?? manifestEntry(c.manifest, p));
+        const line = lib.gdbCommandLine({ arch: c.arch, vmlinux, ...(d ? { scriptsDir: join(d.dir, "build") } : {}), port, debugInfo: lib.hasDebugInfo(readFileSync(vmlinux)) });
+        if (line.note) ui.info(line.note);
+        const say = () => {
+          ui.step("gdb", `QEMU waits for gdb on 127.0.0.1:${port}; attach with (${line.gdbPackage}):`);
+          process.stdout.write(`gdb: ${quoteArgv(line.argv)}\n`);
+        };
+        process.exitCode = await runInteractive({ ...ro, gdbPort: port, onGdbReady: say });
+        return;
+      }
       if (o.exec !== undefined) {
         const r = await runExec({ ...ro, command: o.exec, consoleLog: join(c.state, "run-exec.log"), ...(o.timeout ? { timeoutSec: o.timeout } : {}) });
         if (ctx.globals.json) ctx.printJson(r);

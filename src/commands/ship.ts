@@ -105,8 +105,12 @@ async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promi
   if (!sideOk || !existsSync(join(dir, "manifest.json"))) kinds.push("artifact");
   const bundles = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(`-${b.arch}.kernel`) && f.startsWith(`linux-${b.release}-`)) : []);
   if (wantBundle && bundles().length === 0) kinds.push("bundle");
+  // the devel layer's artifact ships beside the run artifact, signed in the same SHA256SUMS
+  const wantDevel = project.targets[b.target]!.outputs.includes("devel");
+  const develArt = join(dir, (await import("../devel/index.js")).develArtifactName(artifactName(project), b.release, b.arch));
+  if (wantDevel && !existsSync(develArt)) kinds.push("devel");
   if (kinds.length) await writeOutputs(project, b.target, b.arch, b.manifest, kinds, { paths: p, ui });
-  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : [])] };
+  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : [])] };
 }
 
 
@@ -260,7 +264,8 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
     .option("--max-unpack-bytes <n>", "unpack budget: total file bytes (default 4 GiB)", intOption("--max-unpack-bytes", 1))
     .option("--max-unpack-entries <n>", "unpack budget: entries, implied folders counted (default 200000)", intOption("--max-unpack-entries", 1))
     .option("--max-unpack-file-bytes <n>", "unpack budget: one file's bytes (default 1 GiB)", intOption("--max-unpack-file-bytes", 1))
-    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number }) => {
+    .option("--devel <dir>", "also fetch the release's devel artifact (verified the same way) into <dir>: compile_commands.json and build/ for make -C <dir>/build M=...")
+    .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number; devel?: string }) => {
       await load();
       if (o.update && !o.lock) throw new ProjectError("--update moves a consumer pin and needs --lock <file>", {}, "kiln fetch <ref> --lock kernel.lock --update");
       const g = ctx.globals;
@@ -295,7 +300,16 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
         onWarning: (w) => ui.warn(w),
         onProgress: (pr) => ui.debug(`${pr.file}: ${fmtBytes(pr.received)}${pr.total ? ` of ${fmtBytes(pr.total)}` : ""}`),
       });
-      if (g.json) return ctx.printJson({ noop: res.noop, cached: res.cached, marker: res.marker, marker_file: markerPath(resolve(o.bootDir), res.marker.name) });
+      let devel: { dir: string; file: string; sha256: string; cached: boolean } | undefined;
+      if (o.devel) {
+        // the release as installed, verified again by its exact name, then its devel artifact
+        const [{ fetchVerifiedArtifact }, { fetchDevel }] = await Promise.all([import("../ship/fetch.js"), import("../devel/fetch.js")]);
+        const cacheDir = resolve(o.cacheDir ?? join(kilnPaths().downloads, "kernels"));
+        const v = await fetchVerifiedArtifact({ ref: `${res.marker.name}@${res.marker.release}`, arch, transport: remote.transport, cacheDir, stateDir: join(kilnPaths().home, "trust"), trustedKeys: keys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}), onWarning: (w) => ui.warn(w) });
+        devel = await fetchDevel({ transport: remote.transport, entry: v.entry, name: res.marker.name, trustedKeys: keys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}), cacheDir, dest: o.devel, onWarning: (w) => ui.warn(w) });
+        ui.step("devel", `${devel.file}: sha256 ${devel.sha256.slice(0, 16)}… matches the signed SHA256SUMS -> ${devel.dir}`);
+      }
+      if (g.json) return ctx.printJson({ noop: res.noop, cached: res.cached, marker: res.marker, marker_file: markerPath(resolve(o.bootDir), res.marker.name), ...(devel ? { devel } : {}) });
       if (res.noop) {
         ui.step("fetch", `${res.marker.release} is already installed (${markerPath(resolve(o.bootDir), res.marker.name)}); nothing to do`);
         return;

@@ -5,6 +5,7 @@
  *   bundle    linux-<release>-base-<arch>.kernel (SUBK), from vmlinux (x86_64) or the raw Image
  *   deb       kbuild's `make bindeb-pkg` in the warm tree, checked with dpkg-deb
  *   rpm       kbuild's `make binrpm-pkg` in the warm tree, checked with rpm -qip/-qlp
+ *   devel     <name>-devel-<release>-<arch>.tar.zst: the store entry's devel layer (src/devel)
  * Everything is made in a staging folder beside `out/<release>` and moved in with one rename,
  * so the folder is either the previous complete set or the new complete set.
  */
@@ -28,7 +29,7 @@ import { assertKernelRpm, rpmVersionOf } from "../ship/rpm.js";
 import { ProjectError, InfraError } from "../errors.js";
 import { fmtBytes } from "../ui/log.js";
 
-export type OutputKind = "artifact" | "bundle" | "deb" | "rpm";
+export type OutputKind = "artifact" | "bundle" | "deb" | "rpm" | "devel";
 
 export interface OutputOptions {
   paths: Paths;
@@ -127,6 +128,20 @@ export async function writeOutputs(
       })) {
         made[/^kernel-\d/.test(basename(f)) ? "rpm" : basename(f).replace(/-\d.*$/, "")] = f;
         o.ui.step("rpm", basename(f));
+      }
+    }
+    if (kinds.includes("devel")) {
+      const lib = await import("../devel/index.js");
+      const have = await lib.ensureDevel(project, targetName, manifest, o.paths, (m) => o.ui.info(m)).catch((e: unknown) => {
+        if (!(e instanceof lib.DevelNotInWarmTree)) throw e;
+        o.ui.warn(e.render());
+        return undefined;
+      });
+      if (have) {
+        const a = await lib.writeDevelArtifact({ entry: have.entry, name: artifactName(project), release, arch, timestamp, outDir: stage });
+        made.devel = a.path;
+        made["devel-sha256"] = a.sha256Path;
+        o.ui.step("devel", `${basename(a.path)} (${fmtBytes(a.size)}, sha256 ${a.sha256.slice(0, 16)}…)`);
       }
     }
     // one rename: the old set is set aside, the new set moved in, the old set removed

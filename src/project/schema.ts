@@ -118,7 +118,7 @@ export const RESERVED_MAKE_VARS = [
   "LOCALVERSION",
 ] as const;
 
-export const OUTPUTS = ["install", "artifact", "bundle", "deb", "rpm"] as const;
+export const OUTPUTS = ["install", "artifact", "bundle", "deb", "rpm", "devel"] as const;
 
 export const TargetSchema = z.strictObject({
   source: z.string().min(1),
