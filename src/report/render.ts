@@ -13,6 +13,7 @@ import { PATCH_STATUS_TEXT, PATCH_STATUSES, type BumpView } from "./bump.js";
 import { SECTIONS, type BootRecord, type ReportData, type SectionId } from "./model.js";
 import { binCounts, verbCounts } from "./timeline.js";
 import { cumulative, esc, gantt, stacked, type GanttRow } from "./svg.js";
+import { fmtBytes } from "../ui/log.js";
 
 const TITLES: Record<SectionId, string> = {
   summary: "Build",
@@ -32,17 +33,6 @@ export function fmtMs(ms: number): string {
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return `${m} min ${String(Math.round(s - m * 60)).padStart(2, "0")} s`;
-}
-
-export function fmtSize(n: number): string {
-  const u = ["B", "KiB", "MiB", "GiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i ? 1 : 0)} ${u[i]}`;
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], cls = ""): string {
@@ -211,7 +201,7 @@ function sizes(d: ReportData): string {
   const s = d.sizes;
   const parts: string[] = [];
   const files = [s.image, s.vmlinux, s.systemMap].filter((x): x is NonNullable<typeof x> => !!x);
-  if (files.length) parts.push(table(["file", "size", "bytes"], files.map((f) => [`<code>${esc(f.name)}</code>`, esc(fmtSize(f.bytes)), esc(f.bytes.toLocaleString("en-US"))]), "narrow"));
+  if (files.length) parts.push(table(["file", "size", "bytes"], files.map((f) => [`<code>${esc(f.name)}</code>`, esc(fmtBytes(f.bytes)), esc(f.bytes.toLocaleString("en-US"))]), "narrow"));
   if (s.vmlinux?.sections.length) {
     const top = s.vmlinux.sections.slice(0, 10);
     const [unit, div] = (top[0]?.bytes ?? 0) >= 2 * 1024 * 1024 ? ["MiB", 1024 * 1024] : ["KiB", 1024];
@@ -219,7 +209,7 @@ function sizes(d: ReportData): string {
       `<h3>vmlinux by section</h3><figure>` +
         stacked(
           "chart-sections",
-          top.map((x) => ({ label: x.name, segments: [x.bytes / div], note: fmtSize(x.bytes) })),
+          top.map((x) => ({ label: x.name, segments: [x.bytes / div], note: fmtBytes(x.bytes) })),
           { unit: ` ${unit}`, legend: ["bytes in the section"], format: (v) => `${Number(v.toFixed(2))}` },
         ) +
         `<figcaption>${esc(`the ${top.length} largest loaded sections of vmlinux (debug sections left out)`)}</figcaption></figure>`,
@@ -227,7 +217,7 @@ function sizes(d: ReportData): string {
   }
   if (s.modules.length) {
     const total = s.modules.reduce((a, m) => a + m.bytes, 0);
-    parts.push(`<h3>${esc(`Modules: ${s.modules.length}, ${fmtSize(total)} in all`)}</h3>` + table(["module", "size"], s.modules.slice(0, 25).map((m) => [`<code>${esc(m.name)}</code>`, esc(fmtSize(m.bytes))]), "narrow"));
+    parts.push(`<h3>${esc(`Modules: ${s.modules.length}, ${fmtBytes(total)} in all`)}</h3>` + table(["module", "size"], s.modules.slice(0, 25).map((m) => [`<code>${esc(m.name)}</code>`, esc(fmtBytes(m.bytes))]), "narrow"));
   } else parts.push(none("no loadable modules: the kernel has everything built in"));
   for (const n of s.notes) parts.push(none(n));
   return section("sizes", parts.join(""));
