@@ -110,7 +110,16 @@ async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promi
   const develArt = join(dir, (await import("../devel/index.js")).develArtifactName(artifactName(project), b.release, b.arch));
   if (wantDevel && !existsSync(develArt)) kinds.push("devel");
   if (kinds.length) await writeOutputs(project, b.target, b.arch, b.manifest, kinds, { paths: p, ui });
-  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : [])] };
+  // Debian and RPM packages ship with the rest, covered by the same signed SHA256SUMS. They are
+  // made only in the warm tree that compiled the build, so publish takes what out/<release> holds.
+  const packages: string[] = [];
+  for (const [kind, ext] of [["deb", ".deb"], ["rpm", ".rpm"]] as const) {
+    if (!project.targets[b.target]!.outputs.includes(kind)) continue;
+    const found = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(ext)).sort() : [];
+    if (!found.length) ui.warn(`no ${ext} packages for ${b.release} in ${dir}: they are made in the warm tree that compiled it (kiln build --tree); publishing without them`);
+    packages.push(...found.map((f) => join(dir, f)));
+  }
+  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : []), ...packages] };
 }
 
 

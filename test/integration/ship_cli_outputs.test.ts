@@ -15,6 +15,7 @@ import { exampleKernel } from "../support/store.js";
 import { inspectDeb, checkKernelImageDeb, assertKernelDeb } from "../../src/ship/deb.js";
 import { inspectBundleFile } from "../../src/ship/bundle_file.js";
 import { GateFailure } from "../../src/errors.js";
+import { keygen } from "../../src/ship/minisign.js";
 import type { Manifest } from "../../src/core/manifest.js";
 import { listAll } from "./ship_cli_support.js";
 import { haveCommand, needs, needSource } from "../support/needs.js";
@@ -61,6 +62,20 @@ test(
       assert.ok(readFileSync(join(k.buildDir, "vmlinux")).equals(readFileSync(join(k.storeEntry, "vmlinux"))), "bindeb-pkg relinked vmlinux");
       // no packaging leftovers beside the build folder, no staging folders beside out/<release>
       assert.deepEqual(listAll(join(proj, "out")).filter((f) => f.startsWith(".")), []);
+      // publish: the packages go out with the artifact, covered by the signed SHA256SUMS
+      keygen({ publicPath: join(base, "pub.key"), secretPath: join(base, "sign.key") });
+      writeFileSync(toml, `${readFileSync(toml, "utf8")}\n[remote.pkgs]\nurl = ${JSON.stringify(join(base, "mirror"))}\n\n[ship]\npublish = ["pkgs"]\nsigning_key = ${JSON.stringify(join(base, "sign.key"))}\n`);
+      const pub = await kiln(["-C", proj, "publish", "--arch", "x86_64"]);
+      assert.equal(pub.code, 0, pub.stderr);
+      const relDir = join(base, "mirror", "microvm", rel);
+      const sums = readFileSync(join(relDir, "SHA256SUMS"), "utf8");
+      const debs = files.filter((f) => f.endsWith(".deb"));
+      assert.ok(debs.length >= 1);
+      for (const d of debs) {
+        assert.ok(readFileSync(join(relDir, d)).equals(readFileSync(join(out, d))), `${d} published as made`);
+        assert.match(sums, new RegExp(`^${execFileSync("sha256sum", [join(out, d)], { encoding: "utf8" }).split(" ")[0]}  ${d.replace(/[.+]/g, "\\$&")}$`, "m"));
+      }
+      execFileSync("minisign", ["-Vm", join(relDir, "SHA256SUMS"), "-p", join(base, "pub.key")], { stdio: "ignore" });
       // again: reused, the outputs are made again with the same artifact bytes
       const first = readFileSync(join(out, art));
       const again = await kiln(["-C", proj, "build", "--arch", "x86_64", "--tree"]);
