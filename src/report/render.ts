@@ -298,7 +298,9 @@ function bump(b: BumpView | undefined): string {
     ? cells
         .map((a) => {
           const list = b.new_symbols.filter((s) => cellOf(s) === a);
-          return `<h3>${esc(`New symbols on ${a}: ${list.length}`)}</h3>` + table(["symbol", "type", "value", "menu", "prompt"], list.map((s) => [`<code>CONFIG_${esc(s.symbol)}</code>`, esc(s.type ?? ""), esc(s.value ?? ""), esc(s.menu ?? ""), esc(s.prompt ?? "")]));
+          // a column no symbol fills (a bump's report holds no type or prompt) is left out
+          const cols = (["type", "value", "menu", "prompt"] as const).filter((k) => list.some((s) => s[k] !== undefined));
+          return `<h3>${esc(`New symbols on ${a}: ${list.length}`)}</h3>` + table(["symbol", ...cols], list.map((s) => [`<code>CONFIG_${esc(s.symbol)}</code>`, ...cols.map((k) => esc(s[k] ?? ""))]));
         })
         .join("")
     : none("the new tree adds no symbols these configs see");
@@ -362,10 +364,12 @@ interface Shell {
   byline: string;
   footer: string;
   bodies: Partial<Record<SectionId, string>>;
+  /** The sections' order (default SECTIONS). */
+  order?: readonly SectionId[];
 }
 
 function page(p: Shell): string {
-  const present = SECTIONS.filter((s) => (p.bodies[s] ?? "") !== "");
+  const present = (p.order ?? SECTIONS).filter((s) => (p.bodies[s] ?? "") !== "");
   return [
     "<!doctype html>",
     `<html lang="en"><head><meta charset="utf-8">`,
@@ -421,7 +425,7 @@ export interface BumpPage {
 
 /**
  * The page of a version bump, which has no build manifest (`kiln bump` writes it as
- * bump-report/report.html): the bump section and the cells' config diffs, in the same page
+ * bump-report/report.html): the bump section, then the cells' config diffs, in the same page
  * shell, styles and self-check as a build's page. Pure.
  */
 export function renderBumpReport(d: BumpPage): string {
@@ -432,5 +436,6 @@ export function renderBumpReport(d: BumpPage): string {
     byline: `${b.patches.length} patch(es), ${b.new_symbols.length} new symbol(s)${b.passed === undefined ? "" : b.passed ? " · every gate passed" : " · gates failed"}${b.applied ? " · applied" : ""} · made ${d.generatedAt}`,
     footer: `kiln ${d.kilnVersion} · from ${d.from}`,
     bodies: { bump: bump(b), diff: diff(d.diffs) },
+    order: ["bump", "diff"],
   });
 }

@@ -120,7 +120,7 @@ test("bump 6.1 -> 6.12: each patch classified, rejects saved, the upstream one f
   assert.match(md, /## x86_64\/base/);
   // the report page of the bump (the same render as kiln report): its bump and config diff sections
   const html = readFileSync(join(DIR, "bump-report", "report.html"), "utf8");
-  assert.match(html, /<body data-kiln-sections="diff bump">/);
+  assert.match(html, /<body data-kiln-sections="bump diff">/);
   for (const p of made) assert.ok(html.includes(`<code>${p.name}</code>`), p.name);
   assert.ok(!existsSync(join(DIR, "config", "pending")), "pending files only with --apply");
 });

@@ -96,16 +96,18 @@ test("readBumpFile: a bump's report.json and a view both read; a wrong field is 
   assert.throws(() => readBumpFile("{", { file: "x.json" }), /not JSON/);
 });
 
-test("the page of a bump (no build manifest): the bump and diff sections only, escaped", () => {
+test("the page of a bump (no build manifest): the bump section, then the config diffs, escaped", () => {
   const r = report();
   const v = bumpView(r);
   v.patches[3]!.name = `<b>0004</b>`;
   const html = renderBumpReport({ bump: v, diffs: bumpDiffs(r), from: "/p/bump-report/report.json", generatedAt: "2026-12-02T02:00:00.000Z", kilnVersion: "0.1.0" });
-  assert.match(html, /<body data-kiln-sections="diff bump">/);
+  assert.match(html, /<body data-kiln-sections="bump diff">/);
   assert.match(html, /<title>kiln bump linux: 6\.1\.192 \(linux-source-6\.1 6\.1\.192-3\) → 6\.12\.117 \(linux-source-6\.12 6\.12\.117-1~deb12u1\)<\/title>/);
   assert.ok(html.includes("↑ already upstream (reverse-applies)") && html.includes("✗ conflicts") && html.includes("~ applies only with an offset") && html.includes("✓ applies clean"));
   assert.ok(html.includes("&lt;b&gt;0004&lt;/b&gt;") && !html.includes("<b>0004"));
   assert.ok(html.includes(`New symbols on x86_64: ${v.new_symbols.length}`));
+  // the report has no type or prompt for a new symbol: those columns are left out
+  assert.ok(html.includes("<th>symbol</th><th>value</th><th>menu</th></tr>") && !html.includes("<th>prompt</th>"));
   assert.ok(html.includes("Gates on the new tree: gates failed"));
   assert.ok(html.includes("<td>(every arch)</td>"));
   const c = r.cells[0]!;
