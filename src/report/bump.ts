@@ -85,7 +85,7 @@ function firstIssue(e: z.ZodError): string {
 
 function checkView(raw: unknown, where: { file?: string }): BumpView {
   const r = BumpViewSchema.safeParse(raw);
-  if (!r.success) throw new KilnError(`not a kiln bump view: ${firstIssue(r.error)}`, where, 'the report reads the "kiln.bump-view/v1" shape described in docs/report.md');
+  if (!r.success) throw new KilnError(`not a kiln bump view: ${firstIssue(r.error)}`, where, 'pass the report.json kiln bump wrote (bump-report/report.json), or a file of the "kiln.bump-view/v1" shape described in docs/report.md');
   return r.data;
 }
 
