@@ -10,7 +10,7 @@
  *      up to the identity, in a warm tree of its own: `<target>@bump-<arch>`), audited, its
  *      invariants checked, and its final config diffed against the current one by menu
  *      (src/config/diff.ts).
- * One report (report.md, report.json, rejects/, refreshed/) is staged and renamed into place.
+ * One report (report.md, report.json, report.html, rejects/, refreshed/) is staged and renamed into place.
  * kiln.toml's pin, kiln.lock, the series and the pending layer change only with `apply`, and only
  * when every gate passed, or with `force` (the report lists what was overridden).
  */
@@ -38,6 +38,9 @@ import { loadKconfig } from "../kconfig/index.js";
 import { classifySeries, type PatchVerdict } from "./classify.js";
 import { newPinFor, rewritePinTable, type PinRequest } from "./pin.js";
 import { renderMarkdown } from "./report.js";
+import { bumpDiffs, bumpView } from "./view.js";
+import { renderBumpReport } from "../report/render.js";
+import { KILN_VERSION } from "../version.js";
 import type { Ui } from "../ui/log.js";
 
 export interface BumpOptions {
@@ -110,6 +113,11 @@ export interface BumpCellReport {
 
 export interface Gate {
   name: string;
+  /** What the gate checks: a target's patches, or a cell's audit or invariants. */
+  kind: "patches" | "audit" | "invariants";
+  target: string;
+  /** Per-cell gates; a patches gate holds for every arch of its target. */
+  arch?: string;
   ok: boolean;
   problems: string[];
 }
@@ -164,7 +172,7 @@ export function patchGate(target: string, vs: readonly PatchVerdict[], o: Pick<B
     else if (v.class === "offset" && !o.refresh) problems.push(`${target}: ${v.name} applies only at an offset or with fuzz (pass --refresh)`);
     else if (v.class === "upstream" && !o.dropUpstream) problems.push(`${target}: ${v.name} is already upstream (pass --drop-upstream)`);
   }
-  return { name: `patches ${target}`, ok: problems.length === 0, problems };
+  return { name: `patches ${target}`, kind: "patches", target, ok: problems.length === 0, problems };
 }
 
 export async function bump(project: Project, o: BumpOptions): Promise<BumpReport> {
@@ -322,8 +330,8 @@ export async function bump(project: Project, o: BumpOptions): Promise<BumpReport
         },
       });
       const bad = findings.filter((f) => !f.allowed);
-      gates.push({ name: `audit ${c.arch}/${c.target}`, ok: bad.length === 0, problems: bad.map((f) => `${c.arch}/${c.target}: ${f.kind}${f.symbol ? ` ${f.symbol}` : ""} at ${f.file}:${f.line}: ${f.why}`) });
-      gates.push({ name: `invariants ${c.arch}/${c.target}`, ok: invariants.length === 0, problems: invariants.map((v) => `${c.arch}/${c.target}: ${v.message}`) });
+      gates.push({ name: `audit ${c.arch}/${c.target}`, kind: "audit", target: c.target, arch: c.arch, ok: bad.length === 0, problems: bad.map((f) => `${c.arch}/${c.target}: ${f.kind}${f.symbol ? ` ${f.symbol}` : ""} at ${f.file}:${f.line}: ${f.why}`) });
+      gates.push({ name: `invariants ${c.arch}/${c.target}`, kind: "invariants", target: c.target, arch: c.arch, ok: invariants.length === 0, problems: invariants.map((v) => `${c.arch}/${c.target}: ${v.message}`) });
       ui.step("bump", `${c.arch}/${c.target}: ${r.manifest.uts_release}: ${symbols.length} new symbol(s), ${bad.length} audit finding(s), ${invariants.length} violation(s), config diff -${d.removed.length} ~${d.changed.length} +${d.added.length}`);
     }
 
@@ -373,6 +381,8 @@ export async function bump(project: Project, o: BumpOptions): Promise<BumpReport
 
     writeFileAtomic(join(staging, "report.json"), JSON.stringify(report, null, 2) + "\n");
     writeFileAtomic(join(staging, "report.md"), renderMarkdown(report, formatGrouped));
+    // the same page kiln report renders, for a bump (no build manifest): src/bump/view.ts maps the report
+    writeFileAtomic(join(staging, "report.html"), renderBumpReport({ bump: bumpView(report), diffs: bumpDiffs(report), from: join(out, "report.json"), generatedAt: new Date().toISOString(), kilnVersion: KILN_VERSION }));
     rmSync(out, { recursive: true, force: true });
     renameSync(staging, out);
     ui.step("bump", `report: ${relative(process.cwd(), join(out, "report.md")) || join(out, "report.md")}`);

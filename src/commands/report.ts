@@ -24,7 +24,7 @@ export function registerReportCommand(prog: Command, ctx: Context): void {
     .option("--arch <arch>", "the cell's arch (default: the target's first); the other arches' boots join the page")
     .option("--manifest <file>", "read this manifest instead of the cell's latest (repeat it: later ones add their boot records)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--diff <config>", "show the config diff from this config (a .config file, release:<release>, or <target>[/<arch>]) to the build's")
-    .option("--bump <file>", "add a version bump section from a bump view (JSON, docs/report.md)")
+    .option("--bump <file>", "add a version bump section: the report.json kiln bump wrote (bump-report/report.json), or a bump view (docs/report.md)")
     .option("--out <file>", "where to write the page", "report.html")
     .action(async (target: string | undefined, o: ReportOpts) => {
       const [{ gatherReport }, { renderReport }, { writeFileAtomic }, { KILN_VERSION }, { readManifest }] = await Promise.all([
@@ -70,8 +70,8 @@ export function registerReportCommand(prog: Command, ctx: Context): void {
       }
       let bump;
       if (o.bump) {
-        if (!existsSync(o.bump)) throw new ProjectError(`no bump report at ${o.bump}`, { file: o.bump }, "pass the JSON file of a bump (docs/report.md: the bump view)");
-        bump = (await import("../report/bump.js")).parseBumpView(readFileSync(o.bump, "utf8"), { file: o.bump });
+        if (!existsSync(o.bump)) throw new ProjectError(`no bump report at ${o.bump}`, { file: o.bump }, "pass the report.json of a bump (kiln bump writes bump-report/report.json) or a bump view (docs/report.md)");
+        bump = (await import("../report/bump.js")).readBumpFile(readFileSync(o.bump, "utf8"), { file: o.bump });
       }
       const data = gatherReport({ manifestFile, siblings, kilnVersion: KILN_VERSION, ...(configDiff ? { configDiff } : {}), ...(bump ? { bump } : {}) });
       const html = renderReport(data);

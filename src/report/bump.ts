@@ -1,11 +1,13 @@
 /**
  * What the report needs to know about a version bump (issue 14, `kiln bump`): a small typed view,
- * not the bump report itself. The bump command writes its own report.json; whoever joins the two
- * maps that report onto this view (or writes it in this shape). docs/report.md documents the
- * fields; `kiln report --bump <file>` reads a JSON file of this shape, checked by BumpViewSchema.
+ * not the bump report itself. The bump command writes its own report.json; src/bump/view.ts maps
+ * that report onto this view (docs/adr/0049). docs/report.md documents the fields;
+ * `kiln report --bump <file>` reads either a bump's report.json or a JSON file of this shape
+ * (readBumpFile), each checked by its schema.
  */
 import { z } from "zod";
 import { KilnError } from "../errors.js";
+import { BumpReportSchema, bumpView } from "../bump/view.js";
 
 /** How one patch of the series fared on the new tree. */
 export const PATCH_STATUSES = ["clean", "offset", "fuzz", "conflict", "upstream", "blocked"] as const;
@@ -29,6 +31,8 @@ export const BumpViewSchema = z.object({
   to: z.object({ version: z.string(), tree: z.string().optional() }),
   patches: z.array(
     z.object({
+      /** The target whose series holds it, when the bump moved more than one target. */
+      target: z.string().optional(),
       name: z.string(),
       status: z.enum(PATCH_STATUSES),
       /** e.g. "hunk 2 at offset 14 lines", "2 of 3 hunks rejected: saved as 0003.rej". */
@@ -43,6 +47,8 @@ export const BumpViewSchema = z.object({
   new_symbols: z.array(
     z.object({
       arch: z.string(),
+      /** When the bump moved more than one target (each cell lists its own). */
+      target: z.string().optional(),
       symbol: z.string(),
       type: z.string().optional(),
       value: z.string().optional().describe("the value the new tree's defaults give it"),
@@ -50,10 +56,12 @@ export const BumpViewSchema = z.object({
       prompt: z.string().optional(),
     }),
   ),
-  /** Gates run per cell on the new tree (configure, audit, invariants, build, boot). */
+  /** Gates run per target (patches) or per cell (audit, invariants) on the new tree; no arch: every arch of the target. */
   gates: z
-    .array(z.object({ target: z.string(), arch: z.string(), gate: z.string(), ok: z.boolean(), detail: z.string().optional() }))
+    .array(z.object({ target: z.string(), arch: z.string().optional(), gate: z.string(), ok: z.boolean(), detail: z.string().optional() }))
     .optional(),
+  /** Whether every gate passed. */
+  passed: z.boolean().optional(),
   /** Whether the lock and series were changed (--apply), and what --force overrode. */
   applied: z.boolean().optional(),
   forced: z.array(z.string()).optional(),
@@ -61,23 +69,42 @@ export const BumpViewSchema = z.object({
 
 export type BumpView = z.infer<typeof BumpViewSchema>;
 
+function parseJson(text: string, where: { file?: string }): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new KilnError(`the bump report is not JSON: ${(e as Error).message}`, where, "pass the report.json a bump wrote (bump-report/report.json) or a bump view (docs/report.md)");
+  }
+}
+
+function firstIssue(e: z.ZodError): string {
+  const iss = e.issues[0]!;
+  const path = iss.path.map(String).join(".") || "(top level)";
+  return `${path}: ${iss.message}${e.issues.length > 1 ? ` (and ${e.issues.length - 1} more issue(s))` : ""}`;
+}
+
+function checkView(raw: unknown, where: { file?: string }): BumpView {
+  const r = BumpViewSchema.safeParse(raw);
+  if (!r.success) throw new KilnError(`not a kiln bump view: ${firstIssue(r.error)}`, where, 'pass the report.json kiln bump wrote (bump-report/report.json), or a file of the "kiln.bump-view/v1" shape described in docs/report.md');
+  return r.data;
+}
+
 /** A bump view read from text: parsed and checked, with the first problem named. Pure. */
 export function parseBumpView(text: string, where: { file?: string }): BumpView {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new KilnError(`the bump report is not JSON: ${(e as Error).message}`, where, "pass the JSON file a bump wrote (docs/report.md: the bump view)");
+  return checkView(parseJson(text, where), where);
+}
+
+/**
+ * What `kiln report --bump <file>` reads: a bump view (it has `"schema": "kiln.bump-view/v1"`), or
+ * the report.json `kiln bump` wrote (no `schema`, `"version": 1`), checked and mapped onto the view
+ * (src/bump/view.ts). Pure.
+ */
+export function readBumpFile(text: string, where: { file?: string }): BumpView {
+  const raw = parseJson(text, where);
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && !("schema" in raw) && "version" in raw) {
+    const r = BumpReportSchema.safeParse(raw);
+    if (!r.success) throw new KilnError(`not a kiln bump report: ${firstIssue(r.error)}`, where, "pass the report.json that kiln bump wrote (run the bump again if it is from another kiln), or a bump view (docs/report.md)");
+    return checkView(bumpView(r.data), where);
   }
-  const r = BumpViewSchema.safeParse(raw);
-  if (!r.success) {
-    const iss = r.error.issues[0]!;
-    const path = iss.path.map(String).join(".") || "(top level)";
-    throw new KilnError(
-      `not a kiln bump view: ${path}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue(s))` : ""}`,
-      where,
-      'the report reads the "kiln.bump-view/v1" shape described in docs/report.md',
-    );
-  }
-  return r.data;
+  return checkView(raw, where);
 }

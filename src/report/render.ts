@@ -10,7 +10,7 @@
 import type { Manifest } from "../core/manifest.js";
 import { formatEntry } from "../config/diff.js";
 import { PATCH_STATUS_TEXT, PATCH_STATUSES, type BumpView } from "./bump.js";
-import { SECTIONS, type BootRecord, type ReportData, type SectionId } from "./model.js";
+import { SECTIONS, type BootRecord, type ConfigDiffView, type ReportData, type SectionId } from "./model.js";
 import { binCounts, verbCounts } from "./timeline.js";
 import { cumulative, esc, gantt, stacked, type GanttRow } from "./svg.js";
 import { fmtBytes } from "../ui/log.js";
@@ -185,16 +185,22 @@ function audit(d: ReportData): string {
   return section("audit", clean ? none(`every requested symbol has the value its layer asked for, and every invariant holds`) : parts.join(""), esc(lead));
 }
 
-function diff(d: ReportData): string {
-  const v = d.configDiff;
-  if (!v) return "";
+const diffLead = (v: ConfigDiffView) => `${v.from} → ${v.to}: ${v.counts.removed} removed, ${v.counts.changed} changed, ${v.counts.added} added (menus: ${v.menus})`;
+
+function diffBody(v: ConfigDiffView, level: 3 | 4): string {
   const word = { removed: "− removed", changed: "~ changed", added: "+ added" } as const;
-  const body = v.groups.length
+  return v.groups.length
     ? v.groups
-        .map((g) => `<h3>${esc(g.menu.length ? g.menu.join(" › ") : "(top level)")}</h3>` + table(["", "symbol", "from", "to", "diffconfig"], g.entries.map((e) => [`<span class="dk ${e.kind}">${esc(word[e.kind])}</span>`, `<code>${esc(e.symbol)}</code>`, esc(e.old ?? ""), esc(e.new ?? ""), `<code>${esc(formatEntry(e))}</code>`]), "diff"))
+        .map((g) => `<h${level}>${esc(g.menu.length ? g.menu.join(" › ") : "(top level)")}</h${level}>` + table(["", "symbol", "from", "to", "diffconfig"], g.entries.map((e) => [`<span class="dk ${e.kind}">${esc(word[e.kind])}</span>`, `<code>${esc(e.symbol)}</code>`, esc(e.old ?? ""), esc(e.new ?? ""), `<code>${esc(formatEntry(e))}</code>`]), "diff"))
         .join("")
     : none("the two configs are the same");
-  return section("diff", body, esc(`${v.from} → ${v.to}: ${v.counts.removed} removed, ${v.counts.changed} changed, ${v.counts.added} added (menus: ${v.menus})`));
+}
+
+/** One config diff, or several (a bump's cells), each under its own heading. */
+function diff(vs: readonly ConfigDiffView[]): string {
+  if (!vs.length) return "";
+  if (vs.length === 1) return section("diff", diffBody(vs[0]!, 3), esc(diffLead(vs[0]!)));
+  return section("diff", vs.map((v) => `<h3>${esc(diffLead(v))}</h3>${diffBody(v, 4)}`).join(""), esc(`${vs.length} configs`));
 }
 
 function sizes(d: ReportData): string {
@@ -268,24 +274,28 @@ function bump(b: BumpView | undefined): string {
         segmentText: (k, n) => `${n} ${PATCH_STATUSES[k]}`,
       })
     : "";
+  const byTarget = b.patches.some((p) => p.target);
   const patches = b.patches.length
     ? table(
-        ["patch", "status", "detail", "upstream (header)", "reproduce"],
-        b.patches.map((p) => [`<code>${esc(p.name)}</code>`, `<span class="ps ${esc(p.status)}">${esc(`${STATUS_MARK[p.status]} ${PATCH_STATUS_TEXT[p.status]}`)}</span>`, esc(p.detail ?? ""), esc(p.upstream ?? ""), p.reproduce ? `<code>${esc(p.reproduce)}</code>` : ""]),
+        [...(byTarget ? ["target"] : []), "patch", "status", "detail", "upstream (header)", "reproduce"],
+        b.patches.map((p) => [...(byTarget ? [esc(p.target ?? "")] : []), `<code>${esc(p.name)}</code>`, `<span class="ps ${esc(p.status)}">${esc(`${STATUS_MARK[p.status]} ${PATCH_STATUS_TEXT[p.status]}`)}</span>`, esc(p.detail ?? ""), esc(p.upstream ?? ""), p.reproduce ? `<code>${esc(p.reproduce)}</code>` : ""]),
         "bump",
       )
     : none("the series is empty");
-  const arches = [...new Set(b.new_symbols.map((s) => s.arch))];
+  const cellOf = (s: BumpView["new_symbols"][number]) => (s.target ? `${s.arch}/${s.target}` : s.arch);
+  const cells = [...new Set(b.new_symbols.map(cellOf))];
   const syms = b.new_symbols.length
-    ? arches
+    ? cells
         .map((a) => {
-          const list = b.new_symbols.filter((s) => s.arch === a);
-          return `<h3>${esc(`New symbols on ${a}: ${list.length}`)}</h3>` + table(["symbol", "type", "value", "menu", "prompt"], list.map((s) => [`<code>CONFIG_${esc(s.symbol)}</code>`, esc(s.type ?? ""), esc(s.value ?? ""), esc(s.menu ?? ""), esc(s.prompt ?? "")]));
+          const list = b.new_symbols.filter((s) => cellOf(s) === a);
+          // a column no symbol fills (a bump's report holds no type or prompt) is left out
+          const cols = (["type", "value", "menu", "prompt"] as const).filter((k) => list.some((s) => s[k] !== undefined));
+          return `<h3>${esc(`New symbols on ${a}: ${list.length}`)}</h3>` + table(["symbol", ...cols], list.map((s) => [`<code>CONFIG_${esc(s.symbol)}</code>`, ...cols.map((k) => esc(s[k] ?? ""))]));
         })
         .join("")
     : none("the new tree adds no symbols these configs see");
   const gates = b.gates?.length
-    ? `<h3>Gates on the new tree</h3>` + table(["target", "arch", "gate", "result", "detail"], b.gates.map((g) => [esc(g.target), esc(g.arch), esc(g.gate), esc(g.ok ? "✓ passed" : "✗ failed"), esc(g.detail ?? "")]))
+    ? `<h3>${esc(`Gates on the new tree${b.passed === undefined ? "" : b.passed ? ": every gate passed" : ": gates failed"}`)}</h3>` + table(["target", "arch", "gate", "result", "detail"], b.gates.map((g) => [esc(g.target), esc(g.arch ?? "(every arch)"), esc(g.gate), esc(g.ok ? "✓ passed" : "✗ failed"), esc(g.detail ?? "")]))
     : "";
   const applied = b.applied === undefined ? "" : none(b.applied ? `applied: kiln.lock and the series were updated${b.forced?.length ? `; forced past: ${b.forced.join(", ")}` : ""}` : "not applied: kiln.lock and the series are unchanged");
   return section("bump", (chart ? `<figure>${chart}</figure>` : "") + patches + syms + gates + applied, esc(`${b.source}: ${b.from.version} → ${b.to.version}`));
@@ -337,39 +347,85 @@ const ERROR_RECORDER = `(function(){var all=window.kilnErrors=[];var l=function(
 /** Measures what rendered: sections with a height, charts with drawn content. */
 const RENDER_CHECK = `(function(){var ok=[];document.querySelectorAll("section[data-section]").forEach(function(s){var r=s.getBoundingClientRect();var charts=s.querySelectorAll("svg.chart");var drawn=true;charts.forEach(function(c){var b=c.getBBox();if(!(b.width>0&&b.height>0))drawn=false;});if(r.height>20&&r.width>100&&drawn)ok.push(s.getAttribute("data-section"));});document.body.setAttribute("data-kiln-rendered",ok.join(" "));document.body.setAttribute("data-kiln-charts",String(document.querySelectorAll("svg.chart").length));var all=window.kilnErrors||[],e=document.getElementById("kiln-page-errors");all.forEach(function(m){var li=document.createElement("li");li.textContent=m;e.appendChild(li);});window.kilnShown=true;document.documentElement.setAttribute("data-kiln-errors",String(all.length));})();`;
 
-/** The whole page. Pure. */
-export function renderReport(d: ReportData): string {
-  const m = d.build;
-  const bodies: Record<SectionId, string> = {
-    summary: summary(d),
-    steps: steps(d),
-    compile: compile(d),
-    warnings: warnings(d),
-    audit: audit(d),
-    diff: diff(d),
-    sizes: sizes(d),
-    boot: boot(d),
-    bump: bump(d.bump),
-  };
-  const present = SECTIONS.filter((s) => bodies[s] !== "");
-  const title = `kiln report: ${m.uts_release ?? `${m.target}/${m.arch}`}`;
+interface Shell {
+  title: string;
+  kilnVersion: string;
+  /** The line under the title. */
+  byline: string;
+  footer: string;
+  bodies: Partial<Record<SectionId, string>>;
+  /** The sections' order (default SECTIONS). */
+  order?: readonly SectionId[];
+}
+
+function page(p: Shell): string {
+  const present = (p.order ?? SECTIONS).filter((s) => (p.bodies[s] ?? "") !== "");
   return [
     "<!doctype html>",
     `<html lang="en"><head><meta charset="utf-8">`,
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
-    `<meta name="generator" content="${esc(`kiln ${d.kilnVersion}`)}">`,
-    `<title>${esc(title)}</title>`,
+    `<meta name="generator" content="${esc(`kiln ${p.kilnVersion}`)}">`,
+    `<title>${esc(p.title)}</title>`,
     `<script>${ERROR_RECORDER}</script>`,
     `<style>${CSS}</style></head>`,
     `<body data-kiln-sections="${present.join(" ")}">`,
     `<ol id="kiln-page-errors"></ol>`,
-    `<header><h1>${esc(title)}</h1><p>${esc(`${m.project.name} · target ${m.target} · ${m.arch} · ${m.status}${m.reuse ? ` (${m.reuse.status})` : ""} · made ${d.generatedAt}`)}</p></header>`,
+    `<header><h1>${esc(p.title)}</h1><p>${esc(p.byline)}</p></header>`,
     `<nav>${present.map((s) => `<a href="#${s}">${esc(TITLES[s])}</a>`).join("")}</nav>`,
-    `<main>${present.map((s) => bodies[s]).join("\n")}</main>`,
-    `<footer>${esc(`kiln ${d.kilnVersion} · from ${d.manifestFile}`)}</footer>`,
+    `<main>${present.map((s) => p.bodies[s]).join("\n")}</main>`,
+    `<footer>${esc(p.footer)}</footer>`,
     `<script>${RENDER_CHECK}</script>`,
     `</body></html>`,
     "",
   ].join("\n");
+}
+
+/** The whole page. Pure. */
+export function renderReport(d: ReportData): string {
+  const m = d.build;
+  return page({
+    title: `kiln report: ${m.uts_release ?? `${m.target}/${m.arch}`}`,
+    kilnVersion: d.kilnVersion,
+    byline: `${m.project.name} · target ${m.target} · ${m.arch} · ${m.status}${m.reuse ? ` (${m.reuse.status})` : ""} · made ${d.generatedAt}`,
+    footer: `kiln ${d.kilnVersion} · from ${d.manifestFile}`,
+    bodies: {
+      summary: summary(d),
+      steps: steps(d),
+      compile: compile(d),
+      warnings: warnings(d),
+      audit: audit(d),
+      diff: diff(d.configDiff ? [d.configDiff] : []),
+      sizes: sizes(d),
+      boot: boot(d),
+      bump: bump(d.bump),
+    },
+  });
+}
+
+export interface BumpPage {
+  bump: BumpView;
+  /** Each cell's config diff, current -> new (src/bump/view.ts bumpDiffs). */
+  diffs: ConfigDiffView[];
+  /** The file the page is made from (the bump's report.json), for the footer. */
+  from: string;
+  generatedAt: string;
+  kilnVersion: string;
+}
+
+/**
+ * The page of a version bump, which has no build manifest (`kiln bump` writes it as
+ * bump-report/report.html): the bump section, then the cells' config diffs, in the same page
+ * shell, styles and self-check as a build's page. Pure.
+ */
+export function renderBumpReport(d: BumpPage): string {
+  const b = d.bump;
+  return page({
+    title: `kiln bump ${b.source}: ${b.from.version} → ${b.to.version}`,
+    kilnVersion: d.kilnVersion,
+    byline: `${b.patches.length} patch(es), ${b.new_symbols.length} new symbol(s)${b.passed === undefined ? "" : b.passed ? " · every gate passed" : " · gates failed"}${b.applied ? " · applied" : ""} · made ${d.generatedAt}`,
+    footer: `kiln ${d.kilnVersion} · from ${d.from}`,
+    bodies: { bump: bump(b), diff: diff(d.diffs) },
+    order: ["bump", "diff"],
+  });
 }

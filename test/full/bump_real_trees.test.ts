@@ -3,7 +3,7 @@
  * real differences between 6.1 and 6.12 (test/support/bump_patches.ts), bumped to
  * linux-source-6.12 for x86_64. Nothing compiles: the cells are configured (current and new),
  * kconfig lists the new symbols, the configs are diffed.
- *   1. a report-only run (--refresh): each patch classified as made, rejects saved, the upstream
+ *   1. a report-only run (--refresh): each patch classified as made (report.md, report.html), rejects saved, the upstream
  *      one flagged by its header, the refreshed patch passing the zero-offset gate on 6.12,
  *      kiln.toml, kiln.lock and the series untouched, exit 2;
  *   2. --apply --force --refresh --drop-upstream: the pin, the lock and the series change, and the
@@ -118,6 +118,10 @@ test("bump 6.1 -> 6.12: each patch classified, rejects saved, the upstream one f
   const md = readFileSync(join(DIR, "bump-report", "report.md"), "utf8");
   for (const p of made) assert.match(md, new RegExp(`### ${p.name.replace(/\./g, "\\.")}`));
   assert.match(md, /## x86_64\/base/);
+  // the report page of the bump (the same render as kiln report): its bump and config diff sections
+  const html = readFileSync(join(DIR, "bump-report", "report.html"), "utf8");
+  assert.match(html, /<body data-kiln-sections="bump diff">/);
+  for (const p of made) assert.ok(html.includes(`<code>${p.name}</code>`), p.name);
   assert.ok(!existsSync(join(DIR, "config", "pending")), "pending files only with --apply");
 });
 

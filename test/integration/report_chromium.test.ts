@@ -3,7 +3,9 @@
  * its manifest holds boot timings, then the page is written with a config diff and a bump view,
  * and Debian's headless Chromium loads it from the file: a screenshot, and --dump-dom, whose DOM
  * must show every section measured as rendered by the page's own check, no error recorded by the
- * page, and no console message in Chromium's log. Well under a minute.
+ * page, and no console message in Chromium's log. Then a real bump's report.json
+ * (test/fixtures/report/bump-report.json): on the build's page through `kiln report --bump`, and
+ * as the bump's own page (what `kiln bump` writes as report.html). Well under a minute.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +19,8 @@ import { exampleKernel } from "../support/store.js";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs, needSource } from "../support/needs.js";
 import { SECTIONS } from "../../src/report/model.js";
+import { renderBumpReport } from "../../src/report/render.js";
+import { BumpReportSchema, bumpDiffs, bumpView } from "../../src/bump/view.js";
 
 const skip = needs(!haveCommand("chromium") && "chromium is not installed (apt-get install chromium)") || needSource("6.12");
 
@@ -88,6 +92,56 @@ test("kiln report renders every section in headless Chromium with no console err
     assert.ok(dom.includes("0002-virtio-blk-&lt;hint&gt;&amp;-queue-depth.patch"));
     assert.doesNotMatch(dom, /<hint>/);
     assert.match(dom, /units of work/);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+/** The page's own verdict as Chromium rendered it: sections measured, errors recorded, console lines. */
+function rendered(page: string, profile: string): { sections: string[]; rendered: string[]; dom: string } {
+  const dump = chromium(["--enable-logging=stderr", "--v=0", "--dump-dom", "--window-size=1100,900", `file://${page}`], profile);
+  const dom = dump.stdout;
+  assert.match(dom, /<html[^>]*\bdata-kiln-errors="0"/, "the page recorded no script error, console.error or blocked fetch");
+  assert.deepEqual(dump.stderr.split("\n").filter((l) => /:CONSOLE|Uncaught|Refused to/.test(l)), []);
+  return {
+    sections: (/<body[^>]*\bdata-kiln-sections="([^"]*)"/.exec(dom)?.[1] ?? "").split(" "),
+    rendered: (/<body[^>]*\bdata-kiln-rendered="([^"]*)"/.exec(dom)?.[1] ?? "").split(" ").sort(),
+    dom,
+  };
+}
+
+test("a real bump's report.json renders its bump section: on a build's page, and as the bump's own page", { skip, timeout: 3 * 60_000 }, async () => {
+  const k = exampleKernel("x86_64");
+  const work = mkdtempSync(join(tmpdir(), "kiln-report-bump-"));
+  try {
+    // the report.json of the example's real 6.1 -> 6.12 bump (test/fixtures/report/README.md)
+    const file = fileURLToPath(new URL("../../../test/fixtures/report/bump-report.json", import.meta.url));
+    const report = BumpReportSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+    const names = report.targets[0]!.patches.map((p) => p.name);
+    const symbols = report.cells[0]!.newSymbols.length;
+
+    // kiln report --bump takes the bump's report.json as it is
+    const page = join(work, "report.html");
+    const r = await kiln(["-C", k.project, "--json", "report", "--arch", "x86_64", "--bump", file, "--out", page]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as { sections: string[] }).sections.includes("bump"));
+    const a = rendered(page, join(work, "profile-a"));
+    assert.ok(a.sections.includes("bump"));
+    assert.deepEqual(a.rendered, [...a.sections].sort(), "every section measured as rendered, the bump's included");
+    const section = /<section id="bump" data-section="bump">[\s\S]*?<\/section>/.exec(a.dom)?.[0] ?? "";
+    for (const n of names) assert.ok(section.includes(`<code>${n}</code>`), n);
+    assert.ok(section.includes(`New symbols on x86_64: ${symbols}`));
+    assert.ok(section.includes("↑ already upstream (reverse-applies)") && section.includes("✗ conflicts"));
+    assert.ok(section.includes("6.1.192 (linux-source-6.1 6.1.192-3) → 6.12.117"));
+
+    // the page kiln bump writes beside its report (no build manifest): the bump and its config diff
+    const own = join(work, "bump.html");
+    writeFileSync(own, renderBumpReport({ bump: bumpView(report), diffs: bumpDiffs(report), from: file, generatedAt: new Date().toISOString(), kilnVersion: "test" }));
+    const b = rendered(own, join(work, "profile-b"));
+    assert.deepEqual(b.sections, ["bump", "diff"]);
+    assert.deepEqual(b.rendered, ["bump", "diff"]);
+    assert.match(b.dom, /<svg id="chart-bump"/);
+    for (const n of names) assert.ok(b.dom.includes(`<code>${n}</code>`), n);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
