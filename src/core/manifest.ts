@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { KilnError } from "../errors.js";
+import { firstIssue } from "./schema_issue.js";
 
 const Duration = z.number().nonnegative().describe("milliseconds");
 
@@ -186,10 +187,8 @@ export function parseManifest(text: string, where: { file?: string; url?: string
   }
   const r = ManifestSchema.safeParse(raw);
   if (!r.success) {
-    const iss = r.error.issues[0]!;
-    const path = iss.path.map(String).join(".") || "(top level)";
     throw new KilnError(
-      `not a valid kiln manifest: ${path}: ${iss.message}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more issue(s))` : ""}`,
+      `not a valid kiln manifest: ${firstIssue(r.error)}`,
       where,
       "it was written by another kiln version or damaged; rebuild (kiln build), or print the schema with `kiln manifest --schema`",
     );

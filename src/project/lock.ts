@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { z } from "zod";
 import { LockError } from "../errors.js";
+import { firstIssue } from "../core/schema_issue.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import type { Pin } from "./schema.js";
 
@@ -56,8 +57,7 @@ export function readLock(projectDir: string): Lock | undefined {
   }
   const res = LockSchema.safeParse(raw);
   if (!res.success) {
-    const iss = res.error.issues[0]!;
-    throw new LockError(`${LOCK_FILE} is invalid at ${iss.path.join(".")}: ${iss.message}`, { file }, `delete ${LOCK_FILE} and run \`kiln lock\` to re-resolve the pins`);
+    throw new LockError(`${LOCK_FILE} is invalid at ${firstIssue(res.error)}`, { file }, `delete ${LOCK_FILE} and run \`kiln lock\` to re-resolve the pins`);
   }
   return res.data;
 }

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { KilnError } from "../errors.js";
+import { firstIssue } from "../core/schema_issue.js";
 import { BumpReportSchema, bumpView } from "../bump/view.js";
 
 /** How one patch of the series fared on the new tree. */
@@ -75,12 +76,6 @@ function parseJson(text: string, where: { file?: string }): unknown {
   } catch (e) {
     throw new KilnError(`the bump report is not JSON: ${(e as Error).message}`, where, "pass the report.json a bump wrote (bump-report/report.json) or a bump view (docs/report.md)");
   }
-}
-
-function firstIssue(e: z.ZodError): string {
-  const iss = e.issues[0]!;
-  const path = iss.path.map(String).join(".") || "(top level)";
-  return `${path}: ${iss.message}${e.issues.length > 1 ? ` (and ${e.issues.length - 1} more issue(s))` : ""}`;
 }
 
 function checkView(raw: unknown, where: { file?: string }): BumpView {
