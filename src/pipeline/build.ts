@@ -153,7 +153,9 @@ export async function buildCell(project: Project, tname: string, archName: strin
         await idLock.release();
         idLock = undefined;
       }
-      if (step.identityLock && !idLock) {
+      // one compile per identity: the steps that may compile it hold its lock; a build already
+      // reused (from the store or a peer) only lays out its own warm tree, under the tree lock
+      if (step.identityLock && !idLock && !r.reused) {
         const release = r.identified!.release;
         idLock = await acquire(join(p.locks, `release-${release}.lock`), { onWait: () => ui.step("wait", `another kiln is building ${release}; waiting to reuse it`) });
       }
