@@ -93,7 +93,8 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
             warnings: r.built.compile.warnings,
             errors: r.built.compile.errors,
             diagnostics: r.built.compile.diagnostics.map((d) => ({ ...d, tool: d.tool })) as NonNullable<Manifest["compile"]>["diagnostics"],
-            ...(r.built.compile.ccache ? { ccache: r.built.compile.ccache } : {}),
+            ...(r.built.compile.ccache ? { ccache: ccacheRecord(r) } : {}),
+            ...(r.built.distcc ? { distcc: r.built.distcc } : {}),
             log: r.built.log,
           },
         }
@@ -119,5 +120,17 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
     flow: r.records.map((s) => ({ step: s.step, status: s.status, ...(s.reason ? { reason: s.reason } : {}), ms: s.ms })),
     reproduce: `cd ${quoteArg(project.dir)} && kiln build ${tname} --arch ${arch.name} --locked`,
     ...(run.error ? { error: run.error } : {}),
+  };
+}
+
+/** The ccache counts, with where the hits came from when remote storage was on (its URL redacted). */
+function ccacheRecord(r: FlowResults): NonNullable<NonNullable<Manifest["compile"]>["ccache"]> {
+  const c = r.built!.compile;
+  const st = c.ccacheStorage;
+  const remote = r.flags?.ccacheRemote;
+  return {
+    ...c.ccache!,
+    ...(remote ? { remote: remote.shown } : {}),
+    ...(st ? { local_hits: st.local_hits, remote_hits: st.remote_hits, remote_errors: st.remote_errors } : {}),
   };
 }
