@@ -4,6 +4,7 @@
  * the compile step does before make (probe the hosts, drop the dead, refuse the mismatched, warn
  * on GCC plugins, size -j) and after (the counts the manifest records).
  */
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { HostError } from "../errors.js";
 import { which } from "../effects/proc.js";
@@ -19,6 +20,8 @@ import { enablesGccPlugins, parseDistccLog, type CcacheStorageCounts, type Distc
 export interface DistccPlan {
   settings: DistccSettings;
   bin: string;
+  /** The compiler's absolute path, as CC and the probe name it. */
+  ccPath: string;
   /** The client log the compile's counts come from. */
   log: string;
   /** DISTCC_DIR: distcc's lock and backoff state for this warm tree. */
@@ -45,11 +48,15 @@ export function buildSettings(project: Project, env: Readonly<Record<string, str
 }
 
 /** The distcc wrapper for a configured build; a missing distcc is a host error, not a silent local build. */
-export async function distccPlan(settings: DistccSettings | undefined, stateDir: string): Promise<DistccPlan | undefined> {
+export async function distccPlan(settings: DistccSettings | undefined, stateDir: string, cc: string): Promise<DistccPlan | undefined> {
   if (!settings) return undefined;
   const bin = await which("distcc");
   if (!bin) throw new HostError(`distcc hosts are configured (${settings.from}) but distcc is not installed`, {}, "apt-get install distcc (or `kiln doctor --install`), or unset the distcc hosts");
-  return { settings, bin, log: join(stateDir, "distcc.log"), dir: join(stateDir, "distcc") };
+  const ccPath = await which(cc);
+  if (!ccPath) throw new HostError(`the compiler ${cc} is not installed`, {}, "run `kiln doctor --install`");
+  const dir = join(stateDir, "distcc");
+  mkdirSync(dir, { recursive: true }); // distcc does not make its DISTCC_DIR
+  return { settings, bin, ccPath, log: join(stateDir, "distcc.log"), dir };
 }
 
 /** The environment of configure and install with distcc in CC: local compiles only, no network. */
@@ -68,11 +75,12 @@ export function remoteCcacheEnv(r: CcacheRemote | undefined): Record<string, str
  */
 export async function prepareDistccCompile(
   plan: DistccPlan,
-  o: { make: MakeEnv; cc: string; ccache: boolean; cores: number; jobs?: number; configText: string; ui: Ui },
+  o: { make: MakeEnv; ccache: boolean; cores: number; jobs?: number; configText: string; ui: Ui },
 ): Promise<{ make: MakeEnv; jobs: number; dropped: DistccRecord["dropped"]; hosts: string[] }> {
+  mkdirSync(plan.dir, { recursive: true });
   const where = plan.settings.from === "kiln.toml" ? "[build] distcc in kiln.toml" : plan.settings.from;
-  const probe = await probeDistccHosts(plan.settings.hosts, o.cc);
-  refuseMismatched(probe, o.cc, where);
+  const probe = await probeDistccHosts(plan.settings.hosts, plan.ccPath);
+  refuseMismatched(probe, plan.ccPath, where);
   for (const d of probe.dropped) o.ui.warn(`distcc host ${d.host} is unreachable (${d.reason}); compiling without it`);
   if (!probe.alive.length) o.ui.warn(`no distcc host answered (${where}); every object compiles locally`);
   if (enablesGccPlugins(o.configText))

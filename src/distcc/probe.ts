@@ -11,7 +11,7 @@
  * - the host answers with another compiler (other version lines, other bytes, or "compiler not
  *   found"): refused with a HostError; a mixed-compiler build would not be reproducible.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HostError } from "../errors.js";
@@ -43,7 +43,8 @@ export async function probeDistccHosts(hosts: readonly DistccHost[], cc: string,
   const dir = mkdtempSync(join(tmpdir(), "kiln-distcc-probe-"));
   try {
     writeFileSync(join(dir, "probe.c"), PROBE_SOURCE);
-    const base = { ...(o.env ?? {}), LC_ALL: "C", DISTCC_DIR: join(dir, "state"), DISTCC_BACKOFF_PERIOD: "0" };
+    const base = { ...(o.env ?? {}), LC_ALL: "C", DISTCC_DIR: join(dir, "state"), DISTCC_NO_CROSS_REWRITE: "1" };
+    mkdirSync(base.DISTCC_DIR, { recursive: true });
     await run([cc, "-O2", "-E", "-o", join(dir, "probe.i"), join(dir, "probe.c")], { env: base });
     const loc = await run([cc, "-O2", "-v", "-c", "-o", join(dir, "local.o"), join(dir, "probe.i")], { env: base, cwd: dir });
     const local = compilerVersionLines(loc.stderr);

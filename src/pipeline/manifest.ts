@@ -9,6 +9,8 @@ import { quoteArg } from "../core/shell.js";
 import { blankHostPaths } from "../core/identity.js";
 import type { Manifest } from "../core/manifest.js";
 import type { FlowResults } from "./steps.js";
+import type { CompileResult } from "./compile.js";
+import type { CcacheRemote } from "../distcc/config.js";
 
 /** What the manifest records besides the step results: when, which kiln, how the run ended. */
 export interface ManifestRun {
@@ -93,7 +95,7 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
             warnings: r.built.compile.warnings,
             errors: r.built.compile.errors,
             diagnostics: r.built.compile.diagnostics.map((d) => ({ ...d, tool: d.tool })) as NonNullable<Manifest["compile"]>["diagnostics"],
-            ...(r.built.compile.ccache ? { ccache: ccacheRecord(r) } : {}),
+            ...(r.built.compile.ccache ? { ccache: ccacheManifestRecord(r.built.compile, r.flags?.ccacheRemote) } : {}),
             ...(r.built.distcc ? { distcc: r.built.distcc } : {}),
             log: r.built.log,
           },
@@ -123,13 +125,11 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
   };
 }
 
-/** The ccache counts, with where the hits came from when remote storage was on (its URL redacted). */
-function ccacheRecord(r: FlowResults): NonNullable<NonNullable<Manifest["compile"]>["ccache"]> {
-  const c = r.built!.compile;
+/** The ccache counts, with where the hits came from when remote storage was on (its URL redacted). Pure. */
+export function ccacheManifestRecord(c: Pick<CompileResult, "ccache" | "ccacheStorage">, remote: CcacheRemote | undefined): NonNullable<NonNullable<Manifest["compile"]>["ccache"]> {
   const st = c.ccacheStorage;
-  const remote = r.flags?.ccacheRemote;
   return {
-    ...c.ccache!,
+    ...(c.ccache ?? { hits: 0, misses: 0, uncacheable: 0 }),
     ...(remote ? { remote: remote.shown } : {}),
     ...(st ? { local_hits: st.local_hits, remote_hits: st.remote_hits, remote_errors: st.remote_errors } : {}),
   };

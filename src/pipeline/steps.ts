@@ -203,10 +203,11 @@ export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags>
   const ccacheBin = x.opts.ccache === false ? undefined : await which("ccache");
   const statsLog = join(p.warm.state, "ccache-stats.log");
   const settings = buildSettings(p.project, process.env);
-  const distcc = await distccPlan(settings.distcc, p.warm.state);
   const ccacheRemote = ccacheBin ? settings.ccacheRemote : undefined;
   if (settings.ccacheRemote && !ccacheBin) x.ui.warn(`ccache remote storage ${settings.ccacheRemote.shown} is configured but ccache is ${x.opts.ccache === false ? "off" : "not installed"}; building without it`);
-  const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}), ...(distcc ? { distcc: { bin: distcc.bin } } : {}) });
+  const plain = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars });
+  const distcc = await distccPlan(settings.distcc, p.warm.state, plain.cc);
+  const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}), ...(distcc ? { distcc: { bin: distcc.bin, ccPath: distcc.ccPath } } : {}) });
   const toolchain = await toolchainIdentity(p.target.toolchain, flags.crossPrefix, join(p.paths.home, "toolchains.json"));
   const env: Record<string, string> = {
     LC_ALL: "C",
@@ -386,7 +387,7 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const release = need(r, "identified").release;
   const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
   const dc = f.distcc
-    ? await prepareDistccCompile(f.distcc, { make: f.make, cc: f.flags.cc, ccache: !!f.ccache, cores: availableParallelism(), ...(x.opts.jobs ? { jobs: x.opts.jobs } : {}), configText: c.baked.configText, ui: x.ui })
+    ? await prepareDistccCompile(f.distcc, { make: f.make, ccache: !!f.ccache, cores: availableParallelism(), ...(x.opts.jobs ? { jobs: x.opts.jobs } : {}), configText: c.baked.configText, ui: x.ui })
     : undefined;
   const jobs = dc?.jobs ?? x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");

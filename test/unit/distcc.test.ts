@@ -94,15 +94,19 @@ test("[build] settings come from kiln.toml, credentials in kiln.toml are refused
 const FLAGS = { toolchain: "gcc", src: "/w/src", build: "/w/build", timestamp: 1_800_000_000, makeVars: {} };
 
 test("CC: ccache runs distcc as its prefix, or distcc wraps the compiler; cross arches keep their prefix; HOSTCC stays local", () => {
-  const both = buildFlags({ ...FLAGS, arch: ARCHES.x86_64!, ccache: { bin: "/usr/bin/ccache" }, distcc: { bin: "/usr/bin/distcc" } });
+  const both = buildFlags({ ...FLAGS, arch: ARCHES.x86_64!, ccache: { bin: "/usr/bin/ccache" }, distcc: { bin: "/usr/bin/distcc", ccPath: "/usr/bin/gcc" } });
   assert.ok(both.makeVars.includes("CC=/usr/bin/ccache gcc"));
-  assert.deepEqual(distccEnv({ hosts: "a:1/2", dir: "/d", ccache: true }), { DISTCC_HOSTS: "a:1/2", DISTCC_DIR: "/d", CCACHE_PREFIX: "distcc" });
-  const only = buildFlags({ ...FLAGS, arch: ARCHES.x86_64!, distcc: { bin: "/usr/bin/distcc" } });
-  assert.ok(only.makeVars.includes("CC=/usr/bin/distcc gcc"));
-  assert.deepEqual(distccEnv({ hosts: "a:1/2", dir: "/d", log: "/l", ccache: false }), { DISTCC_HOSTS: "a:1/2", DISTCC_DIR: "/d", DISTCC_LOG: "/l" });
-  const cross = buildFlags({ ...FLAGS, arch: ARCHES.aarch64!, distcc: { bin: "/usr/bin/distcc" } });
-  const hostArchIsX86 = process.arch === "x64";
-  if (hostArchIsX86) assert.ok(cross.makeVars.includes("CC=/usr/bin/distcc aarch64-linux-gnu-gcc"), cross.makeVars.join(" "));
+  assert.deepEqual(distccEnv({ hosts: "a:1/2", dir: "/d", ccache: true }), { DISTCC_HOSTS: "a:1/2", DISTCC_DIR: "/d", DISTCC_NO_CROSS_REWRITE: "1", CCACHE_PREFIX: "distcc" });
+  const only = buildFlags({ ...FLAGS, arch: ARCHES.x86_64!, distcc: { bin: "/usr/bin/distcc", ccPath: "/usr/bin/gcc" } });
+  assert.ok(only.makeVars.includes("CC=/usr/bin/distcc /usr/bin/gcc"), "distcc gets the compiler's path, which it does not rewrite");
+  assert.deepEqual(distccEnv({ hosts: "a:1/2", dir: "/d", log: "/l", ccache: false }), { DISTCC_HOSTS: "a:1/2", DISTCC_DIR: "/d", DISTCC_NO_CROSS_REWRITE: "1", DISTCC_LOG: "/l" });
+  // the flow resolves the prefixed compiler (buildFlags' cc) to its path for distcc
+  const arch = process.arch === "arm64" ? ARCHES.riscv64! : ARCHES.aarch64!;
+  const crossCc = buildFlags({ ...FLAGS, arch }).cc;
+  assert.equal(crossCc, `${arch.crossPrefix}gcc`);
+  const cross = buildFlags({ ...FLAGS, arch, distcc: { bin: "/usr/bin/distcc", ccPath: `/usr/bin/${crossCc}` } });
+  assert.ok(cross.makeVars.includes(`CC=/usr/bin/distcc /usr/bin/${arch.crossPrefix}gcc`), cross.makeVars.join(" "));
+  assert.ok(cross.makeVars.includes(`CROSS_COMPILE=${arch.crossPrefix}`));
   for (const f of [both, only, cross]) assert.ok(!f.makeVars.some((v) => v.startsWith("HOSTCC=")), "HOSTCC is never wrapped");
   assert.equal(ccacheEnv("/c", "/s").CCACHE_COMPILERCHECK, "content");
   assert.equal(ccacheEnv("/c", "/s").CCACHE_BASEDIR, "/");
@@ -112,8 +116,8 @@ test("distcc is not an identity input: the identity make flags and the digest ar
   for (const arch of [ARCHES.x86_64!, ARCHES.aarch64!]) {
     const plain = buildFlags({ ...FLAGS, arch });
     const viaCcache = buildFlags({ ...FLAGS, arch, ccache: { bin: "ccache" } });
-    const viaDistcc = buildFlags({ ...FLAGS, arch, distcc: { bin: "distcc" } });
-    const viaBoth = buildFlags({ ...FLAGS, arch, ccache: { bin: "ccache" }, distcc: { bin: "distcc" } });
+    const viaDistcc = buildFlags({ ...FLAGS, arch, distcc: { bin: "distcc", ccPath: "/usr/bin/gcc" } });
+    const viaBoth = buildFlags({ ...FLAGS, arch, ccache: { bin: "ccache" }, distcc: { bin: "distcc", ccPath: "/usr/bin/gcc" } });
     assert.notDeepEqual(viaDistcc.makeVars, plain.makeVars, "distcc does reach make");
     const digest = (f: typeof plain) => computeDigest({ config: "CONFIG_X=y\n", toolchain: "gcc 12.2.0 sha", makeFlags: f.identityVars, sourceTree: "t".repeat(40) });
     for (const f of [viaCcache, viaDistcc, viaBoth]) {
