@@ -38,12 +38,14 @@ export interface DistccRecord {
   fallbacks: number;
 }
 
-/** The project's and the environment's distcc and ccache-remote settings (env wins). */
-export function buildSettings(project: Project, env: Readonly<Record<string, string | undefined>>): { distcc?: DistccSettings; ccacheRemote?: CcacheRemote } {
-  const b = project.decl.build;
-  const distcc = resolveDistcc(b?.distcc, env, { file: project.file, line: (i) => locateKey(project.text, ["build", "distcc"]) ?? (i >= 0 ? locateKey(project.text, ["build"]) : undefined) });
-  const rline = locateKey(project.text, ["build", "ccache_remote"]);
-  const ccacheRemote = resolveCcacheRemote(b?.ccache_remote, env, { file: project.file, ...(rline ? { line: rline } : {}) });
+/** The project's and the environment's distcc and ccache-remote settings (env wins). No project: the environment only. */
+export function buildSettings(project: Pick<Project, "decl" | "file" | "text"> | undefined, env: Readonly<Record<string, string | undefined>>): { distcc?: DistccSettings; ccacheRemote?: CcacheRemote } {
+  const b = project?.decl.build;
+  const file = project?.file ?? "kiln.toml";
+  const text = project?.text ?? "";
+  const distcc = resolveDistcc(b?.distcc, env, { file, line: () => locateKey(text, ["build", "distcc"]) });
+  const rline = locateKey(text, ["build", "ccache_remote"]);
+  const ccacheRemote = resolveCcacheRemote(b?.ccache_remote, env, { file, ...(rline ? { line: rline } : {}) });
   return { ...(distcc ? { distcc } : {}), ...(ccacheRemote ? { ccacheRemote } : {}) };
 }
 
