@@ -4,23 +4,21 @@
  * distcc/ccache environments, prepareDistccCompile's probe and compile()) compiling init/ of the
  * example's x86_64 config in a scratch O= folder. No kernel is built: a handful of objects.
  *
- * The scratch folder is made once from the test store's .config (olddefconfig + prepare, about
- * 40 s) and kept in the test cache under the config's digest, so later runs only compile init/.
+ * The scratch folder (test/support/objects.ts) is made once from the test store's .config
+ * (olddefconfig + prepare, about 40 s) and kept in the test cache, so later runs only compile init/.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exampleKernel, type ExampleKernel } from "../support/store.js";
-import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
 import { startDistccd, startRedis, freePort, distccdCompiles, otherCompiler, type Daemon } from "../support/daemons.js";
-import { buildFlags, ccacheEnv } from "../../src/pipeline/build_flags.js";
-import { makeArgv, type MakeEnv } from "../../src/pipeline/configure.js";
+import { ccacheEnv } from "../../src/pipeline/build_flags.js";
+import type { MakeEnv } from "../../src/pipeline/configure.js";
+import { objectsDir, type ObjectsDir } from "../support/objects.js";
 import { compile, type CompileResult } from "../../src/pipeline/compile.js";
-import { run } from "../../src/effects/proc.js";
 import { acquire, type HeldLock } from "../../src/effects/lock.js";
 import { HostError } from "../../src/errors.js";
 import { parseDistccHost, resolveCcacheRemote, type DistccHost } from "../../src/distcc/config.js";
@@ -51,14 +49,8 @@ const spec = (d: Daemon): DistccHost => {
   return h;
 };
 
-/** kiln's make environment for the scratch folder: the flags buildFlags composes, with or without wrappers. */
-function makeEnv(o: { ccache?: boolean; distcc?: boolean; env?: Record<string, string> } = {}): MakeEnv {
-  const flags = buildFlags({
-    arch: ek.arch, toolchain: "gcc", src: ek.tree, build: objDir, timestamp: ek.manifest.inputs.source.timestamp, makeVars: {},
-    ...(o.ccache ? { ccache: { bin: "ccache" } } : {}), ...(o.distcc ? { distcc: { bin: "/usr/bin/distcc", ccPath: "/usr/bin/gcc" } } : {}),
-  });
-  return { src: ek.tree, build: objDir, makeVars: flags.makeVars, env: { LC_ALL: "C", ...(o.env ?? {}) } };
-}
+let objs: ObjectsDir;
+const makeEnv = (o: { ccache?: boolean; distcc?: boolean; env?: Record<string, string> } = {}): MakeEnv => objs.make(o);
 
 async function plan(hosts: DistccHost[]): Promise<DistccPlan> {
   const p = await distccPlan({ hosts, from: "kiln.toml" }, scratch, "gcc");
@@ -69,12 +61,9 @@ async function plan(hosts: DistccHost[]): Promise<DistccPlan> {
 
 /** Remove init/'s objects, compile init/ with compile(), return the result and the objects' digests. */
 async function compileInit(make: MakeEnv, jobs: number, extra: { distccLog?: string; ccacheStatsLog?: string; ccacheRemote?: boolean } = {}): Promise<{ res: CompileResult; objects: Record<string, string> }> {
-  const init = join(objDir, "init");
-  for (const f of existsSync(init) ? readdirSync(init) : []) if (/\.(o|a)$|\.o\.cmd$|\.a\.cmd$/.test(f)) rmSync(join(init, f), { force: true });
+  objs.clean(["init"]);
   const res = await compile({ make, jobs, goals: ["init/"], estimate: 0, logFile: join(scratch, "compile.log"), ...extra, lock, ui });
-  const objects: Record<string, string> = {};
-  for (const f of readdirSync(init).filter((f) => f.endsWith(".o")).sort()) objects[f] = createHash("sha256").update(readFileSync(join(init, f))).digest("hex");
-  return { res, objects };
+  return { res, objects: objs.digests(["init"]) };
 }
 
 let reference: Record<string, string>;
@@ -82,21 +71,11 @@ let reference: Record<string, string>;
 before(async () => {
   if (missing) return;
   ek = exampleKernel("x86_64");
-  const config = readFileSync(join(ek.buildDir, ".config"), "utf8");
-  const key = createHash("sha256").update(ek.tree).update("\0").update(config).digest("hex").slice(0, 16);
-  objDir = join(TEST_CACHE, "distcc-objects", key);
+  objs = await objectsDir(ek, CORES);
+  objDir = objs.dir;
   scratch = mkdtempSync(join(tmpdir(), "kiln-distcc-"));
   chmodSync(scratch, 0o755); // distccd drops root to its own user: it must reach the wrapper folder
   lock = await acquire(join(scratch, "tree.lock"));
-  if (!existsSync(join(objDir, ".prepared"))) {
-    rmSync(objDir, { recursive: true, force: true });
-    mkdirSync(objDir, { recursive: true });
-    copyFileSync(join(ek.buildDir, ".config"), join(objDir, ".config"));
-    const m = makeEnv();
-    await run(makeArgv(m, ["olddefconfig"], ["-s"]), { env: m.env });
-    await run(makeArgv(m, ["prepare"], [`-j${CORES}`, "-s"]), { env: m.env });
-    writeFileSync(join(objDir, ".prepared"), `${ek.release}\n`);
-  }
   const logs = join(scratch, "logs");
   const shadow = otherCompiler(join(scratch, "other-gcc"), "/usr/bin/gcc");
   [d1, d2, other, redis] = await Promise.all([startDistccd(logs, "d1"), startDistccd(logs, "d2"), startDistccd(logs, "other", { shadow }), startRedis(join(scratch, "redis"))]);
