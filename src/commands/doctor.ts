@@ -27,6 +27,8 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
         const ok = !!v && (Number(v[1]) > 4 || (Number(v[1]) === 4 && (Number(v[2]) > 7 || (Number(v[2]) === 7 && Number(v[3] ?? 0) >= 3))));
         if (!ok) rows.push({ what: "ccache >= 4.7.3", pkg: "ccache", ok: false, optional: true, detail: `found ${v?.[0]}; kiln builds without ccache` });
       }
+      // distcc hosts and the shared ccache, when configured here (environment or the project's kiln.toml)
+      rows.push(...(await (await import("../distcc/doctor.js")).distributedChecks(await ctx.maybeProject().catch(() => undefined))));
       // disk: a first build imports a source (about 2 GiB) and checks out a warm tree (1.7 GiB)
       const [{ freeBytes }, { kilnHome }, { fmtBytes }] = await Promise.all([import("../effects/fsx.js"), import("../store/paths.js"), import("../ui/log.js")]);
       const home = kilnHome();

@@ -122,7 +122,28 @@ export const ManifestSchema = z
         warnings: z.number().int(),
         errors: z.number().int(),
         diagnostics: z.array(DiagnosticSchema),
-        ccache: z.object({ hits: z.number().int(), misses: z.number().int(), uncacheable: z.number().int() }).optional(),
+        ccache: z
+          .object({
+            hits: z.number().int(),
+            misses: z.number().int(),
+            uncacheable: z.number().int(),
+            remote: z.string().optional().describe("the remote storage URL, credentials redacted"),
+            local_hits: z.number().int().optional().describe("hits from the local cache directory (with remote storage)"),
+            remote_hits: z.number().int().optional().describe("hits from the remote storage"),
+            remote_errors: z.number().int().optional().describe("remote storage errors and timeouts"),
+          })
+          .optional(),
+        distcc: z
+          .object({
+            from: z.string().describe("where the host list came from: kiln.toml, KILN_DISTCC_HOSTS or DISTCC_HOSTS"),
+            hosts: z.array(z.object({ host: z.string(), compiles: z.number().int() })).describe("the hosts that passed the probe, with the compiles each ran"),
+            dropped: z.array(z.object({ host: z.string(), reason: z.string() })).describe("unreachable hosts left out of the compile"),
+            remote: z.number().int(),
+            local: z.number().int().describe("compiles distcc ran here (fallbacks, -fplugin= refusals)"),
+            fallbacks: z.number().int(),
+          })
+          .optional()
+          .describe("distcc: not an identity input"),
         log: z.string(),
       })
       .optional(),

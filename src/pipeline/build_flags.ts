@@ -18,6 +18,12 @@ export interface FlagInputs {
   timestamp: number;
   makeVars: Record<string, string>;
   ccache?: { bin: string };
+  /**
+   * Compile through distcc (its binary, and the compiler's absolute path: distcc rewrites a bare
+   * "gcc" to "x86_64-linux-gnu-gcc", even for `gcc --version`, which would change
+   * CONFIG_CC_VERSION_TEXT and so the identity). The hosts go into the environment (distccEnv).
+   */
+  distcc?: { bin: string; ccPath: string };
 }
 
 export interface BuildFlags {
@@ -65,8 +71,11 @@ export function buildFlags(i: FlagInputs): BuildFlags {
   ];
   const cc = tc.cc.replace("{prefix}", tc.usesCrossPrefix ? crossPrefix : "");
   const makeVars = [...identityVars];
-  // ccache does not change output bytes, so it stays out of the identity.
+  // ccache and distcc do not change output bytes, so they stay out of the identity. With both,
+  // ccache runs distcc as its prefix (CCACHE_PREFIX=distcc, distccEnv): a cache hit never
+  // reaches the network. HOSTCC is never wrapped: host tools compile here.
   if (i.ccache) makeVars.push(`CC=${i.ccache.bin} ${cc}`);
+  else if (i.distcc) makeVars.push(`CC=${i.distcc.bin} ${i.distcc.ccPath}`);
   return { identityVars, makeVars, cc, crossPrefix, timestampText: ts };
 }
 
@@ -81,6 +90,29 @@ export function ccacheEnv(dir: string, statsLog: string): Record<string, string>
     CCACHE_MAXSIZE: process.env.KILN_CCACHE_MAXSIZE ?? "10G",
     CCACHE_STATSLOG: statsLog,
   };
+}
+
+/**
+ * The distcc environment for make. `hosts` is DISTCC_HOSTS: the probed hosts for the compile,
+ * or "localhost/<n>" (local compiles only) for configure and install, which then see the same CC
+ * and so never re-run syncconfig. Pump mode is never on (no ",cpp" host, no include server).
+ * Cross arches already name their prefixed compiler (distcc aarch64-linux-gnu-gcc).
+ */
+export function distccEnv(o: { hosts: string; log?: string; dir: string; ccache: boolean }): Record<string, string> {
+  return {
+    DISTCC_HOSTS: o.hosts,
+    DISTCC_DIR: o.dir,
+    // distcc otherwise rewrites "gcc" to "x86_64-linux-gnu-gcc" (distcc 3.4 also does so for
+    // --version, this does not stop that: hence the absolute compiler path in CC).
+    DISTCC_NO_CROSS_REWRITE: "1",
+    ...(o.log ? { DISTCC_LOG: o.log } : {}),
+    ...(o.ccache ? { CCACHE_PREFIX: "distcc" } : {}),
+  };
+}
+
+/** ccache's remote storage (ccache >= 4.7): remote_storage plus no local-only shortcuts. */
+export function ccacheRemoteEnv(storage: string): Record<string, string> {
+  return { CCACHE_REMOTE_STORAGE: storage };
 }
 
 /** Pure: count hits and misses in a ccache stats log written during one build. */

@@ -12,6 +12,7 @@ import { start } from "../effects/proc.js";
 import { DiagnosticCollector, formatDiagnostic, type Diagnostic } from "../core/diagnostics.js";
 import { classifyKbuildLine, isCompileStep } from "../core/kbuild_lines.js";
 import { parseCcacheStatsLog } from "./build_flags.js";
+import { parseCcacheStorageLog, parseDistccLog, type CcacheStorageCounts, type DistccCounts } from "../distcc/stats.js";
 import type { HeldLock } from "../effects/lock.js";
 import type { Ui } from "../ui/log.js";
 import { makeProgress } from "../ui/progress.js";
@@ -26,6 +27,10 @@ export interface CompileInputs {
   estimate: number;
   logFile: string;
   ccacheStatsLog?: string;
+  /** ccache has remote storage: count local and remote hits too. */
+  ccacheRemote?: boolean;
+  /** The distcc client log (DISTCC_LOG) to count remote and local compiles from. */
+  distccLog?: string;
   lock: HeldLock;
   ui: Ui;
 }
@@ -37,12 +42,16 @@ export interface CompileResult {
   errors: number;
   diagnostics: Diagnostic[];
   ccache?: { hits: number; misses: number; uncacheable: number };
+  /** With remote storage: where the hits came from. */
+  ccacheStorage?: CcacheStorageCounts;
+  distcc?: DistccCounts;
   argv: string[];
 }
 
 export async function compile(i: CompileInputs): Promise<CompileResult> {
   const argv = makeArgv(i.make, i.goals, [`-j${i.jobs}`]);
   if (i.ccacheStatsLog) rmSync(i.ccacheStatsLog, { force: true });
+  if (i.distccLog) rmSync(i.distccLog, { force: true });
   const t0 = Date.now();
   const log = createWriteStream(i.logFile);
   const times = createWriteStream(logTimesPath(i.logFile));
@@ -70,7 +79,10 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   await Promise.all([log, times].map((s) => new Promise<void>((r) => s.end(() => r()))));
   const durationMs = Date.now() - t0;
   const counts = diags.counts;
-  const ccache = i.ccacheStatsLog && existsSync(i.ccacheStatsLog) ? parseCcacheStatsLog(readFileSync(i.ccacheStatsLog, "utf8")) : undefined;
+  const statsText = i.ccacheStatsLog && existsSync(i.ccacheStatsLog) ? readFileSync(i.ccacheStatsLog, "utf8") : undefined;
+  const ccache = statsText !== undefined ? parseCcacheStatsLog(statsText) : undefined;
+  const ccacheStorage = statsText !== undefined && i.ccacheRemote ? parseCcacheStorageLog(statsText) : undefined;
+  const distcc = i.distccLog ? parseDistccLog(existsSync(i.distccLog) ? readFileSync(i.distccLog, "utf8") : "") : undefined;
   if (code !== 0) {
     prog.stop();
     const first = diags.firstErrors(8);
@@ -81,8 +93,10 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
       `the full build log is ${i.logFile}`,
     );
   }
-  prog.stop(`${steps} steps in ${fmtDuration(durationMs)}, ${counts.warnings} warning(s)${ccache ? `, ccache ${ccache.hits} hits / ${ccache.misses} misses` : ""}`);
-  return { steps, durationMs, warnings: counts.warnings, errors: counts.errors, diagnostics: diags.diagnostics, ...(ccache ? { ccache } : {}), argv };
+  const remoteText = ccacheStorage ? ` (${ccacheStorage.local_hits} local, ${ccacheStorage.remote_hits} remote)` : "";
+  const distccText = distcc ? `, distcc ${distcc.remote} remote / ${distcc.local} local compiles` : "";
+  prog.stop(`${steps} steps in ${fmtDuration(durationMs)}, ${counts.warnings} warning(s)${ccache ? `, ccache ${ccache.hits} hits${remoteText} / ${ccache.misses} misses` : ""}${distccText}`);
+  return { steps, durationMs, warnings: counts.warnings, errors: counts.errors, diagnostics: diags.diagnostics, ...(ccache ? { ccache } : {}), ...(ccacheStorage ? { ccacheStorage } : {}), ...(distcc ? { distcc } : {}), argv };
 }
 
 function lastLines(file: string, n: number): string {

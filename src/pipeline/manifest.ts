@@ -9,6 +9,8 @@ import { quoteArg } from "../core/shell.js";
 import { blankHostPaths } from "../core/identity.js";
 import type { Manifest } from "../core/manifest.js";
 import type { FlowResults } from "./steps.js";
+import type { CompileResult } from "./compile.js";
+import type { CcacheRemote } from "../distcc/config.js";
 
 /** What the manifest records besides the step results: when, which kiln, how the run ended. */
 export interface ManifestRun {
@@ -108,7 +110,8 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
             warnings: r.built.compile.warnings,
             errors: r.built.compile.errors,
             diagnostics: r.built.compile.diagnostics.map((d) => ({ ...d, tool: d.tool })) as NonNullable<Manifest["compile"]>["diagnostics"],
-            ...(r.built.compile.ccache ? { ccache: r.built.compile.ccache } : {}),
+            ...(r.built.compile.ccache ? { ccache: ccacheManifestRecord(r.built.compile, r.flags?.ccacheRemote) } : {}),
+            ...(r.built.distcc ? { distcc: r.built.distcc } : {}),
             log: r.built.log,
           },
         }
@@ -134,5 +137,15 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
     flow: r.records.map((s) => ({ step: s.step, status: s.status, ...(s.reason ? { reason: s.reason } : {}), ms: s.ms })),
     reproduce: `cd ${quoteArg(project.dir)} && kiln build ${tname} --arch ${arch.name} --locked`,
     ...(run.error ? { error: run.error } : {}),
+  };
+}
+
+/** The ccache counts, with where the hits came from when remote storage was on (its URL redacted). Pure. */
+export function ccacheManifestRecord(c: Pick<CompileResult, "ccache" | "ccacheStorage">, remote: CcacheRemote | undefined): NonNullable<NonNullable<Manifest["compile"]>["ccache"]> {
+  const st = c.ccacheStorage;
+  return {
+    ...(c.ccache ?? { hits: 0, misses: 0, uncacheable: 0 }),
+    ...(remote ? { remote: remote.shown } : {}),
+    ...(st ? { local_hits: st.local_hits, remote_hits: st.remote_hits, remote_errors: st.remote_errors } : {}),
   };
 }

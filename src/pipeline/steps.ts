@@ -32,6 +32,8 @@ import { applySeries, type SeriesInfo, type PatchedTree } from "./apply_patches.
 import { prepareWorktree, type WorktreeResult } from "./prepare_worktree.js";
 import type { Sources } from "./sources.js";
 import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
+import { buildSettings, distccPlan, distccRecord, localDistccEnv, prepareDistccCompile, remoteCcacheEnv, type DistccPlan, type DistccRecord } from "../distcc/flow.js";
+import type { CcacheRemote } from "../distcc/config.js";
 import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import type { CompileResult } from "./compile.js";
 import type { Installed as InstalledFiles } from "./install.js";
@@ -65,6 +67,10 @@ export interface Flags {
   ccache?: string;
   statsLog: string;
   make: MakeEnv;
+  /** distcc hosts for the compile (configure and install compile locally through the same CC). */
+  distcc?: DistccPlan;
+  /** ccache remote storage (shared cache), when configured. */
+  ccacheRemote?: CcacheRemote;
 }
 
 export interface Configured {
@@ -105,6 +111,7 @@ export interface Built {
   compile: CompileResult;
   jobs: number;
   log: string;
+  distcc?: DistccRecord;
 }
 
 export interface Installed {
@@ -196,10 +203,20 @@ export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags>
   const wt = { src: p.warm.src, build: p.warm.build };
   const ccacheBin = x.opts.ccache === false ? undefined : await which("ccache");
   const statsLog = join(p.warm.state, "ccache-stats.log");
-  const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
+  const settings = buildSettings(p.project, process.env);
+  const ccacheRemote = ccacheBin ? settings.ccacheRemote : undefined;
+  if (settings.ccacheRemote && !ccacheBin) x.ui.warn(`ccache remote storage ${settings.ccacheRemote.shown} is configured but ccache is ${x.opts.ccache === false ? "off" : "not installed"}; building without it`);
+  const plain = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars });
+  const distcc = await distccPlan(settings.distcc, p.warm.state, plain.cc);
+  const flags = buildFlags({ arch: p.arch, toolchain: p.target.toolchain, src: wt.src, build: wt.build, timestamp: p.source.timestamp, makeVars: p.target.make_vars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}), ...(distcc ? { distcc: { bin: distcc.bin, ccPath: distcc.ccPath } } : {}) });
   const toolchain = await toolchainIdentity(p.target.toolchain, flags.crossPrefix, join(p.paths.home, "toolchains.json"));
-  const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(p.paths.ccache, statsLog) : {}) };
-  return { flags, toolchain, ...(ccacheBin ? { ccache: ccacheBin } : {}), statsLog, make: { src: wt.src, build: wt.build, makeVars: flags.makeVars, env } };
+  const env: Record<string, string> = {
+    LC_ALL: "C",
+    ...(ccacheBin ? ccacheEnv(p.paths.ccache, statsLog) : {}),
+    ...remoteCcacheEnv(ccacheRemote),
+    ...(distcc ? localDistccEnv(distcc, !!ccacheBin, availableParallelism()) : {}),
+  };
+  return { flags, toolchain, ...(ccacheBin ? { ccache: ccacheBin } : {}), statsLog, make: { src: wt.src, build: wt.build, makeVars: flags.makeVars, env }, ...(distcc ? { distcc } : {}), ...(ccacheRemote ? { ccacheRemote } : {}) };
 }
 
 /**
@@ -370,16 +387,25 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const c = need(r, "configured");
   const release = need(r, "identified").release;
   const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
-  const jobs = x.opts.jobs ?? availableParallelism();
+  const dc = f.distcc
+    ? await prepareDistccCompile(f.distcc, { make: f.make, ccache: !!f.ccache, cores: availableParallelism(), ...(x.opts.jobs ? { jobs: x.opts.jobs } : {}), configText: c.baked.configText, ui: x.ui })
+    : undefined;
+  const jobs = dc?.jobs ?? x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");
   const cold = !existsSync(join(wt.build, "vmlinux"));
   const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number }) : {};
   const estimate = cold ? (last.coldSteps ?? estimateSteps(c.baked.configText)) : 0;
   const log = buildLogPath(p.warm.state);
-  x.ui.step("compile", `${release} with -j${jobs}${f.ccache ? " and ccache" : ""}${cold ? "" : " (incremental)"}`);
-  const res = await compile({ make: f.make, jobs, goals: p.target.goals, estimate, logFile: log, ...(f.ccache ? { ccacheStatsLog: f.statsLog } : {}), lock: x.treeLock, ui: x.ui });
+  x.ui.step("compile", `${release} with -j${jobs}${f.ccache ? ` and ccache${f.ccacheRemote ? ` (remote ${f.ccacheRemote.shown})` : ""}` : ""}${dc ? " through distcc" : ""}${cold ? "" : " (incremental)"}`);
+  const res = await compile({
+    make: dc?.make ?? f.make, jobs, goals: p.target.goals, estimate, logFile: log,
+    ...(f.ccache ? { ccacheStatsLog: f.statsLog, ...(f.ccacheRemote ? { ccacheRemote: true } : {}) } : {}),
+    ...(f.distcc ? { distccLog: f.distcc.log } : {}),
+    lock: x.treeLock, ui: x.ui,
+  });
   if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps }));
-  return { compile: res, jobs, log };
+  const distcc = dc && f.distcc && res.distcc ? distccRecord(f.distcc.settings.from, dc.hosts, dc.dropped, res.distcc) : undefined;
+  return { compile: res, jobs, log, ...(distcc ? { distcc } : {}) };
 }
 
 /** Lay the build out in a store staging folder, write its manifest there, move it in with one rename. */

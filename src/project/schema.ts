@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ARCHES } from "../tables/arches.js";
 import { TOOLCHAINS } from "../tables/toolchains.js";
+import { parseDistccHost } from "../distcc/config.js";
 
 const sha256 = z
   .string()
@@ -191,6 +192,26 @@ export const ShipSchema = z.strictObject({
 export type RemoteDecl = z.infer<typeof RemoteSchema>;
 export type ShipDecl = z.infer<typeof ShipSchema>;
 
+/** How kiln compiles: distcc hosts and a shared ccache (docs/distcc.md). The environment overrides both. */
+export const BuildSchema = z.strictObject({
+  /** distcc hosts "host:port/jobs" (KILN_DISTCC_HOSTS or DISTCC_HOSTS win). */
+  distcc: z
+    .array(
+      z.string().superRefine((s, ctx) => {
+        const h = parseDistccHost(s);
+        if ("error" in h) ctx.addIssue({ code: "custom", message: h.error });
+      }),
+    )
+    .optional(),
+  /** ccache remote storage: redis://host:port or http(s)://host/path, no credentials (KILN_CCACHE_REMOTE wins). */
+  ccache_remote: z
+    .string()
+    .regex(/^(redis|https?):\/\/\S+$/, "expected a redis://host:port or http(s)://host/path URL")
+    .refine((u) => !/^[a-z]+:\/\/[^@/]*@/.test(u), { message: "the URL carries credentials (user:password@): put it in KILN_CCACHE_REMOTE instead, kiln.toml is committed" })
+    .optional(),
+});
+export type BuildDecl = z.infer<typeof BuildSchema>;
+
 export const ProjectSchema = z.strictObject({
   /** Folders outside the project that kiln.toml may name (layers, series, presets); see docs/project-file.md. */
   outside_paths: z.array(z.string()).default([]),
@@ -204,6 +225,7 @@ export const ProjectSchema = z.strictObject({
   invariant: z.array(InvariantSchema).default([]),
   remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
   ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),
+  build: BuildSchema.optional(),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;
