@@ -11,11 +11,13 @@
  *     kconfig gave;
  *   - the explanation never says "as requested" and names a rule;
  *   - flipping what it names (the blocker on, the selector off, the winning choice entry's
- *     request removed, MODULES on) lets the request survive in kiln's evaluation; and every flip
+ *     request removed, MODULES on) lets the request survive in kiln's evaluation (or, when the
+ *     explanation says the request can never be kept as written, gives the value it names,
+ *     `afterFlips`: TTY_PRINTK_LEVEL=90 with range 1 7 gives 7); and every flip
  *     a fragment can express (the named symbols have prompts) is checked in kconfig itself: the
  *     flips of one seed that do not disturb each other (checked in kiln's evaluation) go into one
- *     fragment, merged after the others in a single merge_config.sh run, and each request must
- *     survive there.
+ *     fragment (written as a fragment writes them: strings quoted), merged after the others in
+ *     a single merge_config.sh run, and each request must survive there.
  * Cost: two kconfig runs per seed (randconfig, merge) plus one for the batched flips; the arches
  * run concurrently (each in its own O= folder), and the Kconfig model is parsed once per arch.
  * Runs kconfig only; nothing is compiled.
