@@ -3,7 +3,7 @@
  * Pure: works on an Evaluation.
  */
 import { exprToString, triName, type Expr, type Loc, type Prop, type Sym, type Tri } from "./ast.js";
-import { validUserValue, type Evaluation } from "./eval.js";
+import { evaluate, invalidValueReason, validUserValue, type Evaluation } from "./eval.js";
 import { menuPath } from "./parser.js";
 
 export type Reason =
@@ -222,7 +222,31 @@ class Explainer {
         ? { ...x, text: `${x.text}; and with CONFIG_${modOff.name}=n an m would become y anyway`, because: `${x.because}; and with CONFIG_${modOff.name}=n an m would become y anyway`, actions: [...x.actions, `enable CONFIG_${modOff.name}`], flips: { ...x.flips, [modOff.name]: "y" }, ...(x.alternatives ? { alternatives: x.alternatives.map((a) => ({ ...a, [modOff.name]: "y" })) } : {}) }
         : x;
     const r0 = this.requestInner(req, where, res, asked, bare, s);
-    return withModules(r0);
+    return this.withRange(withModules(r0), s, asked);
+  }
+
+  /**
+   * An int/hex request hidden by a dependency can also be out of range (TTY_PRINTK_LEVEL=90,
+   * range 1 7): enabling the blocker then gives the clamped bound or the default, never the
+   * request. Said along with the dependency, with the value the flips lead to (`afterFlips`).
+   */
+  private withRange(x: RequestExplanation, s: Sym | undefined, asked: string): RequestExplanation {
+    const ev = this.ev;
+    if (!s || (s.type !== "int" && s.type !== "hex") || x.rule === "invalid" || x.rule === "range" || !Object.keys(x.flips).length || !validUserValue(s.type, asked)) return x;
+    const cf = evaluate(ev.model, { ...ev.input, force: new Map([...(ev.input.force ?? []), ...Object.entries(x.flips)]) });
+    const r = cf.activeRange(s);
+    if (!r || cf.withinRange(s, asked)) return x;
+    const then = cf.written(s) ? cf.value(s) : "n";
+    const span = this.rangeSpan(cf, r.prop);
+    const fate = cf.clampsUserRange() ? `this tree's kconfig would clamp it to ${then}` : `this tree's kconfig (conf_read before 6.12) would drop it and give the default ${then}`;
+    const more = `; and ${asked} is outside its range ${span} (${r.prop.loc.file}:${r.prop.loc.line}), so once that is fixed ${fate}: ${asked} can never be kept`;
+    return { ...x, text: x.text + more, because: x.because + more, actions: [...x.actions, `use a value in ${span}`], afterFlips: then };
+  }
+
+  /** "1..7", bounds that are symbols with their values. */
+  private rangeSpan(ev: Evaluation, p: Prop): string {
+    const bound = (b: Sym): string => (b.isConst || ev.value(b) === b.name ? b.name : `${b.name} (=${ev.value(b)})`);
+    return `${bound(p.range![0])}..${bound(p.range![1])}`;
   }
 
   private requestInner(
@@ -246,15 +270,17 @@ class Explainer {
     };
 
     // 1. kconfig does not accept the value for this type: the line is ignored.
-    if (!validUserValue(s.type, asked)) {
-      const why =
-        (s.type === "bool" && asked === "m")
+    const rawWhy = s.type === "string" || req.value.startsWith('"') ? invalidValueReason(s.type, req.value) : undefined;
+    if (rawWhy || !validUserValue(s.type, asked)) {
+      const why = rawWhy
+        ? `CONFIG_${bare} is a ${s.type}: ${rawWhy}`
+        : (s.type === "bool" && asked === "m")
           ? `CONFIG_${bare} is a bool: kconfig accepts only y or n for it and ignores the line ("symbol value 'm' invalid")`
           : s.type === "int" && /^-?0[0-9]+$/.test(asked)
             ? `kconfig rejects an int with a leading zero (${asked}) and ignores the line ("symbol value '${asked}' invalid")`
             : `${asked} is not a valid ${s.type} value for kconfig, which ignores the line`;
       const then = ev.input.allDefault ? `, so ${ev.input.allDefault === "n" ? "allnoconfig" : "all*config"} sets it like an unset symbol` : `, so ${dflt()} applies`;
-      const fix = s.type === "bool" ? "write y or n" : s.type === "int" ? `write ${asked.replace(/^(-?)0+(?=[0-9])/, "$1")}` : `write a valid ${s.type}`;
+      const fix = s.type === "string" && rawWhy ? `write CONFIG_${bare}="${req.value}"` : rawWhy ? `write CONFIG_${bare}=${asked} without quotes` : s.type === "bool" ? "write y or n" : s.type === "int" ? `write ${asked.replace(/^(-?)0+(?=[0-9])/, "$1")}` : `write a valid ${s.type}`;
       return res("invalid", gotText, why + then, [fix]);
     }
     // 2. An int/hex outside its range.
@@ -331,7 +357,20 @@ class Explainer {
             const text = d
               ? `it has no prompt and nothing selects it, so only its default can set it, and that default (${this.exprText(d.expr)}, ${d.loc.file}:${d.loc.line}) is off: it needs ${this.failingWhere(conds, where)}`
               : "it has no prompt, no default, and nothing selects it";
-            return res("no-prompt", gotText, text, names.length ? this.actions(conds) : [`drop the line`], names);
+            const acts = names.length ? this.actions(conds) : [`drop the line`];
+            // A symbol with no prompt takes its default's value (capped by its condition), so an
+            // m is kept only when the default's tristate terms are m themselves: `def_tristate
+            // PHYLIB` is y with PHYLIB=y. For a constant default (`default y`), the tristate terms
+            // of the condition must be m instead.
+            const tristates = (ns: string[]): string[] => ns.filter((n) => ev.model.symbols.get(n)?.type === "tristate" && ev.model.symbols.get(n)!.props.some((p) => p.kind === "prompt"));
+            const mTerms = wantTri === 1 && d && s.type === "tristate" ? (tristates(this.symbolsOf(d.expr)).length ? tristates(this.symbolsOf(d.expr)) : tristates(names)) : [];
+            if (d && mTerms.length) {
+              const need = mTerms.map((n) => `CONFIG_${n}=m`);
+              const flips = { ...Object.fromEntries(names.map((n) => [n, this.wantOf(n)])), ...Object.fromEntries(mTerms.map((n) => [n, "m"])) };
+              const mActs = [...acts.filter((a) => !mTerms.some((n) => a === `enable CONFIG_${n}`)), ...need.map((x) => `set ${x}`)];
+              return res("no-prompt", gotText, `${text}; it takes the value of ${this.exprText(d.expr)}${this.symbolsOf(d.expr).length ? "" : ` capped by ${mTerms.join(" && ")}`}, so m needs ${need.join(" and ")}`, mActs, [...new Set([...names, ...mTerms])], flips);
+            }
+            return res("no-prompt", gotText, text, acts, names);
           }
           // A select whose condition names a symbol this arch does not define (`select X if ARM`
           // on arm64) can never fire here: such selectors are not a way to turn it on.
@@ -373,7 +412,8 @@ class Explainer {
     } else if (vis === 0) {
       const conds = prompts.length ? prompts.map((p) => p.visible) : [];
       const hid = prompts.length === 0 ? "it has no prompt, so a fragment cannot set it" : `it depends on ${this.failingWhere(conds, where)}`;
-      return res(prompts.length ? "dependency" : "no-prompt", gotText, `${hid}, and ${dflt()} applies`, this.actions(conds), this.blockerNames(conds));
+      const then = !ev.written(s) && s.dirDep && ev.dirDep(s) === 0 ? "so kconfig does not write it" : `and ${dflt()} applies`;
+      return res(prompts.length ? "dependency" : "no-prompt", gotText, `${hid}, ${then}`, this.actions(conds), this.blockerNames(conds));
     }
     if (got === asked || (s.type === "hex" && /^0x/i.test(asked) && /^0x/i.test(got) && BigInt(asked) === BigInt(got))) {
       return res("kept", gotText, "kiln's prediction keeps it: kconfig's result disagrees with the Kconfig reader, please report this with the fragment");
@@ -484,6 +524,8 @@ class Explainer {
         case "cmp":
           // `X=m` needs X at m, not y.
           if (e.op === "=" && !e.a.isConst && e.b.isConst && /^[ymn]$/.test(e.b.name)) this.wanted.set(e.a.name, e.b.name);
+          // `S != ""` needs any non-empty string (the flip writes it quoted), `S = "v"` needs v.
+          else if (!e.a.isConst && e.a.type === "string" && e.b.isConst && (e.op === "=" || e.op === "!=")) this.wanted.set(e.a.name, e.op === "=" ? e.b.name : e.b.name === "" ? "x" : "");
           for (const x of [e.a, e.b]) if (!x.isConst) out.add(x.name);
       }
     };
@@ -556,8 +598,13 @@ class Explainer {
         return [{ text: `(${t})${vals.length ? ` [${vals.join(", ")}]` : ` (=${triName(ev.expr(e))})`}`, derived: this.derived(e) }];
       }
       case "cmp":
-        return [{ text: `${exprToString(e, 3)} (=${triName(ev.expr(e))}; ${e.a.isConst ? "" : `${e.a.name} is ${ev.value(e.a)}`})`, derived: this.derived(e) }];
+        return [{ text: `${exprToString(e, 3)} (=${triName(ev.expr(e))}; ${e.a.isConst ? "" : `${e.a.name} is ${this.shownValue(e.a)}`})`, derived: this.derived(e) }];
     }
+  }
+
+  /** A symbol's value as a .config shows it: a string quoted (`""` rather than nothing). */
+  private shownValue(x: Sym): string {
+    return x.type === "string" ? `"${this.ev.value(x)}"` : this.ev.value(x);
   }
 
   /** "FOO (=m)", or "SPARC (not defined for this arch)" for a name no Kconfig file defines. */
@@ -627,7 +674,9 @@ class Explainer {
         return alts.length > 1 ? [`one of: ${alts.join(" | ")}`] : alts;
       }
       case "cmp":
-        return [`make ${exprToString(e)} hold (${e.a.name} is ${ev.value(e.a)})`];
+        if (!e.a.isConst && e.a.type === "string" && e.b.isConst && e.op === "!=" && e.b.name === "") return [`set CONFIG_${e.a.name} to a non-empty string (it is "")`];
+        if (!e.a.isConst && e.a.type === "string" && e.b.isConst && e.op === "=") return [`set CONFIG_${e.a.name}="${e.b.name}"`];
+        return [`make ${exprToString(e)} hold (${e.a.name} is ${this.shownValue(e.a)})`];
     }
   }
 }
@@ -683,6 +732,11 @@ export interface RequestExplanation {
   flips: Record<string, string>;
   /** Or any one of these (a selector on, with its select condition). */
   alternatives?: Record<string, string>[];
+  /**
+   * When the request as written can never survive (an out-of-range number behind a dependency),
+   * the value the flips lead to instead; the reason says so.
+   */
+  afterFlips?: string;
 }
 
 /**

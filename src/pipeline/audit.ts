@@ -15,6 +15,7 @@ import {
   explain,
   explainRequest,
   invalidValueReason,
+  dotConfigLines,
   parseDotConfig as parseKconfigDotConfig,
   type KconfigModel,
   type Evaluation,
@@ -52,11 +53,28 @@ export function mergeInputs(cfg: Pick<ConfigureResult, "method" | "fragments">, 
   return out;
 }
 
+/**
+ * The user values kconfig takes from a merged .config text (confdata.c conf_set_sym_val): an
+ * unquoted string (`CONFIG_INITRAMFS_SOURCE=y`, or `# ... is not set` for a string) is skipped
+ * and a quoted number rejected, so such a line is as if absent (an earlier valid line of the same
+ * symbol stays). The other invalid forms (a leading zero, m for a bool) the evaluator ignores.
+ */
+export function kconfigUserValues(model: KconfigModel, text: string, file = "merged"): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of dotConfigLines(text, file, { lenient: true })) {
+    const s = model.symbols.get(l.name);
+    if (s && s.nodes.length && s.type !== "unknown" && (s.type === "string" || l.raw.startsWith('"')) && invalidValueReason(s.type, l.raw)) continue;
+    out.delete(l.name);
+    out.set(l.name, l.value);
+  }
+  return out;
+}
+
 /** The prediction: kiln's evaluation of what kconfig was given. */
 export function requestView(src: string, arch: string, cfg: Pick<ConfigureResult, "method" | "fragments"> & { base?: string }, finalConfig: string, model?: KconfigModel) {
   const sim = simulateMergeConfig(mergeInputs(cfg, finalConfig));
   const m = model ?? loadKconfig(src, { arch });
-  const user = parseKconfigDotConfig(sim.text, "merged", { lenient: true });
+  const user = kconfigUserValues(m, sim.text);
   const input: EvalInput = {
     user,
     // Toolchain-derived symbols (checks kiln does not run) come from the config kconfig wrote.

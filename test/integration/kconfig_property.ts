@@ -11,11 +11,13 @@
  *     kconfig gave;
  *   - the explanation never says "as requested" and names a rule;
  *   - flipping what it names (the blocker on, the selector off, the winning choice entry's
- *     request removed, MODULES on) lets the request survive in kiln's evaluation; and every flip
+ *     request removed, MODULES on) lets the request survive in kiln's evaluation (or, when the
+ *     explanation says the request can never be kept as written, gives the value it names,
+ *     `afterFlips`: TTY_PRINTK_LEVEL=90 with range 1 7 gives 7); and every flip
  *     a fragment can express (the named symbols have prompts) is checked in kconfig itself: the
  *     flips of one seed that do not disturb each other (checked in kiln's evaluation) go into one
- *     fragment, merged after the others in a single merge_config.sh run, and each request must
- *     survive there.
+ *     fragment (written as a fragment writes them: strings quoted), merged after the others in
+ *     a single merge_config.sh run, and each request must survive there.
  * Cost: two kconfig runs per seed (randconfig, merge) plus one for the batched flips; the arches
  * run concurrently (each in its own O= folder), and the Kconfig model is parsed once per arch.
  * Runs kconfig only; nothing is compiled.
@@ -26,13 +28,12 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { evaluate, explainRequest, loadKconfig, type EvalInput, type KconfigModel, type Sym } from "../../src/kconfig/index.js";
+import { evaluate, explainRequest, formatConfigLine, loadKconfig, type EvalInput, type KconfigModel, type Sym } from "../../src/kconfig/index.js";
 import { hasCommand, kconfigArch } from "../../src/kconfig/run.js";
 import { kernelTree, TEST_CACHE } from "../support/trees.js";
 import { needs, needSource } from "../support/needs.js";
 import { droppedValues, mergeRequests, parseDotConfig, parseFragment, simulateMergeConfig, type Dropped } from "../../src/core/fragment.js";
-import { parseDotConfig as readConfig } from "../../src/kconfig/index.js";
-import { IDENTITY_FRAGMENT, judgeRequests, requestView } from "../../src/pipeline/audit.js";
+import { IDENTITY_FRAGMENT, judgeRequests, kconfigUserValues, requestView } from "../../src/pipeline/audit.js";
 
 export interface PropertyOptions {
   tree: string;
@@ -183,7 +184,8 @@ export async function runProperty(o: PropertyOptions): Promise<PropertyResult> {
     const view = requestView(o.tree, o.arch, { method: "fragments", base: "allnoconfig", fragments }, final, model);
     const dropped = droppedValues(merged, parseDotConfig(final));
     // Flips a fragment can express, for the batched check in kconfig.
-    const kcands: { key: string; d: Dropped; s: Sym; lines: Map<string, string>; text: string }[] = [];
+    // `want`: the request, or the value the explanation says the flips lead to instead (afterFlips).
+    const kcands: { key: string; d: Dropped; s: Sym; lines: Map<string, string>; text: string; want: string }[] = [];
     for (const d of dropped) {
       res.dropped++;
       const key = `${o.arch} seed ${seed} CONFIG_${d.symbol}=${d.requested} (got ${d.actual})`;
@@ -207,20 +209,21 @@ export async function runProperty(o: PropertyOptions): Promise<PropertyResult> {
       res.flipsChecked++;
       // A flip can uncover the next condition (NVME_CORE=NVME_TARGET held while both were n):
       // what the explanation names must be flipped, and what the next one names, up to 3 rounds.
-      const ok = flip.some((input) => survivesAfter(model, input, s, d));
+      const want = e.afterFlips ?? unquote(d.requested);
+      const ok = flip.some((input) => survivesAfter(model, input, s, d, want));
       if (!ok) res.flipFailures.push(`${key}: flipping ${JSON.stringify(e.flips)} does not keep it: ${e.text}`);
       // For kconfig: the named symbols written as fragment lines (they must all have prompts).
       if (ok && (e.rule === "dependency" || e.rule === "capped" || e.rule === "select" || e.rule === "modules")) {
         const fl = Object.entries(e.flips);
         if (!fl.length || !fl.every(([k]) => model.symbols.get(k)?.props.some((p) => p.kind === "prompt"))) continue;
-        kcands.push({ key, d, s, lines: new Map(fl), text: e.text });
+        kcands.push({ key, d, s, lines: new Map(fl), text: e.text, want });
       }
     }
     if (!kcands.length) continue;
     // Greedy: add each flip while every flip taken so far still keeps its request (in kiln).
     const taken: typeof kcands = [];
     let user = new Map(view.ev.input.user);
-    const keeps = (u: Map<string, string>, c: (typeof kcands)[number]): boolean => survives(model, { ...view.ev.input, user: u }, c.s, c.d.requested);
+    const keeps = (u: Map<string, string>, c: (typeof kcands)[number]): boolean => survives(model, { ...view.ev.input, user: u }, c.s, c.want);
     for (const c of kcands) {
       const trial = new Map(user);
       let clash = false;
@@ -236,15 +239,17 @@ export async function runProperty(o: PropertyOptions): Promise<PropertyResult> {
     if (!taken.length) continue;
     const flipLines = new Map(taken.flatMap((t) => [...t.lines]));
     const f3 = join(dir, "flip.config");
-    writeFileSync(f3, [...flipLines].map(([k, v]) => (v === "n" ? `# CONFIG_${k} is not set` : `CONFIG_${k}=${v}`)).join("\n") + "\n");
+    // Written as a fragment writes them: a string quoted (an unquoted one kconfig skips).
+    const line = (k: string, v: string): string => formatConfigLine(k, model.symbols.get(k)?.type ?? "bool", v);
+    writeFileSync(f3, [...flipLines].map(([k, v]) => line(k, v)).join("\n") + "\n");
     // kiln's prediction of that merge (merge_config.sh's deletions included) must agree first.
     const sim = simulateMergeConfig([f1, f2, f3, fid].map((f) => ({ file: f, text: readFileSync(f, "utf8") })));
-    const joint = evaluate(model, { ...view.ev.input, user: readConfig(sim.text, "merged", { lenient: true }) });
+    const joint = evaluate(model, { ...view.ev.input, user: kconfigUserValues(model, sim.text) });
     const again = parseDotConfig(await mergeConfig(o.tree, o.arch, build, [f1, f2, f3, fid]));
     for (const t of taken) {
-      if ((joint.written(t.s) ? joint.value(t.s) : "n") !== unquote(t.d.requested)) continue;
+      if ((joint.written(t.s) ? joint.value(t.s) : "n") !== t.want) continue;
       res.kconfigFlipsChecked++;
-      if ((again.get(t.d.symbol) ?? "n") !== t.d.requested) res.kconfigFlipFailures.push(`${t.key}: with ${[...t.lines].map(([k, v]) => `CONFIG_${k}=${v}`).join(" ")} kconfig gives ${again.get(t.d.symbol) ?? "n"}: ${t.text}`);
+      if (unquote(again.get(t.d.symbol) ?? "n") !== t.want) res.kconfigFlipFailures.push(`${t.key}: with ${[...t.lines].map(([k, v]) => line(k, v)).join(" ")} kconfig gives ${again.get(t.d.symbol) ?? "n"}${t.want !== unquote(t.d.requested) ? ` (the explanation says ${t.want})` : ""}: ${t.text}`);
     }
   }
   res.seconds = (Date.now() - t0) / 1000;
@@ -283,11 +288,10 @@ function flipped(input: EvalInput, e: ReturnType<typeof explainRequest>, d: Drop
   }
 }
 
-function survivesAfter(model: KconfigModel, input: EvalInput, s: Sym, d: Dropped): boolean {
+function survivesAfter(model: KconfigModel, input: EvalInput, s: Sym, d: Dropped, want: string): boolean {
   let cur = input;
   for (let round = 0; round < 3; round++) {
     const ev = evaluate(model, cur);
-    const want = d.requested.startsWith('"') ? d.requested.slice(1, -1) : d.requested;
     if ((ev.written(s) ? ev.value(s) : "n") === want) return true;
     const next = explainRequest(ev, { symbol: d.symbol, value: d.requested });
     const more = Object.entries(next.alternatives?.[0] ?? next.flips).filter(([k, v]) => cur.force?.get(k) !== v && model.symbols.get(k)?.nodes.length);
@@ -301,9 +305,9 @@ function unquote(v: string): string {
   return v.startsWith('"') ? v.slice(1, -1) : v;
 }
 
-function survives(model: KconfigModel, input: EvalInput, s: Sym, requested: string): boolean {
+function survives(model: KconfigModel, input: EvalInput, s: Sym, want: string): boolean {
   const ev = evaluate(model, input);
-  return (ev.written(s) ? ev.value(s) : "n") === unquote(requested);
+  return (ev.written(s) ? ev.value(s) : "n") === want;
 }
 
 const PROPERTY_ARCHES = ["x86_64", "arm64", "riscv"];
