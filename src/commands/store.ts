@@ -1,6 +1,6 @@
 /** `kiln store ls` and `kiln store gc`: the local store of finished builds. */
 import type { Command } from "commander";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { fmtBytes } from "../ui/log.js";
 import { intOption, type Context } from "./context.js";
 
@@ -28,7 +28,7 @@ export function registerStoreCommands(prog: Command, ctx: Context): void {
     .option("--no-work", "keep every warm tree (work/): by default gc removes those whose project folder is gone or that were unused for --older-than days")
     .option("--dry-run", "only say what would be removed")
     .action(async (o: { olderThan: number; keep?: number; work: boolean; dryRun?: boolean }) => {
-      const [{ listEntries, planGc, staleTmp, listWarmCells, planWarmGc, duBytes }, { tryAcquire }, { existsSync }] = await Promise.all([import("../store/store.js"), import("../effects/lock.js"), import("node:fs")]);
+      const [{ listEntries, planGc, staleTmp, listWarmCells, planWarmGc, duBytes }, { tryAcquire }] = await Promise.all([import("../store/store.js"), import("../effects/lock.js")]);
       const ui = ctx.ui;
       const p = await ctx.paths();
       const remove = planGc(listEntries(p), { maxAgeDays: o.olderThan, ...(o.keep !== undefined ? { keepLatest: o.keep } : {}) });

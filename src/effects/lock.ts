@@ -60,51 +60,40 @@ export interface LockOptions {
   onWait?: () => void;
 }
 
-export async function acquire(path: string, opts: LockOptions = {}): Promise<HeldLock> {
+/**
+ * Starts flock holding `path` for the guardian; resolves with the child once it holds the lock,
+ * or undefined when `nonBlocking` and another process holds it (flock -n exits 1).
+ */
+function flockGuardian(path: string, nonBlocking: boolean): Promise<ChildProcess | undefined> {
   mkdirSync(dirname(path), { recursive: true });
   const pgidFile = `${path}.pgid`;
-  const child = spawn("flock", ["-x", path, "sh", "-c", GUARDIAN, "sh", pgidFile], {
+  const child = spawn("flock", [...(nonBlocking ? ["-n"] : []), "-x", path, "sh", "-c", GUARDIAN, "sh", pgidFile], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  let waited = false;
-  const timer = setTimeout(() => {
-    waited = true;
-    opts.onWait?.();
-  }, 300);
-  try {
-    await new Promise<void>((res, rej) => {
-      let buf = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        buf += d.toString();
-        if (buf.includes("locked")) res();
-      });
-      child.once("error", (e) => rej(new InfraError(`cannot take lock ${path}: ${e.message}`)));
-      child.once("exit", (code) => rej(new InfraError(`cannot take lock ${path}: flock exited with ${code}`)));
+  return new Promise<ChildProcess | undefined>((res, rej) => {
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("locked")) res(child);
     });
+    child.once("error", (e) => rej(new InfraError(`cannot take lock ${path}: ${e.message}`)));
+    child.once("exit", (code) => (nonBlocking && code === 1 ? res(undefined) : rej(new InfraError(`cannot take lock ${path}: flock exited with ${code}`))));
+  });
+}
+
+export async function acquire(path: string, opts: LockOptions = {}): Promise<HeldLock> {
+  const timer = setTimeout(() => opts.onWait?.(), 300);
+  try {
+    return new HeldLock(path, (await flockGuardian(path, false))!);
   } finally {
     clearTimeout(timer);
   }
-  void waited;
-  return new HeldLock(path, child);
 }
 
 /** Takes the lock only if it is free now; undefined when another process holds it. */
 export async function tryAcquire(path: string): Promise<HeldLock | undefined> {
-  mkdirSync(dirname(path), { recursive: true });
-  const pgidFile = `${path}.pgid`;
-  const child = spawn("flock", ["-n", "-x", path, "sh", "-c", GUARDIAN, "sh", pgidFile], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const got = await new Promise<boolean>((res, rej) => {
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes("locked")) res(true);
-    });
-    child.once("error", (e) => rej(new InfraError(`cannot take lock ${path}: ${e.message}`)));
-    child.once("exit", (code) => (code === 1 ? res(false) : rej(new InfraError(`cannot take lock ${path}: flock exited with ${code}`))));
-  });
-  return got ? new HeldLock(path, child) : undefined;
+  const child = await flockGuardian(path, true);
+  return child ? new HeldLock(path, child) : undefined;
 }
 
 export async function withLock<T>(path: string, fn: (lock: HeldLock) => Promise<T>, opts: LockOptions = {}): Promise<T> {

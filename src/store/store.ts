@@ -157,7 +157,6 @@ export interface WarmCell {
   lock: string;
   project?: string;
   lastUsed: Date;
-  bytes: number;
 }
 
 /** The warm trees under work/, with the project folder their last build came from. */
@@ -181,7 +180,7 @@ export function listWarmCells(p: Paths): WarmCell[] {
       }
       const stamps = ["tree", "manifest.json", "configured.json", "configure.json"].map((f) => join(state, f)).filter((f) => existsSync(f));
       const lastUsed = new Date(Math.max(statSync(dir).mtimeMs, ...stamps.map((f) => statSync(f).mtimeMs)));
-      out.push({ dir, lock: join(p.locks, `tree-${proj}-${cell}.lock`), ...(project ? { project } : {}), lastUsed, bytes: 0 });
+      out.push({ dir, lock: join(p.locks, `tree-${proj}-${cell}.lock`), ...(project ? { project } : {}), lastUsed });
     }
   }
   return out;
