@@ -43,7 +43,9 @@ export class GitStore {
   /** Run git on this store; indexFile and workTree select a tree's index and files. */
   git(args: readonly string[], o: { index?: string; workTree?: string } & RunOptions = {}) {
     const argv = ["git", "--git-dir", this.dir];
-    if (o.workTree) argv.push("--work-tree", o.workTree);
+    // warm trees may be hard links of each other (prepare_worktree, ADR 0069): linking changes a
+    // file's ctime, not its content, so a tree's index compares mtime, size and inode only
+    if (o.workTree) argv.push("-c", "core.trustctime=false", "--work-tree", o.workTree);
     const env = { ...(o.env ?? {}), ...(o.index ? { GIT_INDEX_FILE: o.index } : {}), GIT_CONFIG_NOSYSTEM: "1" };
     return run([...argv, ...args], { ...o, env });
   }

@@ -193,7 +193,7 @@ export async function applyPatchesStep(r: FlowResults, x: FlowEnv): Promise<Patc
 export async function prepareWorktreeStep(r: FlowResults, x: FlowEnv): Promise<Worktree> {
   const p = r.prepared;
   const wt = await prepareWorktree(p.git, p.warm, need(r, "patched").tree, p.sources.adopt(p.source.tree), x.opts.wipe, p.source.tree);
-  x.ui.debug(`worktree ${wt.mode}, ${wt.changedFiles} file(s) changed`);
+  x.ui.debug(`worktree ${wt.mode}${wt.linkedFrom ? ` from ${wt.linkedFrom}` : ""}, ${wt.changedFiles} file(s) changed`);
   return wt;
 }
 
