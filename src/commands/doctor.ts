@@ -29,6 +29,8 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
       }
       // distcc hosts and the shared ccache, when configured here (environment or the project's kiln.toml)
       rows.push(...(await (await import("../distcc/doctor.js")).distributedChecks(await ctx.maybeProject().catch(() => undefined))));
+      // the build farm's Redis, when one is configured (KILN_FARM_REDIS or [farm] redis)
+      rows.push(...(await (await import("../farm/doctor.js")).farmChecks(await ctx.maybeProject().catch(() => undefined))));
       // disk: a first build imports a source (about 2 GiB) and checks out a warm tree (1.7 GiB)
       const [{ freeBytes }, { kilnHome }, { fmtBytes }] = await Promise.all([import("../effects/fsx.js"), import("../store/paths.js"), import("../ui/log.js")]);
       const home = kilnHome();
