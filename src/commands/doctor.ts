@@ -51,6 +51,9 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
         ui.info(`installed: ${pkgs.join(" ")}`);
         return;
       }
+      const tools = must.filter((r) => r.what !== "farm redis");
+      const farm = must.find((r) => r.what === "farm redis");
+      if (!tools.length && farm) throw new HostError(`the farm Redis does not answer: ${farm.detail}`, {}, "start it (docs/farm.md), or unset KILN_FARM_REDIS / [farm] redis");
       if (must.length) throw new HostError(`missing host tools: ${must.map((r) => r.what).join(", ")}`, {}, "run `kiln doctor --install`");
     });
 }

@@ -41,12 +41,32 @@ export function connectRedis(url: string, o: { blocking?: boolean; name?: string
   return r;
 }
 
+/**
+ * A set of connections closed together: BullMQ does not close connections it was given, so
+ * whoever makes them ends them (a forgotten one keeps kiln from exiting).
+ */
+export class RedisConnections {
+  private readonly all: Redis[] = [];
+  constructor(private readonly url: string) {}
+  open(o: { blocking?: boolean; name?: string } = {}): Redis {
+    const r = connectRedis(this.url, o);
+    this.all.push(r);
+    return r;
+  }
+  closeAll(): void {
+    for (const r of this.all.splice(0)) r.disconnect();
+  }
+}
+
 /** PING within `timeoutMs`; the Redis version on success. Throws InfraError with what to do. */
 export async function pingRedis(url: string, timeoutMs = 3000): Promise<{ version: string; aof: boolean }> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on("error", () => undefined);
+  let seen: Error | undefined;
+  r.on("error", (e: Error) => (seen ??= e));
   try {
-    await withTimeout(r.connect(), timeoutMs, "connect");
+    await withTimeout(r.connect(), timeoutMs, "connect").catch((e: Error) => {
+      throw seen ?? e; // "Connection is closed" says less than the socket's own error (ECONNREFUSED ...)
+    });
     await withTimeout(r.ping(), timeoutMs, "PING");
     const info = String(await withTimeout(r.info("server"), timeoutMs, "INFO"));
     const persist = String(await withTimeout(r.info("persistence"), timeoutMs, "INFO"));

@@ -1,6 +1,6 @@
 /** `kiln farm status`: the farm's workers (their heartbeats), and its queued, running and finished cells. */
 import { Queue } from "bullmq";
-import { connectRedis, pingRedis } from "../effects/redis.js";
+import { pingRedis, RedisConnections } from "../effects/redis.js";
 import { decodeFailure, type FarmProgress, type FarmResult } from "./job.js";
 import { PREFIX, QUEUE, workerKey, type WorkerBeat } from "./queue.js";
 
@@ -26,8 +26,9 @@ export interface FarmStatus {
 
 export async function farmStatus(url: string, limit = 20): Promise<FarmStatus> {
   const redis = await pingRedis(url);
-  const kv = connectRedis(url);
-  const queue = new Queue(QUEUE, { connection: connectRedis(url), prefix: PREFIX });
+  const conns = new RedisConnections(url);
+  const kv = conns.open();
+  const queue = new Queue(QUEUE, { connection: conns.open(), prefix: PREFIX });
   try {
     const keys: string[] = [];
     let cursor = "0";
@@ -63,6 +64,6 @@ export async function farmStatus(url: string, limit = 20): Promise<FarmStatus> {
     return { redis, workers, counts, jobs };
   } finally {
     await queue.close().catch(() => undefined);
-    kv.disconnect();
+    conns.closeAll();
   }
 }

@@ -15,7 +15,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Queue, QueueEvents, type Job } from "bullmq";
 import { BuildFailure, InfraError } from "../errors.js";
-import { connectRedis, pingRedis, type Redis } from "../effects/redis.js";
+import { pingRedis, RedisConnections, type Redis } from "../effects/redis.js";
 import { redactUrl } from "../effects/http.js";
 import { writeFileAtomic } from "../effects/fsx.js";
 import { acquire } from "../effects/lock.js";
@@ -56,9 +56,10 @@ export async function submitCells(project: Project, cells: readonly Cell[], o: S
   const remote = farmRemote(project);
   const files = projectJobFiles(project);
   await pingRedis(o.redis);
-  const kv = connectRedis(o.redis);
-  const queue = new Queue(QUEUE, { connection: connectRedis(o.redis), prefix: PREFIX });
-  const events = new QueueEvents(QUEUE, { connection: connectRedis(o.redis, { blocking: true }), prefix: PREFIX });
+  const conns = new RedisConnections(o.redis);
+  const kv = conns.open();
+  const queue = new Queue(QUEUE, { connection: conns.open(), prefix: PREFIX });
+  const events = new QueueEvents(QUEUE, { connection: conns.open({ blocking: true }), prefix: PREFIX });
   try {
     await events.waitUntilReady();
     o.ui.step("farm", `${cells.length} cell(s) to ${redactUrl(o.redis)}; results from ${remote}`);
@@ -70,7 +71,7 @@ export async function submitCells(project: Project, cells: readonly Cell[], o: S
   } finally {
     await events.close().catch(() => undefined);
     await queue.close().catch(() => undefined);
-    kv.disconnect();
+    conns.closeAll();
   }
 }
 
@@ -127,6 +128,7 @@ async function submitCell(project: Project, c: Cell, remote: string, files: Map<
     const res = FarmResultSchema.safeParse(raw);
     if (!res.success) throw new InfraError(`${cell}: the farm job ${id.slice(0, 12)} returned no kiln result`, {}, "is every worker running the same kiln?");
     o.ui.step("farm", `${cell}: ${res.data.release} ${res.data.build} on ${res.data.worker} in ${fmtDuration(res.data.build_ms)}`);
+    o.ui.debug(`farm: ${cell} finished ${Date.now() - t0} ms after it was sent (worker: build ${res.data.build_ms} ms, publish ${res.data.publish_ms} ms)`);
     return await land(project, c, remote, res.data, id, res.data.build, t0, o);
   } finally {
     o.events.off("progress", progress);
@@ -146,6 +148,7 @@ function firstLine(s: string | undefined): string {
 async function land(project: Project, c: Cell, remote: string, r: FarmResult, id: string, build: "compiled" | "reused" | "at-remote", t0: number, o: SubmitOptions): Promise<FarmCellResult> {
   const fromRemote: Project = { ...project, decl: { ...project.decl, ship: { ...project.decl.ship, reuse: [remote] } } };
   const got = await fetchIdentity(fromRemote, r.release, c.arch, { paths: o.paths, ui: o.ui });
+  o.ui.debug(`farm: ${c.target}/${c.arch} fetched and verified ${Date.now() - t0} ms after it was sent`);
   const entry = join(entryDir(o.paths, r.release), "manifest.json");
   if (!got || !existsSync(entry)) {
     throw new InfraError(`${c.target}/${c.arch}: ${r.worker} built ${r.release} but no verified copy of it came from ${remote}`, {}, "the warnings above say why (signature, trusted keys, the remote)");

@@ -18,14 +18,14 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker, UnrecoverableError, type Job } from "bullmq";
 import { HostError, ProjectError } from "../errors.js";
-import { connectRedis, pingRedis, type Redis } from "../effects/redis.js";
+import { pingRedis, RedisConnections, type Redis } from "../effects/redis.js";
 import { redactUrl } from "../effects/http.js";
 import { acquire } from "../effects/lock.js";
 import { start, whichSync, type Proc } from "../effects/proc.js";
 import type { Paths } from "../store/paths.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
 import { loadProject } from "../project/load.js";
-import { checkJob, encodeFailure, firstErrorLines, progressFromLine, type FarmJob, type FarmProgress, type FarmResult } from "./job.js";
+import { checkJob, decodeFailure, encodeFailure, firstErrorLines, progressFromLine, type FarmJob, type FarmProgress, type FarmResult } from "./job.js";
 import { HEARTBEAT_MS, PREFIX, QUEUE, RELEASE_TTL_S, releaseKey, workerKey, type KnownRelease, type WorkerBeat } from "./queue.js";
 import { remoteHas } from "./remote.js";
 
@@ -53,14 +53,15 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   if (!whichSync("setpriv")) throw new HostError("setpriv is not installed (util-linux)", {}, "apt-get install util-linux");
   const redis = await pingRedis(o.redis);
   if (!redis.aof) o.ui.warn(`the farm Redis at ${redactUrl(o.redis)} runs without appendonly: queued jobs are lost if it restarts (docs/farm.md)`);
-  const kv = connectRedis(o.redis);
+  const conns = new RedisConnections(o.redis);
+  const kv = conns.open();
   const children = new Set<Proc>();
   const beat: WorkerBeat = { name: o.name, host: hostname(), pid: process.pid, concurrency: o.concurrency, started: new Date().toISOString(), running: {}, done: 0, failed: 0 };
   const sendBeat = () => kv.set(workerKey(o.name), JSON.stringify(beat), "PX", HEARTBEAT_MS * 3).catch(() => undefined);
   await sendBeat();
   const timer = setInterval(sendBeat, HEARTBEAT_MS);
   const worker = new Worker(QUEUE, (job: Job) => runJob(job, o, kv, children, beat), {
-    connection: connectRedis(o.redis, { blocking: true }),
+    connection: conns.open({ blocking: true }),
     prefix: PREFIX,
     concurrency: o.concurrency,
     lockDuration: o.lockMs,
@@ -85,7 +86,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   for (const c of children) c.kill("SIGTERM");
   await worker.close(true);
   await kv.del(workerKey(o.name)).catch(() => undefined);
-  kv.disconnect();
+  conns.closeAll();
 }
 
 async function runJob(job: Job, o: WorkerOptions, kv: Redis, children: Set<Proc>, beat: WorkerBeat): Promise<FarmResult> {
@@ -113,6 +114,8 @@ async function runJob(job: Job, o: WorkerOptions, kv: Redis, children: Set<Proc>
   const lock = await acquire(join(o.paths.locks, `farm-${data.project}-${data.target}-${data.arch}.lock`));
   try {
     layFiles(folder, data);
+    // the worker's folder means nothing to the submitter: its paths are the project's
+    const errorLines = (stderr: string) => firstErrorLines(stderr).map((l) => l.replaceAll(`${folder}/`, ""));
     const kiln = async (args: string[], what: string): Promise<{ stdout: string; stderr: string; code: number }> => {
       let stdout = "";
       let stderr = "";
@@ -138,8 +141,8 @@ async function runJob(job: Job, o: WorkerOptions, kv: Redis, children: Set<Proc>
       }
     };
     const b = await kiln(["build", data.target, "--arch", data.arch, ...(data.locked ? ["--locked"] : [])], "build");
-    if (b.code === 2) throw new UnrecoverableError(encodeFailure({ exit: 2, worker: o.name, lines: firstErrorLines(b.stderr) }));
-    if (b.code !== 0) throw new Error(encodeFailure({ exit: 1, worker: o.name, lines: firstErrorLines(b.stderr) }));
+    if (b.code === 2) throw new UnrecoverableError(encodeFailure({ exit: 2, worker: o.name, lines: errorLines(b.stderr) }));
+    if (b.code !== 0) throw new Error(encodeFailure({ exit: 1, worker: o.name, lines: errorLines(b.stderr) }));
     const manifest = (JSON.parse(b.stdout) as { uts_release?: string; reuse?: { status?: string } }[])[0];
     const release = manifest?.uts_release;
     if (!release) throw new Error(encodeFailure({ exit: 1, worker: o.name, lines: ["kiln build printed no release"] }));
@@ -153,7 +156,7 @@ async function runJob(job: Job, o: WorkerOptions, kv: Redis, children: Set<Proc>
     } else {
       progress({ worker: o.name, step: "publish", msg: `${release} to ${data.remote}` });
       const pub = await kiln(["publish", data.target, "--arch", data.arch, "--remote", data.remote, "--signing-key", o.signingKey], "publish");
-      if (pub.code !== 0) throw new Error(encodeFailure({ exit: 1, worker: o.name, lines: firstErrorLines(pub.stderr) }));
+      if (pub.code !== 0) throw new Error(encodeFailure({ exit: 1, worker: o.name, lines: errorLines(pub.stderr) }));
       published = true;
     }
     const known: KnownRelease = { release, arch: data.arch, remote: data.remote, worker: o.name };
@@ -172,7 +175,8 @@ async function runJob(job: Job, o: WorkerOptions, kv: Redis, children: Set<Proc>
       ...(!data.locked && existsSync(lockFile) ? { lock: readFileSync(lockFile, "utf8") } : {}),
     };
   } catch (e) {
-    o.ui.warn(`${cell}: ${(e as Error).message.slice(0, 400)}`);
+    const f = decodeFailure((e as Error).message);
+    o.ui.warn(`${cell}: ${f ? `failed (exit ${f.exit}${f.exit === 2 ? ", not retried" : ", may be retried"}):\n  ${f.lines.join("\n  ")}` : (e as Error).message}`);
     throw e;
   } finally {
     delete beat.running[job.id!];
