@@ -101,6 +101,14 @@ async function submitCell(project: Project, c: Cell, remote: string, files: Map<
     o.ui.step("farm", `${cell}: job ${id.slice(0, 12)} failed before (${firstLine(job.failedReason)}); sending it again`);
     await job.remove();
     job = undefined;
+  } else if (job && (await job.getState()) === "completed") {
+    // finished before; its release must still be at the remote, else it is built again
+    const rel = FarmResultSchema.safeParse(job.returnvalue);
+    if (!rel.success || !(await remoteHas(project, remote, rel.data.release, c.arch))) {
+      o.ui.step("farm", `${cell}: job ${id.slice(0, 12)} finished before, but ${remote} no longer has its release; sending it again`);
+      await job.remove();
+      job = undefined;
+    }
   }
   const progress = ({ jobId, data: p }: { jobId: string; data: unknown }) => {
     if (jobId !== id || typeof p !== "object" || p === null) return;
