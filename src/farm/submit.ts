@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { Queue, QueueEvents, type Job } from "bullmq";
+import { Job, Queue, QueueEvents } from "bullmq";
 import { BuildFailure, InfraError } from "../errors.js";
 import { pingRedis, RedisConnections, type Redis } from "../effects/redis.js";
 import { redactUrl } from "../effects/http.js";
@@ -57,9 +57,17 @@ export async function submitCells(project: Project, cells: readonly Cell[], o: S
   const files = projectJobFiles(project);
   await pingRedis(o.redis);
   const conns = new RedisConnections(o.redis);
-  const kv = conns.open();
-  const queue = new Queue(QUEUE, { connection: conns.open(), prefix: PREFIX });
+  // Redis answered: from here on the connections wait out a restart (appendonly keeps the jobs)
+  const kv = conns.open({ blocking: true });
+  const queue = new Queue(QUEUE, { connection: conns.open({ blocking: true }), prefix: PREFIX });
   const events = new QueueEvents(QUEUE, { connection: conns.open({ blocking: true }), prefix: PREFIX });
+  let lost = 0;
+  const onError = (e: Error) => {
+    if (Date.now() - lost > 10_000) o.ui.warn(`the farm Redis: ${e.message}; reconnecting (queued jobs survive a restart with appendonly)`);
+    lost = Date.now();
+  };
+  queue.on("error", onError);
+  events.on("error", onError);
   try {
     await events.waitUntilReady();
     o.ui.step("farm", `${cells.length} cell(s) to ${redactUrl(o.redis)}; results from ${remote}`);
@@ -127,7 +135,7 @@ async function submitCell(project: Project, c: Cell, remote: string, files: Map<
     o.ui.step("farm", `${cell}: job ${id.slice(0, 12)} ${(await job.getState()) === "waiting" ? "queued" : `is ${await job.getState()}`}`);
     let raw: unknown;
     try {
-      raw = await job.waitUntilFinished(o.events);
+      raw = await waitFinished(job, o.queue, o.events);
     } catch (e) {
       const f = decodeFailure((e as Error).message);
       if (f?.exit === 2) throw buildFailed(cell, f.worker, f.lines);
@@ -142,6 +150,31 @@ async function submitCell(project: Project, c: Cell, remote: string, files: Map<
     o.events.off("progress", progress);
   }
 }
+
+/**
+ * The job's result: from its queue event, or from its state, asked every few seconds (an event
+ * sent while this submitter was reconnecting to a restarted Redis is not sent again).
+ */
+async function waitFinished(job: Job, queue: Queue, events: QueueEvents): Promise<unknown> {
+  let stop = false;
+  const poll = async (): Promise<unknown> => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, POLL_MS).unref());
+      if (stop) return new Promise(() => undefined);
+      const j = await Job.fromId(queue, job.id!).catch(() => undefined);
+      const state = j ? await j.getState().catch(() => "unknown") : "unknown";
+      if (j && state === "completed") return j.returnvalue;
+      if (j && state === "failed") throw new Error(j.failedReason);
+    }
+  };
+  try {
+    return await Promise.race([job.waitUntilFinished(events), poll()]);
+  } finally {
+    stop = true;
+  }
+}
+
+const POLL_MS = 3000;
 
 function buildFailed(cell: string, worker: string, lines: string[]): BuildFailure {
   return new BuildFailure(`${cell}: the build failed on farm worker ${worker}:\n  ${lines.join("\n  ")}`, {}, "fix the project and build again (the job is not retried: the same inputs fail the same way)");

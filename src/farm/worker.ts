@@ -54,7 +54,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const redis = await pingRedis(o.redis);
   if (!redis.aof) o.ui.warn(`the farm Redis at ${redactUrl(o.redis)} runs without appendonly: queued jobs are lost if it restarts (docs/farm.md)`);
   const conns = new RedisConnections(o.redis);
-  const kv = conns.open();
+  const kv = conns.open({ blocking: true }); // waits out a Redis restart
   const children = new Set<Proc>();
   const beat: WorkerBeat = { name: o.name, host: hostname(), pid: process.pid, concurrency: o.concurrency, started: new Date().toISOString(), running: {}, done: 0, failed: 0 };
   const sendBeat = () => kv.set(workerKey(o.name), JSON.stringify(beat), "PX", HEARTBEAT_MS * 3).catch(() => undefined);
@@ -69,7 +69,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     maxStalledCount: 2,
     name: o.name,
   });
-  worker.on("error", (e) => o.ui.warn(`farm: ${e.message}`));
+  let lost = 0;
+  worker.on("error", (e) => {
+    if (Date.now() - lost > 10_000) o.ui.warn(`the farm Redis: ${e.message}; reconnecting`);
+    lost = Date.now();
+  });
   worker.on("completed", () => (beat.done++, void sendBeat()));
   worker.on("failed", () => (beat.failed++, void sendBeat()));
   await worker.waitUntilReady();
