@@ -66,8 +66,14 @@ async function buildOnFarm(ctx: Context, targets: string[], o: BuildCliOptions) 
   for (const [flag, on] of [["--wipe", o.wipe], ["--no-reuse", o.reuse === false], ["--tree", o.tree], ["--label", o.label !== undefined], ["--jobs", o.jobs !== undefined], ["--report-only", o.reportOnly]] as const) {
     if (on) throw new ProjectError(`${flag} does not go with --farm: the workers build the project as kiln.toml says`, {}, `drop ${flag}, or build locally`);
   }
+  // `kiln build --farm base`: commander hands "base" to --farm as its value; a value that is not a URL is a target
+  let given = typeof o.farm === "string" ? o.farm : undefined;
+  if (given !== undefined && !given.includes("://")) {
+    targets = [given, ...targets];
+    given = undefined;
+  }
   const project = await ctx.project();
-  const t = resolveFarmRedis(project, typeof o.farm === "string" ? o.farm : undefined, process.env);
+  const t = resolveFarmRedis(project, given, process.env);
   if (!t) throw new ProjectError("--farm names no Redis", { file: project.file }, "pass --farm redis://host:port, set KILN_FARM_REDIS, or [farm] redis = \"redis://…\" in kiln.toml");
   checkRedisUrl(t.redis, `the farm Redis (${t.from})`);
   const cells = selectCells(project, targets, o.arch ? [o.arch] : []);

@@ -12,15 +12,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { exampleKernel, type ExampleKernel } from "../support/store.js";
 import { haveCommand, needs } from "../support/needs.js";
 import { startRedis, freePort, type Daemon } from "../support/daemons.js";
 import { kiln, kilnSpawn } from "../support/kiln.js";
 import { TEST_CACHE } from "../support/trees.js";
 import { farmManifest, farmProject, keygen, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
-import { projectId } from "../../src/store/paths.js";
+import { paths, projectId, warmTree } from "../../src/store/paths.js";
 import { ManifestSchema } from "../../src/core/manifest.js";
 
 const missing = needs(["redis-server", "setpriv"].filter((c) => !haveCommand(c)).map((c) => `${c} is not installed (apt-get install redis-server util-linux)`).join("; "));
@@ -164,6 +164,48 @@ test("a farm submission without a reachable Redis fails at once with what to do"
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`error: cannot reach the farm Redis at ${dead}`));
   assert.match(r.stderr, /hint: start it \(redis-server --appendonly yes/);
+});
+
+test("a worker killed with SIGKILL mid-job: another worker takes the stalled job over and finishes it", { skip: missing }, async () => {
+  // wa takes the job and its kiln waits on its tree lock (held here), so the job stays active
+  // until wa is killed; no compile anywhere
+  const wa = workers.find((w) => w.name === "wa")!;
+  const wb = workers.find((w) => w.name === "wb")!;
+  await wb.stop();
+  const dir = farmProject(ek.project, join(scratch, "proj-stall"), { mirror: join(scratch, "mirror"), pub: keys.pub });
+  writeFileSync(join(dir, "kiln.toml"), `# taken over after a SIGKILL\n${readFileSync(join(dir, "kiln.toml"), "utf8")}`);
+  const folder = join(wa.home, "farm", "microvm-base-x86_64");
+  const lockFile = warmTree(paths(wa.home), projectId("microvm", folder), "base", "x86_64").lock;
+  mkdirSync(dirname(lockFile), { recursive: true });
+  const holder = spawn("flock", ["-x", lockFile, "sh", "-c", "echo locked; exec sleep 600"], { stdio: ["ignore", "pipe", "ignore"] });
+  await new Promise<void>((r) => holder.stdout!.once("data", () => r()));
+  try {
+    const child = kilnSpawn(["-C", dir, "--json", "build", "--arch", "x86_64", "--farm", url], { home: join(scratch, "sub-stall") });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (err += d));
+    const done = new Promise<number>((r) => child.once("exit", (c) => r(c ?? 1)));
+    const until = Date.now() + 30_000;
+    while (!/\[wa\] wait +another kiln is using the base\/x86_64 tree/.test(err)) {
+      assert.ok(Date.now() < until, `wa did not take the job and wait on its tree: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    workers.push(await startWorker("wd", wb.home, url, keys.key));
+    wa.proc.kill("SIGKILL");
+    assert.equal(await done, 0, err);
+    const m = farmManifest(out);
+    assert.equal(m.farm!.worker, "wd", "the other worker finished it");
+    assert.equal(m.uts_release, ek.release);
+    assert.match(err, /\[wd\] taken by wd/);
+  } finally {
+    holder.kill("SIGTERM");
+  }
+  // wa's kiln died with it (setpriv --pdeathsig); its flock, which waited for the tree lock, ends once the lock is free
+  const deadline = Date.now() + 15_000;
+  const alive = () => spawnSync("pgrep", ["-af", wa.home], { encoding: "utf8" }).stdout.trim();
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(alive(), "");
 });
 
 test("Redis restarting with appendonly keeps a queued job; a worker then runs it", { skip: missing }, async () => {
