@@ -19,7 +19,7 @@ import { TEST_HOME } from "../test/support/kiln.js";
 import { TEST_CACHE } from "../test/support/trees.js";
 import { bootKernel } from "../test/support/boot_kernels.js";
 import { startRedis } from "../test/support/daemons.js";
-import { farmProject, keygen, sharedHome, startWorker, storeShare } from "../test/support/farm.js";
+import { exampleWithLock, farmProject, keygen, sharedHome, startWorker, storeShare } from "../test/support/farm.js";
 import { projectId } from "../src/store/paths.js";
 
 const REPO = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
@@ -32,6 +32,7 @@ export async function farmBench(runs = 5): Promise<PairResult[]> {
   const redis = await startRedis(join(scratch, "redis"), { appendonly: true });
   const url = `redis://127.0.0.1:${redis.port}`;
   const keys = await keygen(join(scratch, "keys"));
+  const base = exampleWithLock(ek.project, join(scratch, "example"));
   const worker = await startWorker("bench", sharedHome(join(scratch, "home-worker"), storeShare()), url, keys.key);
   const overheads: number[] = [];
   const locals: string[] = [];
@@ -40,7 +41,7 @@ export async function farmBench(runs = 5): Promise<PairResult[]> {
     n++;
     const mirror = join(scratch, `mirror-${n}`);
     mkdirSync(mirror);
-    const dir = farmProject(ek.project, join(scratch, `proj-${n}`), { mirror, pub: keys.pub });
+    const dir = farmProject(base, join(scratch, `proj-${n}`), { mirror, pub: keys.pub });
     writeFileSync(join(dir, "kiln.toml"), `# bench run ${n}\n${readFileSync(join(dir, "kiln.toml"), "utf8")}`);
     let out = "";
     const s = timeSync(() => {
@@ -54,7 +55,7 @@ export async function farmBench(runs = 5): Promise<PairResult[]> {
   const localRun = () => {
     const d = mkdtempSync(join(scratch, "local-"));
     locals.push(d);
-    cpSync(ek.project, d, { recursive: true });
+    cpSync(base, d, { recursive: true });
     return timeSync(() => {
       const out = sh([process.execPath, KILN, "-C", d, "build", "--arch", "x86_64"], { env: { KILN_HOME: TEST_HOME, NO_COLOR: "1" } });
       if (!out.includes(`reused     ${ek.release}`)) throw new Error(`expected a reuse of ${ek.release}, got:\n${out}`);

@@ -17,7 +17,7 @@ import { haveCommand, needs } from "../support/needs.js";
 import { startRedis, type Daemon } from "../support/daemons.js";
 import { kiln, kilnSpawn, RUN_ID } from "../support/kiln.js";
 import { TEST_CACHE } from "../support/trees.js";
-import { farmManifest, farmProject, keygen, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
+import { exampleWithLock, farmManifest, farmProject, keygen, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
 
 const missing = needs(["redis-server", "setpriv"].filter((c) => !haveCommand(c)).map((c) => `${c} is not installed (apt-get install redis-server util-linux)`).join("; "));
 
@@ -26,11 +26,12 @@ let scratch: string;
 let redis: Daemon;
 let url: string;
 let keys: { key: string; pub: string };
+let base: string;
 const workers: FarmWorker[] = [];
 
 /** The example at a label of its own: a new identity, compiled by whichever worker takes it. */
 function labelled(tag: string): string {
-  const dir = farmProject(ek.project, join(scratch, `proj-${tag}`), { mirror: join(scratch, "mirror"), pub: keys.pub });
+  const dir = farmProject(base, join(scratch, `proj-${tag}`), { mirror: join(scratch, "mirror"), pub: keys.pub });
   const toml = join(dir, "kiln.toml");
   const text = readFileSync(toml, "utf8");
   assert.ok(text.includes('label = "microvm"'));
@@ -48,6 +49,7 @@ before(async () => {
   redis = await startRedis(join(scratch, "redis"), { appendonly: true });
   url = `redis://127.0.0.1:${redis.port}`;
   keys = await keygen(join(scratch, "keys"));
+  base = exampleWithLock(ek.project, join(scratch, "example"));
   mkdirSync(join(scratch, "mirror"));
   const share = storeShare().filter((e) => e !== "store");
   for (const name of ["wa", "wb"]) workers.push(await startWorker(name, sharedHome(join(scratch, `home-${name}`), share), url, keys.key));

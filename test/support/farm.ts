@@ -6,9 +6,9 @@
  * worker that gets the test store's cell needs no compile.
  */
 import { type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { kiln, kilnSpawn, TEST_HOME } from "./kiln.js";
+import { kiln, kilnSpawn, REPO, TEST_HOME } from "./kiln.js";
 import type { Manifest } from "../../src/core/manifest.js";
 
 export interface FarmWorker {
@@ -64,6 +64,16 @@ export async function startWorker(name: string, home: string, redis: string, key
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * This checkout's example with the test store's kiln.lock, in `dest`: the farm tests' project.
+ * Not the test store's project folder itself, which another test run may lay again meanwhile.
+ */
+export function exampleWithLock(storeProject: string, dest: string): string {
+  cpSync(join(REPO, "examples", "microvm"), dest, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
+  copyFileSync(join(storeProject, "kiln.lock"), join(dest, "kiln.lock"));
+  return dest;
 }
 
 /** A copy of a project folder (its kiln.lock included) with the farm's remote, trusted key and [farm] table. */
