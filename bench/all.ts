@@ -10,6 +10,8 @@
  *   boot    kiln boot vs raw qemu                                         (a few minutes)
  *   build   cold build vs tar + make, with-tree build vs make, one-file incremental vs bare
  *           make, and the ETA at 10% done                                 (an hour or more)
+ *   farm    kiln build --farm (a store hit on the worker) vs a local store hit, and the farm
+ *           overhead (submitter wall - worker build)                    (a minute)
  * --quick runs every pair the minimum 3 times; --only picks benches by name.
  */
 import { fileURLToPath } from "node:url";
@@ -25,6 +27,7 @@ const BENCHES: Record<string, () => Promise<PairResult[]>> = {
   },
   boot: async () => (await import("./boot.js")).bootBench(3),
   build: async () => (await import("./build.js")).buildBench({ quick }),
+  farm: async () => (await import("./farm.js")).farmBench(quick ? 3 : 5),
 };
 
 async function main(): Promise<void> {

@@ -17,6 +17,8 @@ export interface BuildCliOptions {
   stderr?: boolean;
   /** The caller reads the warm tree afterwards (boot): check it out even on a reuse. */
   tree?: boolean;
+  /** Build on the farm: true (the URL from KILN_FARM_REDIS / [farm] redis) or the Redis URL. */
+  farm?: boolean | string;
 }
 
 /** Build (or reuse) the selected cells; boot, run and check boots build through this too. */
@@ -44,8 +46,36 @@ export function registerBuildCommand(prog: Command, ctx: Context): void {
     .option("--label <label>", "the readable label baked into the release (default: inferred)")
     .option("--report-only", "report config audit findings without failing (invariants still fail)")
     .option("--tree", "check the warm source tree out even when the build is reused (for tools that read it)")
+    .option("--farm [redis]", "build on the farm (redis://host:port; default: KILN_FARM_REDIS, [farm] redis) and take the signed results")
     .action(async (targets: string[], o: BuildCliOptions) => {
+      if (o.farm !== undefined && o.farm !== false) {
+        const results = await buildOnFarm(ctx, targets, o);
+        if (ctx.globals.json) ctx.printJson(results.map((r) => r.manifest));
+        return;
+      }
       const results = await buildSelected(ctx, targets, o);
       if (ctx.globals.json) ctx.printJson(results.map((r) => r.manifest));
     });
+}
+
+/** `kiln build --farm`: the cells as farm jobs (src/farm/submit.ts). */
+async function buildOnFarm(ctx: Context, targets: string[], o: BuildCliOptions) {
+  const [{ selectCells }, { resolveFarmRedis }, { submitCells }, { checkRedisUrl }, { ProjectError }] = await Promise.all([
+    import("../pipeline/cells.js"), import("../farm/config.js"), import("../farm/submit.js"), import("../effects/redis.js"), import("../errors.js"),
+  ]);
+  for (const [flag, on] of [["--wipe", o.wipe], ["--no-reuse", o.reuse === false], ["--tree", o.tree], ["--label", o.label !== undefined], ["--jobs", o.jobs !== undefined], ["--report-only", o.reportOnly]] as const) {
+    if (on) throw new ProjectError(`${flag} does not go with --farm: the workers build the project as kiln.toml says`, {}, `drop ${flag}, or build locally`);
+  }
+  // `kiln build --farm base`: commander hands "base" to --farm as its value; a value that is not a URL is a target
+  let given = typeof o.farm === "string" ? o.farm : undefined;
+  if (given !== undefined && !given.includes("://")) {
+    targets = [given, ...targets];
+    given = undefined;
+  }
+  const project = await ctx.project();
+  const t = resolveFarmRedis(project, given, process.env);
+  if (!t) throw new ProjectError("--farm names no Redis", { file: project.file }, "pass --farm redis://host:port, set KILN_FARM_REDIS, or [farm] redis = \"redis://…\" in kiln.toml");
+  checkRedisUrl(t.redis, `the farm Redis (${t.from})`);
+  const cells = selectCells(project, targets, o.arch ? [o.arch] : []);
+  return submitCells(project, cells, { redis: t.redis, ui: ctx.ui, paths: await ctx.paths() });
 }

@@ -29,6 +29,8 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
       }
       // distcc hosts and the shared ccache, when configured here (environment or the project's kiln.toml)
       rows.push(...(await (await import("../distcc/doctor.js")).distributedChecks(await ctx.maybeProject().catch(() => undefined))));
+      // the build farm's Redis, when one is configured (KILN_FARM_REDIS or [farm] redis)
+      rows.push(...(await (await import("../farm/doctor.js")).farmChecks(await ctx.maybeProject().catch(() => undefined))));
       // disk: a first build imports a source (about 2 GiB) and checks out a warm tree (1.7 GiB)
       const [{ freeBytes }, { kilnHome }, { fmtBytes }] = await Promise.all([import("../effects/fsx.js"), import("../store/paths.js"), import("../ui/log.js")]);
       const home = kilnHome();
@@ -49,6 +51,9 @@ export function registerDoctorCommand(prog: Command, ctx: Context): void {
         ui.info(`installed: ${pkgs.join(" ")}`);
         return;
       }
+      const tools = must.filter((r) => r.what !== "farm redis");
+      const farm = must.find((r) => r.what === "farm redis");
+      if (!tools.length && farm) throw new HostError(`the farm Redis does not answer: ${farm.detail}`, {}, "start it (docs/farm.md), or unset KILN_FARM_REDIS / [farm] redis");
       if (must.length) throw new HostError(`missing host tools: ${must.map((r) => r.what).join(", ")}`, {}, "run `kiln doctor --install`");
     });
 }

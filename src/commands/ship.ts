@@ -199,7 +199,8 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
     .option("--arch <arch>", "only this arch (default: every arch of the target that was built)")
     .option("--remote <names...>", "remotes from kiln.toml (default: [ship].publish)")
     .option("--release <release>", "publish this store entry instead of the target's last build")
-    .action(async (target: string | undefined, o: { arch?: string; remote?: string[]; release?: string }) => {
+    .option("--signing-key <file>", "sign with this secret key instead of [ship].signing_key / $KILN_SIGNING_KEY (a farm worker's own key)")
+    .action(async (target: string | undefined, o: { arch?: string; remote?: string[]; release?: string; signingKey?: string }) => {
       await load();
       const g = ctx.globals;
       const ui = ctx.ui;
@@ -208,7 +209,7 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
       const names = o.remote ?? project.decl.ship.publish;
       if (names.length === 0) throw new ProjectError("no remote to publish to", { file: project.file }, 'list remotes under [ship] publish = ["…"], or pass --remote <name>');
       const remotes = names.map((n) => openDeclaredRemote(project, n));
-      const { key, file: keyFile } = signingKey(project);
+      const { key, file: keyFile } = signingKey(project, o.signingKey ? resolve(o.signingKey) : undefined);
       ui.debug(`signing with ${keyFile}`);
       const builds: Built[] = [];
       if (o.release) builds.push(findBuild(project, p, { target, release: o.release }));

@@ -111,6 +111,16 @@ export const ManifestSchema = z
         .describe("the config audit"),
       invariants: z.array(z.object({ kind: z.enum(["required", "forbidden"]), symbol: z.string(), message: z.string(), origin: z.string() })).optional(),
     }).optional(),
+    farm: z
+      .object({
+        worker: z.string().describe("the farm worker that built (or reused) it"),
+        job: z.string().describe("the BullMQ job id: the cell's input digest"),
+        build: z.enum(["compiled", "reused", "at-remote"]).describe("what the worker did; at-remote: the remote had it, no job ran"),
+        build_ms: z.number().int().describe("the worker's build time"),
+        wall_ms: z.number().int().describe("the submitter's wall time for the cell, queue and fetch included"),
+      })
+      .optional()
+      .describe("built on the build farm (kiln build --farm)"),
     reuse: z.object({
       status: z.enum(["built", "reused", "waited-reused"]),
       from: z.string().optional().describe("where a reused build came from"),

@@ -212,6 +212,19 @@ export const BuildSchema = z.strictObject({
 });
 export type BuildDecl = z.infer<typeof BuildSchema>;
 
+/** The build farm (docs/farm.md): the Redis its queue lives in and the remote workers publish to. */
+export const FarmSchema = z.strictObject({
+  /** redis://host:port, no credentials (KILN_FARM_REDIS and --farm win). */
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, "expected a redis://host:port URL")
+    .refine((u) => !/^[a-z]+:\/\/[^@/]*@/.test(u), { message: "the URL carries credentials (user:password@): put it in KILN_FARM_REDIS instead, kiln.toml is committed" })
+    .optional(),
+  /** The [remote.<name>] workers publish to and the submitter takes the result from (default: the first of [ship].publish). */
+  remote: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+});
+export type FarmDecl = z.infer<typeof FarmSchema>;
+
 export const ProjectSchema = z.strictObject({
   /** Folders outside the project that kiln.toml may name (layers, series, presets); see docs/project-file.md. */
   outside_paths: z.array(z.string()).default([]),
@@ -226,6 +239,7 @@ export const ProjectSchema = z.strictObject({
   remote: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), RemoteSchema).default({}),
   ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),
   build: BuildSchema.optional(),
+  farm: FarmSchema.optional(),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;

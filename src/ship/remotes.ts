@@ -54,10 +54,10 @@ function isBase64Key(k: string): boolean {
   return /^RW[A-Za-z0-9+/]{54}$/.test(k.trim());
 }
 
-/** The signing key: `[ship].signing_key` (relative to the project), else $KILN_SIGNING_KEY. */
-export function signingKey(project: Project): { key: MinisignKeyPair; file: string } {
+/** The signing key: `given` (publish --signing-key), else `[ship].signing_key` (relative to the project), else $KILN_SIGNING_KEY. */
+export function signingKey(project: Project, given?: string): { key: MinisignKeyPair; file: string } {
   const decl = project.decl.ship.signing_key;
-  const file = decl ? (isAbsolute(decl) ? decl : resolve(project.dir, decl)) : process.env.KILN_SIGNING_KEY;
+  const file = given ?? (decl ? (isAbsolute(decl) ? decl : resolve(project.dir, decl)) : process.env.KILN_SIGNING_KEY);
   if (!file) {
     throw new ProjectError(
       "no signing key: kiln publishes only signed releases",

@@ -88,12 +88,16 @@ export async function startDistccd(dir: string, name: string, o: { jobs?: number
   return { name, port, log, proc, stop: stopper(proc) };
 }
 
-/** redis-server on 127.0.0.1:<port>, nothing saved to disk, its log in dir. */
-export async function startRedis(dir: string): Promise<Daemon> {
+/**
+ * redis-server on 127.0.0.1:<port>, its log in dir. Nothing saved to disk by default; with
+ * `appendonly` it keeps an append-only file in dir (the farm's documented setup), and `port`
+ * starts it again where an earlier one listened (a restart).
+ */
+export async function startRedis(dir: string, o: { appendonly?: boolean; port?: number } = {}): Promise<Daemon> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const log = join(dir, "redis.log");
-  const argv = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--logfile", log];
+  const argv = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", o.appendonly ? "yes" : "no", "--daemonize", "no", "--dir", dir, "--logfile", log];
   const proc = spawn("redis-server", argv, { stdio: "ignore", detached: true });
   await waitForPort(port, proc, "redis-server", log);
   return { name: "redis", port, log, proc, stop: stopper(proc) };
