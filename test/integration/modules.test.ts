@@ -92,7 +92,7 @@ test("kiln run modular --exec: modprobe in the guest loads udf with its dependen
   assert.equal(lines[2]!.trim(), "crc_itu_t minix udf", "udf pulled in crc-itu-t from modules.dep");
   assert.match(lines[3]!, /\tminix$/, "minix registered its filesystem");
   assert.match(lines[4]!, new RegExp(`^${k.release.replace(/\./g, "\\.")} `), "vermagic in the guest names the running release");
-  assert.equal(lines[4], vermagic(join(modDir(), "kernel/fs/minix/minix.ko")), "the guest's module is the store's");
+  assert.equal(lines[4]!.trim(), vermagic(join(modDir(), "kernel/fs/minix/minix.ko")), "the guest's module is the store's (busybox keeps vermagic's trailing space)");
   assert.equal(lines[5], "unloaded");
   assert.match(lines[6]!, /^missing=[1-9]\d*$/, "modprobe of a module the build lacks fails");
 });
