@@ -292,6 +292,8 @@ export interface InitramfsSpec {
   busybox?: Uint8Array;
   /** Script for kiln.mode=exec, stored as /kiln/exec.sh. */
   execScript?: string;
+  /** The build's module tree (modulesTreeEntries): lib/modules/<release>/... in the guest. */
+  modules?: CpioEntry[];
   /** More entries (they must not collide with kiln's). */
   extra?: CpioEntry[];
 }
@@ -313,5 +315,32 @@ export function initramfsEntries(s: InitramfsSpec): CpioEntry[] {
   if (s.execScript !== undefined) {
     e.push({ type: "file", path: "kiln/exec.sh", mode: 0o644, data: Buffer.from(s.execScript, "utf8") });
   }
-  return [...e, ...(s.extra ?? [])];
+  return [...e, ...(s.modules ?? []), ...(s.extra ?? [])];
+}
+
+/**
+ * The store entry's module tree (`<entry>/lib/modules/<release>`, as modules_install and depmod
+ * left it) as initramfs entries under lib/modules/<release>/, so `modprobe` in the guest finds
+ * the exact modules of the booted build. Files keep their mode; a symlink is refused (the store
+ * copy has none: install drops build/ and source/).
+ */
+export function modulesTreeEntries(dir: string, release: string): CpioEntry[] {
+  if (!existsSync(join(dir, "modules.dep"))) {
+    throw new ProjectError(`${dir} holds no modules.dep: it is not an installed module tree`, { file: dir }, "rebuild the entry: kiln build --no-reuse");
+  }
+  const out: CpioEntry[] = [];
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const abs = join(dir, r);
+      const path = `lib/modules/${release}/${r}`;
+      if (e.isDirectory()) {
+        out.push({ type: "dir", path, mode: 0o755 });
+        walk(r);
+      } else if (e.isFile()) out.push({ type: "file", path, mode: statSync(abs).mode & 0o777, data: readFileSync(abs) });
+      else throw new ProjectError(`${abs} is not a plain file or folder; the store's module tree holds none`, { file: abs }, "rebuild the entry: kiln build --no-reuse");
+    }
+  };
+  walk("");
+  return out;
 }

@@ -15,7 +15,7 @@ import { waitListening } from "../effects/port.js";
 import type { ArchSpec } from "../tables/arches.js";
 import { writeCpio } from "./cpio.js";
 import { failureReason, renderDiagnosis } from "./console.js";
-import { buildInit, findBusybox, initramfsEntries, type InitToolchain } from "./init.js";
+import { buildInit, findBusybox, initramfsEntries, modulesTreeEntries, type InitToolchain } from "./init.js";
 import { chooseAccel, KVM_FIRST_OUTPUT_SEC, kvmGuestSilent, noteSilentKvm, type AccelRequest } from "./kvm.js";
 import { kernelCmdline, qemuArgv, shellQuote, type Accel } from "./qemu.js";
 import { bootGuest, resolveArch } from "./smoke.js";
@@ -36,6 +36,8 @@ export interface RunOptions {
   cpus?: number;
   qemuArgs?: readonly string[];
   accel?: AccelRequest;
+  /** The build's installed module tree (<store entry>/lib/modules/<release>): kiln's initramfs carries it at lib/modules/<release>. */
+  modules?: { dir: string; release: string };
   /** Static busybox to put in kiln's initramfs (default: findBusybox). */
   busybox?: string;
   toolchain?: InitToolchain;
@@ -50,7 +52,8 @@ async function kilnInitramfs(o: RunOptions, arch: ArchSpec, execScript?: string)
   if (!o.tree) throw new HostError("kiln's initramfs needs the kernel tree (for its init)", {}, "pass the tree, or give --initrd / --rootfs");
   const init = await buildInit({ tree: o.tree, arch, cacheDir: o.cacheDir, toolchain: o.toolchain });
   const busybox = readFileSync(findBusybox(arch, o.busybox));
-  const cpio = writeCpio(initramfsEntries({ init: readFileSync(init.path), busybox, execScript }));
+  const modules = o.modules ? modulesTreeEntries(o.modules.dir, o.modules.release) : undefined;
+  const cpio = writeCpio(initramfsEntries({ init: readFileSync(init.path), busybox, execScript, ...(modules ? { modules } : {}) }));
   mkdirSync(o.workDir, { recursive: true });
   const path = join(o.workDir, execScript === undefined ? `run-${arch.name}.cpio` : `exec-${arch.name}.cpio`);
   writeFileSync(path, cpio);

@@ -12,7 +12,7 @@ import { start } from "../effects/proc.js";
 import { archSpec, type ArchSpec } from "../tables/arches.js";
 import { writeCpio } from "./cpio.js";
 import { ConsoleTracker, failureReason, renderDiagnosis, type BootEnd, type ConsoleState, type Marker, type Stage } from "./console.js";
-import { buildInit, initramfsEntries, type InitToolchain } from "./init.js";
+import { buildInit, initramfsEntries, modulesTreeEntries, type InitToolchain } from "./init.js";
 import { chooseAccel, KVM_FIRST_OUTPUT_SEC, kvmGuestSilent, noteSilentKvm, type AccelRequest } from "./kvm.js";
 import { kernelCmdline, qemuArgv, shellQuote, type Accel, type InitMode } from "./qemu.js";
 
@@ -31,11 +31,14 @@ export async function writeSmokeInitramfs(o: {
   out: string;
   toolchain?: InitToolchain;
   treeKey?: string;
+  /** The build's installed module tree (<store entry>/lib/modules/<release>), put in at lib/modules/<release>. */
+  modules?: { dir: string; release: string };
 }): Promise<{ path: string; initKey: string }> {
   const arch = resolveArch(o.arch);
   const init = await buildInit({ tree: o.tree, arch, cacheDir: o.cacheDir, toolchain: o.toolchain, treeKey: o.treeKey });
   mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(o.out, writeCpio(initramfsEntries({ init: readFileSync(init.path) })));
+  const modules = o.modules ? modulesTreeEntries(o.modules.dir, o.modules.release) : undefined;
+  writeFileSync(o.out, writeCpio(initramfsEntries({ init: readFileSync(init.path), ...(modules ? { modules } : {}) })));
   return { path: o.out, initKey: init.key };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { join } from "node:path";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
 import type { SmokeResult } from "../boot/index.js";
 import { parseCpusOption, parseMemoryOption } from "../boot/qemu.js";
@@ -32,12 +32,15 @@ interface Cell {
   image: string;
   src: string;
   state: string;
+  /** The store entry's module tree, when the build has modules: kiln's initramfs carries it. */
+  modules?: { dir: string; release: string };
 }
 
 function cellOf(r: CellResult): Cell {
   const m = r.manifest;
   if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
-  return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state") };
+  const modules = m.artifacts.modules && existsSync(m.artifacts.modules) ? { dir: m.artifacts.modules, release: m.uts_release } : undefined;
+  return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state"), ...(modules ? { modules } : {}) };
 }
 
 async function toolchainFor(m: Manifest) {
@@ -48,7 +51,7 @@ async function toolchainFor(m: Manifest) {
 async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
   const cacheDir = await bootCache(ctx);
   const out = join(c.state, "smoke-initramfs.cpio");
-  const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
+  const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree, ...(c.modules ? { modules: c.modules } : {}) });
   return rd.path;
 }
 
@@ -129,7 +132,7 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
       mkdirSync(work, { recursive: true });
       const ro = {
         arch: c.arch, kernel: c.image, tree: c.src, cacheDir: await bootCache(ctx), workDir: work, memoryMiB: o.memory, cpus: o.cpus, qemuArgs: o.qemuArg, accel: o.accel,
-        toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m),
+        toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m), ...(c.modules ? { modules: c.modules } : {}),
         ...(o.initrd ? { initrd: o.initrd } : {}), ...(o.rootfs ? { rootfs: o.rootfs } : {}), ...(o.append ? { append: o.append } : {}),
       };
       if (o.gdb) {

@@ -36,7 +36,7 @@ export async function buildSelected(ctx: Context, targets: string[], o: BuildCli
 export function registerBuildCommand(prog: Command, ctx: Context): void {
   prog
     .command("build [targets...]")
-    .description("build targets (default: all) into the store, reusing a build with the same identity")
+    .description("build targets (default: every target not declared `default = false`) into the store, reusing a build with the same identity")
     .option("--arch <arch>", `build only this arch (${Object.keys(ARCHES).join(", ")})`)
     .option("-j, --jobs <n>", "parallel make jobs (default: the CPU count)", intOption("--jobs"))
     .option("--locked", "refuse to build when kiln.toml and kiln.lock disagree (CI, releases)")

@@ -167,6 +167,14 @@ export const ManifestSchema = z
         modules: z.string().optional(),
       })
       .optional(),
+    modules: z
+      .object({
+        count: z.number().int(),
+        bytes: z.number().int(),
+        files: z.array(z.object({ path: z.string(), bytes: z.number().int() })),
+      })
+      .optional()
+      .describe("loadable modules installed by modules_install (stripped), paths under lib/modules/<release>/"),
     build_dir: z.string().optional(),
     boot: z
       .array(

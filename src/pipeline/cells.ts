@@ -44,9 +44,9 @@ function unknownArch(a: string): ProjectError {
   return new ProjectError(`unknown arch "${a}"`, {}, `arches: ${Object.keys(ARCHES).join(", ")}`);
 }
 
-/** The named target (default: the first declared). The one "no target" error. */
+/** The named target (default: the first declared without `default = false`). The one "no target" error. */
 export function pickTarget(project: Project, name?: string): { name: string; decl: TargetDecl } {
-  const t = name ?? Object.keys(project.targets)[0];
+  const t = name ?? defaultTargets(project)[0] ?? Object.keys(project.targets)[0];
   const decl = t === undefined ? undefined : project.targets[t];
   if (t === undefined || !decl) throw new ProjectError(`no target "${t ?? ""}" in kiln.toml`, { file: project.file }, `targets: ${Object.keys(project.targets).join(", ") || "(none declared)"}`);
   return { name: t, decl };
@@ -65,10 +65,15 @@ export function pickCell(project: Project, target?: string, arch?: string): Cell
  * Every (target, arch) the filters select, in kiln.toml order. A target named explicitly must be
  * declared for every arch asked for; with no names, targets without that arch are left out.
  */
+/** The targets a command takes when it is given no target names: those not declared `default = false`. */
+export function defaultTargets(project: Project): string[] {
+  return Object.entries(project.targets).filter(([, d]) => d.default !== false).map(([t]) => t);
+}
+
 export function selectCells(project: Project, targets: readonly string[] = [], arches: readonly string[] = []): Cell[] {
   for (const a of arches) if (!(a in ARCHES)) throw unknownArch(a);
   const out: Cell[] = [];
-  for (const t of targets.length ? targets : Object.keys(project.targets)) {
+  for (const t of targets.length ? targets : defaultTargets(project)) {
     const { decl } = pickTarget(project, t);
     if (targets.length) {
       const lacking = arches.filter((a) => !decl.arches.includes(a));

@@ -4,12 +4,13 @@
  *   lib/modules/<release>/ (no build/source symlinks), plus vmlinux for bundle packing.
  * The caller moves the folder into the store in one rename.
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BuildFailure } from "../errors.js";
 import { run } from "../effects/proc.js";
 import type { ArchSpec } from "../tables/arches.js";
 import { makeArgv, type MakeEnv } from "./configure.js";
+import type { ModuleFile } from "../core/modules.js";
 
 export interface Installed {
   image: string;
@@ -17,6 +18,22 @@ export interface Installed {
   config: string;
   vmlinux?: string;
   modules?: string;
+  /** The installed modules (.ko), relative to lib/modules/<release>/, with their (stripped) sizes, by path. */
+  module_files?: ModuleFile[];
+}
+
+/** Every .ko under `dir` (relative paths, sorted), with its size. */
+export function listModules(dir: string): ModuleFile[] {
+  const out: ModuleFile[] = [];
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && /\.ko(\.(gz|xz|zst))?$/.test(e.name)) out.push({ path: r, bytes: lstatSync(join(dir, r)).size });
+    }
+  };
+  if (existsSync(dir)) walk("");
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export async function install(m: MakeEnv, arch: ArchSpec, release: string, dest: string, jobs: number): Promise<Installed> {
@@ -40,9 +57,11 @@ export async function install(m: MakeEnv, arch: ArchSpec, release: string, dest:
     const r = await run(makeArgv(m, ["modules_install"], [`-j${jobs}`, `INSTALL_MOD_PATH=${dest}`, "INSTALL_MOD_STRIP=1", "DEPMOD=/sbin/depmod"]), { env: m.env, allowFail: true });
     if (r.exitCode !== 0) throw new BuildFailure(`modules_install failed:\n${r.all.trim().split("\n").slice(-10).join("\n")}`);
     const mod = join(dest, "lib", "modules", release);
+    if (!existsSync(join(mod, "modules.dep"))) throw new BuildFailure(`modules_install left no modules.dep in lib/modules/${release}: depmod did not run`, { file: mod }, "install kmod (Debian: apt-get install kmod), which provides /sbin/depmod");
     rmSync(join(mod, "build"), { force: true });
     rmSync(join(mod, "source"), { force: true });
     out.modules = `lib/modules/${release}`;
+    out.module_files = listModules(mod);
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { blankHostPaths } from "../core/identity.js";
 import type { Manifest } from "../core/manifest.js";
 import type { FlowResults } from "./steps.js";
 import type { CompileResult } from "./compile.js";
+import { moduleSummary } from "../core/modules.js";
 import type { CcacheRemote } from "../distcc/config.js";
 
 /** What the manifest records besides the step results: when, which kiln, how the run ended. */
@@ -131,6 +132,11 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
         }
       : stored?.artifacts
         ? { artifacts: stored.artifacts }
+        : {}),
+    ...(r.installed?.files.module_files
+      ? { modules: moduleSummary(r.installed.files.module_files) }
+      : !r.installed && stored?.modules
+        ? { modules: stored.modules }
         : {}),
     ...(id && r.worktree ? { build_dir: r.worktree.build } : {}),
     steps,

@@ -25,6 +25,7 @@ import { writeArtifact } from "../ship/artifact.js";
 import { packBundleFromBuild, bundleInputInEntry } from "../ship/bundle_file.js";
 import { bundleFileName, BUNDLE_ARCHES, BUNDLE_VARIANTS, type BundleArch, type BundleVariant } from "../ship/bundle.js";
 import { assertKernelDeb } from "../ship/deb.js";
+import { listModules } from "./install.js";
 import { assertKernelRpm, rpmVersionOf } from "../ship/rpm.js";
 import { ProjectError, InfraError } from "../errors.js";
 import { fmtBytes } from "../ui/log.js";
@@ -230,7 +231,9 @@ async function makeDebs(project: Project, targetName: string, arch: string, mani
   const debs = readdirSync(parent).filter((f) => f.endsWith(".deb") && f.includes(`_${version}_`));
   const image = debs.find((f) => f.startsWith(`linux-image-${release}_`) && !f.startsWith(`linux-image-${release}-dbg`));
   if (!image) throw new InfraError(`bindeb-pkg made no linux-image-${release} package`, { file: parent }, "see the make output above");
-  await assertKernelDeb(join(parent, image), release, { modules: existsSync(join(manifestEntry(manifest, o.paths), "lib", "modules", release)) });
+  const modTree = join(manifestEntry(manifest, o.paths), "lib", "modules", release);
+  // a modular build's package must carry every module of the store entry
+  await assertKernelDeb(join(parent, image), release, { modules: existsSync(modTree) ? listModules(modTree).map((m) => m.path) : false });
   const out: string[] = [];
   for (const f of debs) {
     renameSync(join(parent, f), join(stage, f));

@@ -146,6 +146,11 @@ export const TargetSchema = z.strictObject({
   outputs: z.array(z.enum(OUTPUTS)).default(["install"]),
   /** Extra make goals; default: the image, and modules when CONFIG_MODULES=y. */
   goals: z.array(z.string().regex(/^[A-Za-z0-9_./-]+$/)).default([]),
+  /**
+   * Whether a command given no target names takes this target (`kiln build`, `kiln check
+   * configured`, ...). false: it is built only when named (`kiln build modular`). See docs/adr/0075.
+   */
+  default: z.boolean().default(true),
 });
 
 const SymbolName = z.string().regex(/^(CONFIG_)?[A-Za-z0-9_]+$/, "expected a Kconfig symbol such as VIRTIO_BLK");

@@ -72,7 +72,7 @@ export async function inspectDeb(path: string): Promise<DebInfo> {
  * What a kernel image package for `release` must hold. Returns problems (empty = fine). Pure.
  * Modules are required only when the build has them.
  */
-export function checkKernelImageDeb(info: DebInfo, release: string, opts: { modules: boolean }): string[] {
+export function checkKernelImageDeb(info: DebInfo, release: string, opts: { modules: boolean | readonly string[] }): string[] {
   const problems: string[] = [];
   const has = (p: string, t?: DebEntry["type"]) => info.entries.some((e) => e.path === p && (!t || e.type === t));
   if (info.package !== `linux-image-${release}`) problems.push(`package is ${info.package}, expected linux-image-${release}`);
@@ -80,6 +80,11 @@ export function checkKernelImageDeb(info: DebInfo, release: string, opts: { modu
     if (!has(f, "file")) problems.push(`${f} is missing`);
   }
   if (opts.modules && !info.entries.some((e) => e.path.startsWith(`lib/modules/${release}/`))) problems.push(`lib/modules/${release}/ is missing`);
+  else if (Array.isArray(opts.modules)) {
+    // every module the store entry holds (paths under lib/modules/<release>/)
+    const missing = opts.modules.filter((m) => !has(`lib/modules/${release}/${m}`, "file"));
+    if (missing.length) problems.push(`${missing.length} of the build's ${opts.modules.length} module(s) are missing: ${missing.slice(0, 5).map((m) => `lib/modules/${release}/${m}`).join(", ")}${missing.length > 5 ? ", ..." : ""}`);
+  }
   for (const e of info.entries) {
     if (e.path.startsWith("/") || e.path.split("/").includes("..")) problems.push(`unsafe path ${e.path}`);
   }
@@ -96,7 +101,7 @@ export async function extractDebs(debs: string[], root: string): Promise<void> {
 }
 
 /** Gate form: throws GateFailure listing the problems. */
-export async function assertKernelDeb(path: string, release: string, opts: { modules: boolean; root?: string }): Promise<DebInfo> {
+export async function assertKernelDeb(path: string, release: string, opts: { modules: boolean | readonly string[]; root?: string }): Promise<DebInfo> {
   const info = await inspectDeb(path);
   const problems = checkKernelImageDeb(info, release, opts);
   if (opts.root) {

@@ -14,6 +14,8 @@
  *   default   the example as shipped
  *   noserial  the example with its serial console turned off in an override layer (and the
  *             invariant that requires it removed), for the "no console output" test
+ *   modular   the example's [target.modular] (x86_64; MODULES=y and a few drivers and
+ *             filesystems as =m), built by name: it is `default = false`
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +25,10 @@ import type { Manifest } from "../../src/core/manifest.js";
 import { TEST_CACHE } from "./trees.js";
 import { KILN_BIN, REPO, TEST_HOME } from "./kiln.js";
 
-export type KernelVariant = "default" | "noserial";
+export type KernelVariant = "default" | "noserial" | "modular";
+
+/** The target a variant builds (by name when it is not a default target). */
+const VARIANT_TARGET: Partial<Record<KernelVariant, string>> = { modular: "modular" };
 
 export interface ExampleKernel {
   arch: ArchSpec;
@@ -100,7 +105,8 @@ export function exampleKernel(archName: string, variant: KernelVariant = "defaul
     laid.set(variant, dir);
   }
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", "--tree", "--arch", archName], {
+  const target = VARIANT_TARGET[variant];
+  const r = spawnSync(process.execPath, [KILN_BIN, "-C", dir, "--json", "build", ...(target ? [target] : []), "--tree", "--arch", archName], {
     env: { ...process.env, KILN_HOME: TEST_HOME, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     encoding: "utf8",

@@ -41,9 +41,25 @@ test("conditional rules: in debug FTRACE is required, elsewhere forbidden; arch 
 test("the example's invariants are read with the kiln.toml line of each rule", () => {
   const text = readFileSync(join(REPO, "examples/microvm/kiln.toml"), "utf8");
   const r = invariantRules(parseProject(text, "/p/kiln.toml"));
-  assert.equal(r.length, 4);
+  assert.equal(r.length, 6);
   const first = text.split("\n").findIndex((l) => l.trim() === "[[invariant]]") + 1;
   assert.equal(r[0]!.origin, `/p/kiln.toml:${first}`);
-  assert.deepEqual(r[0]!.forbidden, ["DRM", "SOUND", "MODULES"]);
-  assert.deepEqual(r[1]!.arches, ["x86_64"]);
+  assert.deepEqual(r[0]!.forbidden, ["DRM", "SOUND"]);
+  assert.deepEqual(r[1]!.not_variants, ["modular"]);
+  assert.deepEqual(r[1]!.forbidden, ["MODULES"]);
+  assert.deepEqual(r[2]!.variants, ["modular"]);
+  assert.deepEqual(r[3]!.arches, ["x86_64"]);
+});
+
+test("the example's modules rule is scoped per target: base still forbids MODULES, modular requires it and its =m drivers", () => {
+  const r = invariantRules(parseProject(readFileSync(join(REPO, "examples/microvm/kiln.toml"), "utf8"), "/p/kiln.toml"));
+  const common = "CONFIG_VIRTIO_BLK=y\nCONFIG_VIRTIO_NET=y\nCONFIG_BLK_DEV_INITRD=y\nCONFIG_DEVTMPFS=y\nCONFIG_VIRTIO_PCI=y\nCONFIG_64BIT=y\nCONFIG_SERIAL_8250_CONSOLE=y\n";
+  const modular = parseDotConfig(`${common}CONFIG_MODULES=y\nCONFIG_MINIX_FS=m\nCONFIG_ISO9660_FS=m\nCONFIG_UDF_FS=m\nCONFIG_BLK_DEV_LOOP=m\nCONFIG_DUMMY=m\n`);
+  assert.deepEqual(checkInvariants(r, modular, "x86_64", "modular"), []);
+  assert.deepEqual(checkInvariants(r, modular, "x86_64", "base").map((v) => v.message), ["forbidden CONFIG_MODULES=y (must be unset for x86_64/base)"]);
+  // built in instead of as a module: the modular rule wants =m
+  const builtin = parseDotConfig(`${common}CONFIG_MODULES=y\nCONFIG_MINIX_FS=y\nCONFIG_ISO9660_FS=m\nCONFIG_UDF_FS=m\nCONFIG_BLK_DEV_LOOP=m\nCONFIG_DUMMY=m\n`);
+  assert.deepEqual(checkInvariants(r, builtin, "x86_64", "modular").map((v) => v.message), ["required CONFIG_MINIX_FS=m but got CONFIG_MINIX_FS=y"]);
+  assert.deepEqual(checkInvariants(r, parseDotConfig(common), "x86_64", "modular").map((v) => v.symbol), ["MODULES", "MINIX_FS", "ISO9660_FS", "UDF_FS", "BLK_DEV_LOOP", "DUMMY"]);
+  assert.deepEqual(checkInvariants(r, parseDotConfig(common), "x86_64", "base"), []);
 });
