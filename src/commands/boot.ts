@@ -25,7 +25,7 @@ async function buildCells(ctx: Context, targets: string[], arch?: string, stderr
   return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}), tree: true });
 }
 
-interface Cell {
+export interface Cell {
   manifest: Manifest;
   manifestPath: string;
   arch: string;
@@ -34,7 +34,7 @@ interface Cell {
   state: string;
 }
 
-function cellOf(r: CellResult): Cell {
+export function cellOf(r: CellResult): Cell {
   const m = r.manifest;
   if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
   return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state") };
@@ -45,7 +45,7 @@ async function toolchainFor(m: Manifest) {
   return (await boot()).defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
 }
 
-async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
+export async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
   const cacheDir = await bootCache(ctx);
   const out = join(c.state, "smoke-initramfs.cpio");
   const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
@@ -85,8 +85,14 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--memory <mib>", "guest memory in MiB (at least 64)", (v) => parseMemoryOption(v), 512)
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
-    .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number }) => {
+    .option("--image <name|file>", "boot a disk image instead of the bare kernel: firmware -> GRUB -> the slot's kernel (an [image.<name>], made when missing, or an .img file)")
+    .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number; image?: string }) => {
       const ui = ctx.ui;
+      if (o.image !== undefined) {
+        const { bootImageCommand } = await import("./image.js");
+        await bootImageCommand(ctx, o.image, o);
+        return;
+      }
       const { runSmoke } = await boot();
       const results: SmokeResult[] = [];
       for (const r of await buildCells(ctx, targets, o.arch)) {
