@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { GateFailure, ProjectError } from "../errors.js";
+import { BuildFailure, GateFailure, ProjectError } from "../errors.js";
 import { fmtBytes, fmtDuration } from "../ui/log.js";
 import type { Context } from "./context.js";
 import { buildSelected } from "./build.js";
@@ -43,26 +43,29 @@ export interface MadeImageReport {
 async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageReport[]> {
   const L = await lib();
   const project = await ctx.project();
-  const { outDir } = await import("../pipeline/outputs.js");
+  const { outDir, manifestEntry } = await import("../pipeline/outputs.js");
   const { kernelCmdline } = await import("../boot/qemu.js");
   const { ARCHES } = await import("../tables/arches.js");
   const out: MadeImageReport[] = [];
   for (const cell of cells) {
     const kilnInit = cell.decl.initramfs === "kiln";
     const built = await buildSelected(ctx, [cell.target], { arch: cell.arch, tree: kilnInit, stderr: ctx.globals.json });
-    const c = cellOf(built[0]!);
-    const release = c.manifest.uts_release!;
-    const initramfs = kilnInit ? await initramfsFor(ctx, c) : resolve(project.dir, cell.decl.initramfs);
+    const m = built[0]!.manifest;
+    const release = m.uts_release;
+    if (!release || !m.artifacts) throw new BuildFailure(`no built kernel for ${cell.target}/${cell.arch}`);
+    // kiln's init is built from the warm tree's nolibc; a user's cpio needs no tree
+    const initramfs = kilnInit ? await initramfsFor(ctx, cellOf(built[0]!)) : resolve(project.dir, cell.decl.initramfs);
+    const kernel = existsSync(m.artifacts.image) ? m.artifacts.image : join(manifestEntry(m, await ctx.paths()), "boot", `vmlinuz-${release}`);
     const disk = diskPath(project, cell.name, cell.arch);
     const t0 = performance.now();
     const made = await L.makeImage(
       {
-        name: cell.name, arch: cell.arch, release, kernel: c.image, initramfs,
+        name: cell.name, arch: cell.arch, release, kernel, initramfs,
         cmdline: kernelCmdline(ARCHES[cell.arch]!, { mode: kilnInit ? "smoke" : undefined, append: cell.decl.cmdline }),
         ...(cell.decl.rootfs ? { rootfs: resolve(project.dir, cell.decl.rootfs) } : {}),
         ...(cell.decl.data ? { data: resolve(project.dir, cell.decl.data) } : {}),
         sizes: { espMiB: cell.decl.esp_mib, systemMiB: cell.decl.system_mib, dataMiB: cell.decl.data_mib },
-        timestamp: c.manifest.inputs.source.timestamp,
+        timestamp: m.inputs.source.timestamp,
       },
       { outDir: outDir(project, release), disk, scratch: join(project.dir, "out", "disks", `.${cell.name}-${cell.arch}.scratch-${process.pid}`) },
     );

@@ -84,7 +84,7 @@ export async function bootImage(o: ImageBootOptions): Promise<ImageBootResult> {
         if (i < 0) return;
         const l = line.slice(i);
         grubLines.push(l);
-        const m = /^kiln-grub: booting slot (\S+)/.exec(l);
+        const m = /^kiln-grub: booting slot ([AB])\b/.exec(l);
         if (m) grubSlot = m[1];
       },
     });

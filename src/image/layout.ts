@@ -190,9 +190,11 @@ export const SLOT_FILES = { kernel: "boot/vmlinuz", initramfs: "boot/initramfs.i
 export function grubCfg(o: { serialUnit?: number } = {}): string {
   const envf = `($esp)/${ENV_PATH}`;
   return `# kiln gpt-ab: A/B selection (docs/adr/0080-gpt-ab-images.md). Written by kiln image.
-serial --unit=${o.serialUnit ?? 0} --speed=115200
-terminal_input serial console
-terminal_output serial console
+# the serial port when there is one (the firmware's console may mirror to it too: one output only)
+if serial --unit=${o.serialUnit ?? 0} --speed=115200; then
+  terminal_input serial console
+  terminal_output serial
+fi
 set timeout=0
 set esp="$root"
 regexp --set=1:disk '^([^,]+),' "$root"

@@ -105,11 +105,31 @@ export function slotCmdline(base: string, slot: Slot): string {
   return `${base} kiln.slot=${slot}`.trim();
 }
 
+/** Every path under a folder, as the filesystem will name it ("/", "/boot", "/boot/vmlinuz", ...), in name order. */
+function fsPaths(dir: string): string[] {
+  const out = ["/"];
+  const walk = (p: string, rel: string) => {
+    for (const f of readdirSync(p).sort()) {
+      const r = `${rel}/${f}`;
+      out.push(r);
+      if (lstatSync(join(p, f)).isDirectory()) walk(join(p, f), r);
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
 async function mke2fs(disk: string, o: { offset: number; sizeBytes: number; label: string; uuid: string; dir: string; timestamp: number }): Promise<void> {
+  const env = toolEnv(o.timestamp);
   await run(
     ["mke2fs", "-q", "-F", "-t", "ext4", "-L", o.label, "-U", o.uuid, "-E", `hash_seed=${o.uuid},root_owner=0:0,offset=${o.offset}`, "-d", o.dir, disk, `${o.sizeBytes / 1024}k`],
-    { env: toolEnv(o.timestamp), missingHint: "apt-get install e2fsprogs" },
+    { env, missingHint: "apt-get install e2fsprogs" },
   );
+  // mke2fs -d copies each file's ctime, which no one can set on the staging folder: pin it
+  const cmds = fsPaths(o.dir).map((p) => `sif "${p.replace(/(["\\])/g, "\\$1")}" ctime ${o.timestamp}`);
+  const r = await run(["debugfs", "-w", "-f", "-", `${disk}?offset=${o.offset}`], { input: cmds.join("\n") + "\n", env, missingHint: "apt-get install e2fsprogs" });
+  const bad = r.stderr.split("\n").filter((l) => l.trim() && !/^debugfs \d/.test(l));
+  if (bad.length) throw new InfraError(`debugfs could not pin the timestamps in ${o.label}: ${bad.slice(0, 3).join(" | ")}`, { file: disk });
 }
 
 /** mtools' image@@offset address of a partition. */
