@@ -47,7 +47,7 @@ function handImage(work: string, kernel: string, initramfs: string, release: str
   mkdirSync(join(esp, "EFI/BOOT"), { recursive: true });
   mkdirSync(join(esp, "EFI/kiln"), { recursive: true });
   const b = IMAGE_BOOT.x86_64!;
-  sh(["grub-mkimage", "-O", b.grubFormat, "-p", "/EFI/BOOT", "-o", join(esp, b.efiBinary), ...b.grubModules]);
+  sh(["grub-mkimage", "-O", b.grubFormat!, "-p", "/EFI/BOOT", "-o", join(esp, b.bootFile), ...b.grubModules!]);
   writeFileSync(join(esp, "EFI/BOOT/grub.cfg"), grubCfg());
   writeFileSync(join(esp, "EFI/kiln/grubenv"), encodeGrubenv(factoryGrubenv()));
   sh(["mkfs.vfat", "-n", "EFI", `--offset=${starts[0]}`, disk, String(SIZES.espMiB * 1024)]);

@@ -54,6 +54,8 @@ export interface QemuSpec {
   firmware?: { code: string; vars: string };
   /** Machine override (an image boot may need another machine than the arch's default). */
   machine?: string;
+  /** -bios override (an image boot runs U-Boot instead of the arch's default firmware). */
+  bios?: string;
   initrd?: string;
   /** A disk image attached as the first virtio disk (/dev/vda). */
   rootfs?: string;
@@ -116,7 +118,7 @@ export function qemuArgv(s: QemuSpec): string[] {
     "-no-reboot",
     ...(s.firmware
       ? ["-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${s.firmware.code}`, "-drive", `if=pflash,format=raw,unit=1,file=${s.firmware.vars}`]
-      : a.qemuBios ? ["-bios", a.qemuBios] : []),
+      : (s.bios ?? a.qemuBios) ? ["-bios", (s.bios ?? a.qemuBios)!] : []),
     ...(s.kernel !== undefined ? ["-kernel", s.kernel] : []),
     ...(s.initrd ? ["-initrd", s.initrd] : []),
   ];

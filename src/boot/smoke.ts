@@ -47,6 +47,7 @@ export interface GuestBootOptions {
   kernel?: string;
   firmware?: { code: string; vars: string };
   machine?: string;
+  bios?: string;
   initrd?: string;
   rootfs?: string;
   cmdline: string;
@@ -84,6 +85,7 @@ export async function bootGuest(o: GuestBootOptions): Promise<GuestBootResult> {
     ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
     ...(o.firmware ? { firmware: o.firmware } : {}),
     ...(o.machine ? { machine: o.machine } : {}),
+    ...(o.bios ? { bios: o.bios } : {}),
     initrd: o.initrd,
     rootfs: o.rootfs,
     cmdline: o.cmdline,

@@ -40,7 +40,7 @@ export interface ImageBootResult {
   release?: string;
   /** The release recorded in the booted slot. */
   expectedRelease?: string;
-  /** GRUB's own lines (kiln-grub: ...), in order. */
+  /** The loader's own lines (kiln-grub: ... or kiln-uboot: ...), in order. */
   grubLines: string[];
   stage: Stage;
   timings: { firmwareSec?: number; bannerSec?: number; markerSec?: number; totalSec: number };
@@ -54,8 +54,8 @@ export async function bootImage(o: ImageBootOptions): Promise<ImageBootResult> {
   const arch = resolveArch(o.arch);
   const b = IMAGE_BOOT[arch.name];
   if (!b) throw new HostError(`kiln cannot boot ${arch.name} disk images`, {}, "see docs/images.md for the arches images boot on");
-  for (const f of [b.firmwareCode, b.firmwareVars]) {
-    if (!existsSync(f)) throw new HostError(`the UEFI firmware ${f} is not installed`, { file: f }, `apt-get install ${b.debianPackages[0]}`);
+  for (const f of [b.firmwareCode, b.firmwareVars, b.bios]) {
+    if (f !== undefined && !existsSync(f)) throw new HostError(`the firmware ${f} is not installed`, { file: f }, `apt-get install ${b.debianPackages[0]}`);
   }
   const seen = await inspectDisk(o.disk);
   if (seen.problems.length) throw new GateFailure(`the image does not pass inspection:\n  ${seen.problems.join("\n  ")}`, { file: o.disk }, "kiln image inspect shows it all");
@@ -63,14 +63,15 @@ export async function bootImage(o: ImageBootOptions): Promise<ImageBootResult> {
   const choice = await chooseAccel(arch, request, { cacheDir: o.cacheDir, notify: o.notify });
   mkdirSync(join(o.consoleLog, ".."), { recursive: true });
   const vars = tmpName(o.consoleLog.replace(/\.log$/, "") + "-efivars.fd");
-  copyFileSync(b.firmwareVars, vars);
+  if (b.firmwareVars) copyFileSync(b.firmwareVars, vars);
   const grubLines: string[] = [];
   let grubSlot: string | undefined;
   try {
     const r = await bootGuest({
       arch: { ...arch, firmwareLines: [...arch.firmwareLines, ...b.firmwareLines] },
       accel: choice.accel,
-      firmware: { code: b.firmwareCode, vars },
+      ...(b.firmwareCode ? { firmware: { code: b.firmwareCode, vars } } : {}),
+      ...(b.bios ? { bios: b.bios } : {}),
       machine: b.qemuMachine,
       rootfs: o.disk,
       cmdline: "",
@@ -80,11 +81,11 @@ export async function bootImage(o: ImageBootOptions): Promise<ImageBootResult> {
       silenceSec: 90,
       consoleLog: o.consoleLog,
       onLine: (line) => {
-        const i = line.indexOf("kiln-grub: ");
+        const i = line.search(/kiln-(grub|uboot): /);
         if (i < 0) return;
         const l = line.slice(i);
         grubLines.push(l);
-        const m = /^kiln-grub: booting slot ([AB])\b/.exec(l);
+        const m = /^kiln-(?:grub|uboot): booting slot ([AB])\b/.exec(l);
         if (m) grubSlot = m[1];
       },
     });
@@ -113,7 +114,7 @@ export async function bootImage(o: ImageBootOptions): Promise<ImageBootResult> {
       res.reason = reason;
       res.diagnosis =
         renderDiagnosis({ arch, state: s, end: r.end, reason, nowMs: r.totalMs, consoleLog: o.consoleLog, title: `image boot failed for ${arch.name} (${choice.accel.toUpperCase()}${grubSlot ? `, slot ${grubSlot}` : ""})`, ...(expected ? { expectedRelease: expected } : {}) }) +
-        (grubLines.length ? `\n  grub: ${grubLines.join(" | ")}` : "\n  grub: no kiln-grub line: the firmware did not start GRUB from the ESP") +
+        (grubLines.length ? `\n  grub: ${grubLines.join(" | ")}` : "\n  grub: no kiln-grub/kiln-uboot line: the firmware did not start the loader from the ESP") +
         `\n  qemu: ${res.qemuCommand}`;
     }
     return res;

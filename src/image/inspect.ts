@@ -9,7 +9,7 @@ import { IMAGE_BOOT } from "../tables/image_boot.js";
 import { decompressImage } from "./make.js";
 import { e2List, e2Read, fatList, fatRead, findPart, readGpt, type FileEntry } from "./read.js";
 import {
-  cmdlineSlot, ENV_PATH, ESP_TYPE, GRUB_CFG_PATH, grubenvProblems, IMAGE_JSON_PATH, nextBoot, PART_ROLES, PART_NAMES, parseGrubenv, parseSlotCfg, SLOT_FILES, slotRole, SLOTS,
+  cmdlineSlot, ESP_TYPE, GRUB_CFG_PATH, grubenvProblems, IMAGE_JSON_PATH, nextBoot, PART_ROLES, PART_NAMES, parseEnv, parseSlotCfg, SLOT_FILES, slotRole, SLOTS,
   type ImageRecord, type SlotInfo, type Slot,
 } from "./layout.js";
 import type { Gpt } from "./gpt.js";
@@ -82,12 +82,15 @@ export async function inspectDisk(disk: string, shownAs = disk): Promise<Inspect
     const boot = arch ? IMAGE_BOOT[arch] : undefined;
     const espFiles = out.partitions.find((p) => p.number === esp.number)?.files ?? [];
     const has = (path: string) => espFiles.some((f) => f.path.toLowerCase() === path.toLowerCase() && f.type === "file" && f.size > 0);
-    if (boot && !has(boot.efiBinary)) problems.push(`the ESP has no ${boot.efiBinary}: the firmware has nothing to start`);
-    if (!has(GRUB_CFG_PATH)) problems.push(`the ESP has no ${GRUB_CFG_PATH}: GRUB has no A/B configuration`);
+    if (arch && !boot) problems.push(`kiln/image.json says arch ${arch}, which kiln has no image boot for`);
+    const ENV_PATH = boot?.envFile ?? IMAGE_BOOT.x86_64!.envFile;
+    const loader = boot?.loader === "u-boot" ? "U-Boot" : "GRUB";
+    if (boot && !has(boot.bootFile)) problems.push(`the ESP has no ${boot.bootFile}: the firmware has nothing to start`);
+    if (boot?.loader === "grub-efi" && !has(GRUB_CFG_PATH)) problems.push(`the ESP has no ${GRUB_CFG_PATH}: GRUB has no A/B configuration`);
     const envRaw = await fatRead(disk, esp, ENV_PATH);
-    if (!envRaw) problems.push(`the ESP has no ${ENV_PATH}: GRUB cannot read or record the A/B state`);
+    if (!envRaw) problems.push(`the ESP has no ${ENV_PATH}: ${loader} cannot read or record the A/B state`);
     else {
-      const env = parseGrubenv(envRaw);
+      const env = parseEnv(boot?.envFormat ?? "grubenv", envRaw);
       if (typeof env === "string") problems.push(`${ENV_PATH}: ${env}`);
       else {
         out.grubenv = env;

@@ -180,7 +180,7 @@ export function nextBoot(env: Record<string, string>): { slot: Slot; env: Record
 export const ENV_PATH = "EFI/kiln/grubenv";
 export const GRUB_CFG_PATH = "EFI/BOOT/grub.cfg";
 export const IMAGE_JSON_PATH = "kiln/image.json";
-export const SLOT_FILES = { kernel: "boot/vmlinuz", initramfs: "boot/initramfs.img", config: "boot/kiln-slot.cfg" } as const;
+export const SLOT_FILES = { kernel: "boot/vmlinuz", initramfs: "boot/initramfs.img", config: "boot/kiln-slot.cfg", ubootEnv: "boot/kiln-slot.env" } as const;
 
 /**
  * GRUB's configuration (pure): serial console, A/B selection from grubenv as nextBoot describes,
@@ -292,4 +292,99 @@ export interface ImageRecord {
   /** The seed the GUIDs derive from (sha256 of the inputs). */
   seed: string;
   timestamp: number;
+}
+
+/* ---------------------------------------------------------------- U-Boot (aarch64) */
+
+/** U-Boot's `env import -t` text: name=value lines (pure). */
+export function encodeUbootEnv(vars: Record<string, string>): Buffer {
+  let body = "";
+  for (const [k, v] of Object.entries(vars)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\n\r]/.test(v)) throw new Error(`bad U-Boot env entry ${k}`);
+    body += `${k}=${v}\n`;
+  }
+  return Buffer.from(body, "utf8");
+}
+
+/** Reads `env export -t` text back (NULs U-Boot leaves at the end are dropped; a missing name is ""). */
+export function parseUbootEnv(b: Buffer): Record<string, string> | string {
+  const text = b.toString("utf8").replace(/\0+$/g, "");
+  if (text.includes("\0")) return "the env file holds NUL bytes inside its text";
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) return `env line ${JSON.stringify(line)} is not name=value`;
+    out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  if (!("boot_default" in out)) return "the env file has no boot_default";
+  out.boot_once ??= "";
+  return out;
+}
+
+export type EnvFormat = "grubenv" | "uboot-text";
+
+export function encodeEnv(format: EnvFormat, vars: Record<string, string>): Buffer {
+  if (format === "grubenv") return encodeGrubenv(vars);
+  // U-Boot drops a variable set to "" (setenv x): the file leaves an empty boot_once out too
+  return encodeUbootEnv(Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== "")));
+}
+
+export function parseEnv(format: EnvFormat, b: Buffer): Record<string, string> | string {
+  return format === "grubenv" ? parseGrubenv(b) : parseUbootEnv(b);
+}
+
+/** The slot's config for U-Boot (env import -t): the same release and command line (pure). */
+export function slotUbootEnv(s: SlotInfo): string {
+  if (/[\n\r]/.test(s.release + s.cmdline)) throw new Error("a slot's release and command line are one line each");
+  return `kiln_release=${s.release}\nkiln_cmdline=${s.cmdline}\n`;
+}
+
+/**
+ * U-Boot's boot script (boot.cmd, wrapped by mkimage into boot.scr): the same A/B rules as
+ * grubCfg and nextBoot, the state in envFile on the ESP (read with load + env import, written
+ * with env export + fatwrite), then the slot's kernel and initramfs with booti and the device
+ * tree QEMU gives U-Boot. Scratch memory: ramdisk_addr_r until the initramfs is loaded.
+ */
+export function ubootScript(envFile: string): string {
+  const save = (_changed: string) =>
+    `if env exists boot_once; then env export -t \${ramdisk_addr_r} boot_default boot_once boot_counter boot_success; else env export -t \${ramdisk_addr_r} boot_default boot_counter boot_success; fi; fatwrite virtio 0:1 \${ramdisk_addr_r} ${envFile} \${filesize}`;
+  return `# kiln gpt-ab: A/B selection for U-Boot (docs/adr/0081-aarch64-image-boot.md). Written by kiln image.
+echo "kiln-uboot: A/B"
+load virtio 0:1 \${ramdisk_addr_r} ${envFile}
+env import -t \${ramdisk_addr_r} \${filesize}
+if test "\${boot_default}" != "B"; then setenv boot_default A; fi
+setenv slot \${boot_default}
+if test "\${boot_once}" = "A" -o "\${boot_once}" = "B"; then
+  setenv slot \${boot_once}
+  setenv boot_once
+  ${save("boot_once")}
+  echo "kiln-uboot: one-shot try of slot \${slot}"
+elif test "\${boot_success}" = "1"; then
+  echo "kiln-uboot: slot \${slot}, confirmed"
+elif test "\${boot_counter}" = "3" -o "\${boot_counter}" = "2" -o "\${boot_counter}" = "1"; then
+  setexpr boot_counter \${boot_counter} - 1
+  ${save("boot_counter")}
+  echo "kiln-uboot: slot \${slot}, unconfirmed, \${boot_counter} tries left"
+else
+  if test "\${slot}" = "A"; then setenv slot B; else setenv slot A; fi
+  setenv boot_default \${slot}
+  setenv boot_counter 3
+  setenv boot_success 1
+  ${save("boot_default boot_counter boot_success")}
+  echo "kiln-uboot: tries used up, falling back to slot \${slot}"
+fi
+if test "\${slot}" = "A"; then setenv part 2; else setenv part 3; fi
+if test ! -e virtio 0:\${part} /${SLOT_FILES.kernel}; then
+  echo "kiln-uboot: slot \${slot} has no kernel, booting the other slot"
+  if test "\${slot}" = "A"; then setenv slot B; setenv part 3; else setenv slot A; setenv part 2; fi
+fi
+load virtio 0:\${part} \${ramdisk_addr_r} /${SLOT_FILES.ubootEnv}
+env import -t \${ramdisk_addr_r} \${filesize}
+echo "kiln-uboot: booting slot \${slot}: \${kiln_release}"
+load virtio 0:\${part} \${kernel_addr_r} /${SLOT_FILES.kernel}
+load virtio 0:\${part} \${ramdisk_addr_r} /${SLOT_FILES.initramfs}
+setenv bootargs "\${kiln_cmdline}"
+booti \${kernel_addr_r} \${ramdisk_addr_r}:\${filesize} \${fdtcontroladdr}
+`;
 }

@@ -14,7 +14,7 @@ import { sha256File, tmpName, writeFileAtomic } from "../effects/fsx.js";
 import { InfraError, ProjectError } from "../errors.js";
 import { IMAGE_BOOT, imageArchProblem } from "../tables/image_boot.js";
 import {
-  encodeGrubenv, ENV_PATH, factoryGrubenv, grubCfg, GRUB_CFG_PATH, IMAGE_JSON_PATH, imageFileName, part, planDisk, SECTOR, SLOT_FILES, slotCfg, slotRole,
+  encodeEnv, factoryGrubenv, grubCfg, slotUbootEnv, ubootScript, GRUB_CFG_PATH, IMAGE_JSON_PATH, imageFileName, part, planDisk, SECTOR, SLOT_FILES, slotCfg, slotRole,
   sfdiskScript, SLOTS, type DiskPlan, type ImageRecord, type Sizes, type Slot,
 } from "./layout.js";
 
@@ -153,10 +153,21 @@ async function fillFat(disk: string, offset: number, dir: string, timestamp: num
   await level("");
 }
 
-/** GRUB as the EFI binary, with the modules the A/B config needs. */
-async function grubEfi(arch: string, out: string): Promise<void> {
+/** The loader's files on the ESP: GRUB as the EFI binary + grub.cfg, or U-Boot's boot.scr. */
+async function loaderFiles(arch: string, espDir: string, timestamp: number): Promise<void> {
   const b = IMAGE_BOOT[arch]!;
-  await run(["grub-mkimage", "-O", b.grubFormat, "-p", "/EFI/BOOT", "-o", out, ...b.grubModules], { missingHint: `apt-get install ${b.debianPackages.join(" ")}` });
+  const hint = `apt-get install ${b.debianPackages.join(" ")}`;
+  const out = join(espDir, b.bootFile);
+  mkdirSync(dirname(out), { recursive: true });
+  if (b.loader === "grub-efi") {
+    await run(["grub-mkimage", "-O", b.grubFormat!, "-p", "/EFI/BOOT", "-o", out, ...b.grubModules!], { missingHint: hint });
+    writeFileSync(join(espDir, GRUB_CFG_PATH), grubCfg());
+  } else {
+    const cmd = join(dirname(espDir), "boot.cmd");
+    writeFileSync(cmd, ubootScript(b.envFile));
+    // mkimage stamps the script header with SOURCE_DATE_EPOCH
+    await run(["mkimage", "-A", "arm64", "-O", "linux", "-T", "script", "-C", "none", "-n", "kiln A/B", "-d", cmd, out], { env: toolEnv(timestamp), missingHint: hint });
+  }
 }
 
 /** Writes a sparse file of n bytes. */
@@ -201,12 +212,11 @@ export async function makeImage(i: ImageInputs, o: { outDir: string; disk: strin
     // EFI system partition
     const esp = part(plan, "esp");
     const espDir = join(o.scratch, "esp");
-    mkdirSync(join(espDir, "EFI/BOOT"), { recursive: true });
-    mkdirSync(join(espDir, dirname(ENV_PATH)), { recursive: true });
+    const boot = IMAGE_BOOT[i.arch]!;
+    mkdirSync(join(espDir, dirname(boot.envFile)), { recursive: true });
     mkdirSync(join(espDir, dirname(IMAGE_JSON_PATH)), { recursive: true });
-    await grubEfi(i.arch, join(espDir, IMAGE_BOOT[i.arch]!.efiBinary));
-    writeFileSync(join(espDir, GRUB_CFG_PATH), grubCfg());
-    writeFileSync(join(espDir, ENV_PATH), encodeGrubenv(factoryGrubenv()));
+    await loaderFiles(i.arch, espDir, i.timestamp);
+    writeFileSync(join(espDir, boot.envFile), encodeEnv(boot.envFormat, factoryGrubenv()));
     const record: ImageRecord = { format: "kiln-image v1", name: i.name, layout: "gpt-ab", arch: i.arch, release: i.release, seed, timestamp: i.timestamp };
     writeFileSync(join(espDir, IMAGE_JSON_PATH), JSON.stringify(record, null, 2) + "\n");
     pinTimes(espDir, i.timestamp);
@@ -225,7 +235,9 @@ export async function makeImage(i: ImageInputs, o: { outDir: string; disk: strin
       mkdirSync(join(dir, "boot"), { recursive: true });
       copyFileSync(i.kernel, join(dir, SLOT_FILES.kernel));
       copyFileSync(i.initramfs, join(dir, SLOT_FILES.initramfs));
-      writeFileSync(join(dir, SLOT_FILES.config), slotCfg({ release: i.release, cmdline: slotCmdline(i.cmdline, slot) }));
+      const info = { release: i.release, cmdline: slotCmdline(i.cmdline, slot) };
+      writeFileSync(join(dir, SLOT_FILES.config), slotCfg(info));
+      writeFileSync(join(dir, SLOT_FILES.ubootEnv), slotUbootEnv(info));
       pinTimes(dir, i.timestamp);
       await mke2fs(tmpDisk, { offset: p.startSector * SECTOR, sizeBytes: p.sizeSectors * SECTOR, label: p.label, uuid: p.fsId, dir, timestamp: i.timestamp });
       lap(`system-${slot}`);

@@ -12,7 +12,8 @@ import { tmpName } from "../effects/fsx.js";
 import { GateFailure, ProjectError } from "../errors.js";
 import { compressImage, decompressImage } from "./make.js";
 import { debugfs, e2List, fatRead, fatWrite, findPart, readGpt } from "./read.js";
-import { encodeGrubenv, ENV_PATH, parseGrubenv, slotCfg, SLOT_FILES, slotRole, type Slot } from "./layout.js";
+import { encodeEnv, IMAGE_JSON_PATH, parseEnv, slotCfg, SLOT_FILES, slotRole, slotUbootEnv, type ImageRecord, type Slot } from "./layout.js";
+import { IMAGE_BOOT } from "../tables/image_boot.js";
 import { slotCmdline } from "./make.js";
 
 export interface UpdateOptions {
@@ -51,8 +52,16 @@ export async function updateImage(o: UpdateOptions): Promise<UpdateResult> {
     const other = findPart(g, slotRole(o.slot === "A" ? "B" : "A"));
     const esp = findPart(g, "esp");
     if (!p || !esp) throw new GateFailure(`${o.image} is not a gpt-ab image: it has no ${p ? "EFI" : slotRole(o.slot)} partition`, { file: o.image }, "kiln image inspect shows what it holds");
+    const rec = await fatRead(work, esp, IMAGE_JSON_PATH);
+    const arch = rec ? (JSON.parse(rec.toString("utf8")) as ImageRecord).arch : undefined;
+    const boot = arch ? IMAGE_BOOT[arch] : undefined;
+    if (!boot) throw new GateFailure(`${o.image} has no kiln/image.json naming an arch kiln boots`, { file: o.image }, "kiln image inspect shows what it holds");
+    const ENV_PATH = boot.envFile;
+    const info = { release: o.release, cmdline: slotCmdline(o.cmdline, o.slot) };
     const cfg = join(o.scratch, "kiln-slot.cfg");
-    writeFileSync(cfg, slotCfg({ release: o.release, cmdline: slotCmdline(o.cmdline, o.slot) }));
+    writeFileSync(cfg, slotCfg(info));
+    const uenv = join(o.scratch, "kiln-slot.env");
+    writeFileSync(uenv, slotUbootEnv(info));
     let initramfs = o.initramfs;
     const have = await e2List(work, p, "/boot").catch(() => []);
     const hasOwn = have.some((f) => f.path === SLOT_FILES.initramfs);
@@ -62,7 +71,7 @@ export async function updateImage(o: UpdateOptions): Promise<UpdateResult> {
       await debugfs(work, other, [`dump /${SLOT_FILES.initramfs} ${initramfs}`]);
       if (!existsSync(initramfs)) throw new GateFailure(`neither slot has ${SLOT_FILES.initramfs}`, { file: o.image }, "give --initramfs");
     }
-    const cmds = ["mkdir /boot", "cd /boot", "rm vmlinuz", `write ${o.kernel} vmlinuz`, "rm kiln-slot.cfg", `write ${cfg} kiln-slot.cfg`];
+    const cmds = ["mkdir /boot", "cd /boot", "rm vmlinuz", `write ${o.kernel} vmlinuz`, "rm kiln-slot.cfg", `write ${cfg} kiln-slot.cfg`, "rm kiln-slot.env", `write ${uenv} kiln-slot.env`];
     if (initramfs) cmds.push("rm initramfs.img", `write ${initramfs} initramfs.img`);
     // rm of a missing file and mkdir of an existing folder only warn: the result is checked below
     await run(["debugfs", "-w", "-f", "-", `${work}?offset=${p.offset}`], { input: cmds.join("\n") + "\n", env: { ...process.env, LC_ALL: "C" } });
@@ -71,12 +80,12 @@ export async function updateImage(o: UpdateOptions): Promise<UpdateResult> {
       if (!after.some((x) => x.path === f && x.type === "file" && x.size > 0)) throw new GateFailure(`writing slot ${o.slot} failed: ${f} is missing afterwards`, { file: o.image }, "the slot may be too small for the kernel: make the image again with a larger system_mib");
     }
     const raw = await fatRead(work, esp, ENV_PATH);
-    const env0 = raw ? parseGrubenv(raw) : "missing";
+    const env0 = raw ? parseEnv(boot.envFormat, raw) : "missing";
     if (typeof env0 === "string") throw new GateFailure(`${ENV_PATH} on the ESP is unusable: ${env0}`, { file: o.image }, "kiln image inspect says more");
     const env = { ...env0 };
     if (o.arm) env.boot_once = o.slot;
-    const envFile = join(o.scratch, "grubenv");
-    writeFileSync(envFile, encodeGrubenv(env));
+    const envFile = join(o.scratch, "abenv");
+    writeFileSync(envFile, encodeEnv(boot.envFormat, env));
     await fatWrite(work, esp, ENV_PATH, envFile);
     let sha256: string | undefined;
     if (zst) {

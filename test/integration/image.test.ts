@@ -22,7 +22,7 @@ import { IMAGE_BOOT } from "../../src/tables/image_boot.js";
 const TIMEOUT = 30 * 60 * 1000;
 const TOOLS = ["sfdisk", "mkfs.vfat", "mmd", "mcopy", "mke2fs", "debugfs", "grub-mkimage", "zstd", "qemu-system-x86_64"];
 const missing = needs(
-  [...TOOLS.filter((t) => !haveCommand(t)), ...[IMAGE_BOOT.x86_64!.firmwareCode].filter((f) => !existsSync(f))].join(", ") &&
+  [...TOOLS.filter((t) => !haveCommand(t)), ...[IMAGE_BOOT.x86_64!.firmwareCode!].filter((f) => !existsSync(f))].join(", ") &&
     `${TOOLS.filter((t) => !haveCommand(t)).join(", ")} missing (apt-get install ${IMAGE_BOOT.x86_64!.debianPackages.join(" ")})`,
 );
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  cmdlineSlot, derivedUuid, encodeGrubenv, factoryGrubenv, grubCfg, grubenvProblems, GRUBENV_SIZE, imageFileName, nextBoot, parseGrubenv, parseSlotCfg, planDisk, sfdiskScript, slotCfg,
+  cmdlineSlot, derivedUuid, encodeEnv, parseEnv, ubootScript, encodeGrubenv, factoryGrubenv, grubCfg, grubenvProblems, GRUBENV_SIZE, imageFileName, nextBoot, parseGrubenv, parseSlotCfg, planDisk, sfdiskScript, slotCfg,
 } from "../../src/image/layout.js";
 import { crc32, parseGpt, GPT_HEAD_BYTES } from "../../src/image/gpt.js";
 import { parseMarker } from "../../src/boot/console.js";
@@ -180,14 +180,27 @@ test("[image.<name>]: defaults, and every problem with its kiln.toml line", () =
   assert.equal(ok.decl.image.appliance!.layout, "gpt-ab");
   assert.equal(ok.decl.image.appliance!.system_mib, 64);
   const cells = selectImages(ok, undefined);
-  assert.deepEqual(cells.map((c) => `${c.name}/${c.target}/${c.arch}`), ["appliance/base/x86_64"]);
+  assert.deepEqual(cells.map((c) => `${c.name}/${c.target}/${c.arch}`), ["appliance/base/x86_64", "appliance/base/aarch64"]);
   const bad = parseProject(`${TOML}[image.appliance]\ntarget = "nope"\narches = ["riscv64"]\ninitramfs = "missing.cpio"\n`, "/nonexistent/kiln.toml");
   const problems = imageProblems(bad, ["appliance"]);
   const lines = Object.fromEntries(problems.map((p) => [p.message.split(" ").slice(0, 4).join(" "), p.line]));
   assert.ok(problems.some((p) => /target "nope", which is not declared/.test(p.message) && p.line === 11), JSON.stringify(problems));
-  assert.ok(problems.some((p) => /for riscv64: kiln makes gpt-ab images for x86_64 only/.test(p.message) && p.line === 12), JSON.stringify(lines));
+  assert.ok(problems.some((p) => /for riscv64: kiln makes gpt-ab images for x86_64, aarch64 only/.test(p.message) && p.line === 12), JSON.stringify(lines));
   assert.ok(problems.some((p) => /initramfs "missing.cpio" of image "appliance" does not exist/.test(p.message) && p.line === 13));
   assert.throws(() => selectImages(bad, "appliance"), /kiln\.toml:11: image "appliance" uses target "nope"/);
   assert.throws(() => parseProject(`${TOML}[image.appliance]\nlayout = "rpi-ab"\n`, "/x/kiln.toml"), /image\.appliance\.layout/);
   assert.throws(() => selectImages(parseProject(TOML, "/x/kiln.toml"), undefined), /declares no image/);
+});
+
+test("U-Boot env text: written without an empty boot_once, read back with it", () => {
+  const b = encodeEnv("uboot-text", factoryGrubenv());
+  assert.equal(b.toString(), "boot_default=A\nboot_counter=3\nboot_success=1\n");
+  assert.deepEqual(parseEnv("uboot-text", b), { boot_default: "A", boot_counter: "3", boot_success: "1", boot_once: "" });
+  // what env export -t leaves: a trailing NUL
+  assert.deepEqual(parseEnv("uboot-text", Buffer.from("boot_default=B\nboot_once=A\nboot_counter=2\nboot_success=0\n\0")), { boot_default: "B", boot_once: "A", boot_counter: "2", boot_success: "0" });
+  assert.match(String(parseEnv("uboot-text", Buffer.from("junk\n"))), /not name=value/);
+  const s = ubootScript("kiln/abenv.txt");
+  assert.match(s, /^load virtio 0:1 \$\{ramdisk_addr_r\} kiln\/abenv\.txt$/m);
+  assert.match(s, /booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdtcontroladdr\}/);
+  assert.match(s, /fatwrite virtio 0:1 \$\{ramdisk_addr_r\} kiln\/abenv\.txt \$\{filesize\}/);
 });
