@@ -170,6 +170,31 @@ async function loaderFiles(arch: string, espDir: string, timestamp: number): Pro
   }
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes what a killed image run left in a folder: dot-temp files (`.<name>.<pid>.<hex>.tmp`)
+ * and scratch folders (`.<...>.scratch-<pid>`) of processes that are gone.
+ */
+export function sweepImageLeftovers(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const gone: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(f) ?? /^\..+\.scratch-(\d+)$/.exec(f);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    rmSync(join(dir, f), { recursive: true, force: true });
+    gone.push(f);
+  }
+  return gone;
+}
+
 /** Writes a sparse file of n bytes. */
 function sparseFile(path: string, n: number): void {
   const fd = openSync(path, "w");
@@ -200,6 +225,7 @@ export async function makeImage(i: ImageInputs, o: { outDir: string; disk: strin
   const seed = imageSeed(i);
   const plan = planDisk(seed, i.sizes);
   lap("seed");
+  for (const d of new Set([dirname(o.disk), o.outDir, dirname(o.scratch)])) sweepImageLeftovers(d);
   rmSync(o.scratch, { recursive: true, force: true });
   mkdirSync(o.scratch, { recursive: true });
   mkdirSync(dirname(o.disk), { recursive: true });

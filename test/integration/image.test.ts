@@ -197,3 +197,42 @@ test("kiln image: a bad [image] table is refused before any build, with its kiln
     rmSync(scratch, { recursive: true, force: true });
   }
 });
+
+test("payloads: a rootfs tarball in System A and B, a data folder in Data, a user's cpio; inspect lists them", { skip: missing, timeout: TIMEOUT }, async () => {
+  const k = exampleKernel("x86_64");
+  const dir = join(scratch, "payloads");
+  mkdirSync(join(dir, "root/etc"), { recursive: true });
+  mkdirSync(join(dir, "root/usr/bin"), { recursive: true });
+  mkdirSync(join(dir, "data/conf"), { recursive: true });
+  try {
+    writeFileSync(join(dir, "root/etc/os-release"), 'ID=appliance\n');
+    writeFileSync(join(dir, "root/usr/bin/agent"), "#!/bin/sh\n", { mode: 0o755 });
+    spawnSync("ln", ["-s", "agent", join(dir, "root/usr/bin/agent-link")]);
+    assert.equal(spawnSync("tar", ["-C", join(dir, "root"), "-cf", join(dir, "rootfs.tar"), "."]).status, 0);
+    writeFileSync(join(dir, "data/conf/site.toml"), "x = 1\n");
+    writeFileSync(join(dir, "my.cpio"), readFileSync(join(k.buildDir, "usr", "initramfs_data.cpio")));
+    const { makeImage } = await import("../../src/image/make.js");
+    const { inspectDisk } = await import("../../src/image/inspect.js");
+    const made = await makeImage(
+      { name: "payload", arch: "x86_64", release: k.release, kernel: k.image, initramfs: join(dir, "my.cpio"), cmdline: "console=ttyS0", rootfs: join(dir, "rootfs.tar"), data: join(dir, "data"), sizes: { espMiB: 16, systemMiB: 16, dataMiB: 8 }, timestamp: k.manifest.inputs.source.timestamp },
+      { outDir: join(dir, "out"), disk: join(dir, "disk.img"), scratch: join(dir, "stage") },
+    );
+    const r = await inspectDisk(made.disk);
+    assert.deepEqual(r.problems, []);
+    for (const n of [1, 2]) {
+      const files = r.partitions[n]!.files;
+      assert.equal(files.find((f) => f.path === "etc/os-release")?.size, 13);
+      assert.equal(files.find((f) => f.path === "usr/bin/agent")?.type, "file");
+      assert.equal(files.find((f) => f.path === "usr/bin/agent-link")?.type, "symlink");
+      assert.ok(files.some((f) => f.path === "boot/vmlinuz"));
+    }
+    assert.deepEqual(r.partitions[3]!.files.map((f) => `${f.path}:${f.type}`), ["conf:dir", "conf/site.toml:file"]);
+    assert.equal(r.slots.A!.cmdline, "console=ttyS0 kiln.slot=A");
+    assert.equal(r.slots.B!.initramfsBytes, readFileSync(join(dir, "my.cpio")).length);
+    const p = JSON.parse(spawnSync("sfdisk", ["-J", made.disk], { encoding: "utf8" }).stdout) as { partitiontable: { partitions: { start: number }[] } };
+    const stat = spawnSync("debugfs", ["-R", "stat /usr/bin/agent", `${made.disk}?offset=${p.partitiontable.partitions[1]!.start * 512}`], { encoding: "utf8" }).stdout;
+    assert.match(stat, /Mode:\s+0755/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

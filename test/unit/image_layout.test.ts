@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, ftruncateSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -11,7 +11,7 @@ import { crc32, parseGpt, GPT_HEAD_BYTES } from "../../src/image/gpt.js";
 import { parseMarker } from "../../src/boot/console.js";
 import { parseProject } from "../../src/project/load.js";
 import { imageProblems, selectImages } from "../../src/image/project.js";
-import { slotCmdline } from "../../src/image/make.js";
+import { slotCmdline, sweepImageLeftovers } from "../../src/image/make.js";
 
 const SIZES = { espMiB: 32, systemMiB: 64, dataMiB: 16 };
 
@@ -203,4 +203,16 @@ test("U-Boot env text: written without an empty boot_once, read back with it", (
   assert.match(s, /^load virtio 0:1 \$\{ramdisk_addr_r\} kiln\/abenv\.txt$/m);
   assert.match(s, /booti \$\{kernel_addr_r\} \$\{ramdisk_addr_r\}:\$\{filesize\} \$\{fdtcontroladdr\}/);
   assert.match(s, /fatwrite virtio 0:1 \$\{ramdisk_addr_r\} kiln\/abenv\.txt \$\{filesize\}/);
+});
+
+test("a killed image run's leftovers are swept; a live process's are kept", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-sweep-"));
+  try {
+    const dead = 2 ** 22 + 12345; // above pid_max's default: no such process
+    for (const f of [`.a-x86_64.img.${dead}.0123abcd.tmp`, `.a-x86_64.scratch-${dead}`, `.a-x86_64.img.${process.pid}.0123abcd.tmp`, "a-x86_64.img"]) writeFileSync(join(dir, f), "");
+    assert.deepEqual(sweepImageLeftovers(dir).sort(), [`.a-x86_64.img.${dead}.0123abcd.tmp`, `.a-x86_64.scratch-${dead}`].sort());
+    assert.deepEqual(readdirSync(dir).sort(), [`.a-x86_64.img.${process.pid}.0123abcd.tmp`, "a-x86_64.img"].sort());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
