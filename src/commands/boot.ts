@@ -85,7 +85,7 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--memory <mib>", "guest memory in MiB (at least 64)", (v) => parseMemoryOption(v), 512)
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
-    .option("--image <name|file>", "boot a disk image instead of the bare kernel: firmware -> GRUB -> the slot's kernel (an [image.<name>], made when missing, or an .img file)")
+    .option("--image <name|file>", "boot a disk image instead of the bare kernel: firmware -> GRUB or U-Boot -> the slot's kernel (an [image.<name>], made when missing, or an .img file)")
     .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number; image?: string }) => {
       const ui = ctx.ui;
       if (o.image !== undefined) {
