@@ -10,11 +10,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { exampleKernel, type ExampleKernel } from "../support/store.js";
-import { kiln, RUN_ID } from "../support/kiln.js";
+import { exampleCopy, kiln, removeProject, REPO, RUN_ID } from "../support/kiln.js";
+import { writeSmokeInitramfs } from "../../src/boot/smoke.js";
+import { BOOT_TEST_CACHE } from "../support/boot_kernels.js";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
 import { IMAGE_BOOT } from "../../src/tables/image_boot.js";
@@ -55,7 +57,15 @@ for (const arch of ["x86_64", "aarch64"]) test(`${arch} gpt-ab: make, inspect, r
   const k = exampleKernel(arch);
   const b = slotBKernel(arch);
   const L = LOADER[arch]!;
-  const C = ["-C", k.project];
+  // the example (with its [image.appliance]) in a folder of this test's own: the build is a store
+  // hit without a tree, and the image gets kiln's initramfs made from the store kernel's warm tree
+  // (what initramfs = "kiln" does) as a cpio file, so no tree is checked out for this folder
+  const project = exampleCopy(`image-${arch}`);
+  await writeSmokeInitramfs({ tree: k.tree, arch, cacheDir: BOOT_TEST_CACHE, out: join(project, "kiln-init.cpio") });
+  const toml = readFileSync(join(project, "kiln.toml"), "utf8");
+  assert.match(toml, /^# initramfs = "kiln"/m);
+  writeFileSync(join(project, "kiln.toml"), toml.replace(/^# initramfs = "kiln".*$/m, 'initramfs = "kiln-init.cpio"\ncmdline = "kiln.mode=smoke"'));
+  const C = ["-C", project];
   const A = ["--arch", arch];
   mkdirSync(scratch, { recursive: true });
   try {
@@ -177,7 +187,7 @@ for (const arch of ["x86_64", "aarch64"]) test(`${arch} gpt-ab: make, inspect, r
     assert.match(i3.stdout, /no MBR boot signature/);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
-    rmSync(join(k.project, "out", "disks"), { recursive: true, force: true });
+    removeProject(project);
   }
 });
 
@@ -185,9 +195,8 @@ test("kiln image: a bad [image] table is refused before any build, with its kiln
   const dir = join(scratch, "project");
   mkdirSync(dir, { recursive: true });
   try {
-    const base = readFileSync(join(exampleKernel("x86_64").project, "kiln.toml"), "utf8").replace(/\n\[image\.appliance\][\s\S]*$/, "\n");
+    const base = readFileSync(join(REPO, "examples", "microvm", "kiln.toml"), "utf8").replace(/\n\[image\.appliance\][\s\S]*$/, "\n");
     writeFileSync(join(dir, "kiln.toml"), `${base}[image.appliance]\narches = ["x86_64"]\nrootfs = "rootfs.tar"\n`);
-    copyFileSync(join(exampleKernel("x86_64").project, "kiln.toml"), join(scratch, "orig.toml"));
     const line = `${base}[image.appliance]\n`.split("\n").length + 1;
     const r = await kiln(["-C", dir, "image", "appliance"]);
     assert.equal(r.code, 1, r.stderr);
