@@ -137,20 +137,27 @@ export function mtoolsImage(disk: string, offset: number): string {
   return `${disk}@@${offset}`;
 }
 
-/** Copies a staged folder into a FAT partition, directories first, each level in name order. */
+/** Copies a staged folder into a FAT partition: every folder in one mmd (parents first, name order), then the files per folder. */
 async function fillFat(disk: string, offset: number, dir: string, timestamp: number): Promise<void> {
   const img = mtoolsImage(disk, offset);
   const env = toolEnv(timestamp);
-  const level = async (rel: string) => {
+  const dirs: string[] = [];
+  const files = new Map<string, string[]>();
+  const walk = (rel: string) => {
     const here = join(dir, rel);
-    const names = readdirSync(here).sort();
-    const dirs = names.filter((n) => statSync(join(here, n)).isDirectory());
-    const files = names.filter((n) => !dirs.includes(n));
-    if (dirs.length) await run(["mmd", "-i", img, ...dirs.map((d) => `::/${rel ? `${rel}/` : ""}${d}`)], { env, missingHint: "apt-get install mtools" });
-    if (files.length) await run(["mcopy", "-m", "-i", img, ...files.map((f) => join(here, f)), `::/${rel}`], { env, missingHint: "apt-get install mtools" });
-    for (const d of dirs) await level(rel ? `${rel}/${d}` : d);
+    for (const n of readdirSync(here).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (statSync(join(here, n)).isDirectory()) {
+        dirs.push(r);
+        walk(r);
+      } else files.set(rel, [...(files.get(rel) ?? []), join(here, n)]);
+    }
   };
-  await level("");
+  walk("");
+  if (dirs.length) await run(["mmd", "-i", img, ...dirs.map((d) => `::/${d}`)], { env, missingHint: "apt-get install mtools" });
+  for (const [rel, fs] of [...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    await run(["mcopy", "-m", "-i", img, ...fs, `::/${rel}`], { env, missingHint: "apt-get install mtools" });
+  }
 }
 
 /** The loader's files on the ESP: GRUB as the EFI binary + grub.cfg, or U-Boot's boot.scr. */
