@@ -8,6 +8,8 @@
  *           example's build in the test store: builds it once otherwise)
  *   fetch   kiln fetch (CLI) vs curl + sha256sum -c + tar on a loopback mirror   (a minute)
  *   boot    kiln boot vs raw qemu                                         (a few minutes)
+ *   image   gpt-ab image creation vs the same layout by hand; image boot vs bare kernel boot
+ *           to the marker (TCG)                                           (a few minutes)
  *   build   cold build vs tar + make, with-tree build vs make, one-file incremental vs bare
  *           make, and the ETA at 10% done                                 (an hour or more)
  *   farm    kiln build --farm (a store hit on the worker) vs a local store hit, and the farm
@@ -28,6 +30,7 @@ const BENCHES: Record<string, () => Promise<PairResult[]>> = {
   boot: async () => (await import("./boot.js")).bootBench(3),
   build: async () => (await import("./build.js")).buildBench({ quick }),
   farm: async () => (await import("./farm.js")).farmBench(quick ? 3 : 5),
+  image: async () => (await import("./image.js")).imageBench(3),
 };
 
 async function main(): Promise<void> {

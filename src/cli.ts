@@ -25,6 +25,7 @@ import { registerBumpCommand } from "./commands/bump.js";
 import { registerPatchesCommand } from "./commands/patches.js";
 import { registerDevCommands } from "./commands/dev.js";
 import { registerFarmCommands } from "./commands/farm.js";
+import { registerImageCommands } from "./commands/image.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -54,6 +55,7 @@ export function program(): Command {
   registerBumpCommand(prog, ctx);
   registerDevCommands(prog, ctx);
   registerFarmCommands(prog, ctx);
+  registerImageCommands(prog, ctx);
   return prog;
 }
 

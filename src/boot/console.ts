@@ -29,11 +29,13 @@ export interface Marker {
   cpus: number;
   memKiB: number;
   mountsOk: boolean;
+  /** The A/B slot the init was started from (kiln.slot= on the command line), when given. */
+  slot?: string;
   cmdline: string;
   line: string;
 }
 
-const MARKER_RE = /KILN-MARKER v1 release=(\S*) machine=(\S*) cpus=(\d+) mem_kib=(\d+) mounts=(\S+) cmdline=(.*)$/;
+const MARKER_RE = /KILN-MARKER v1 release=(\S*) machine=(\S*) cpus=(\d+) mem_kib=(\d+) mounts=(\S+)(?: slot=(\S*))? cmdline=(.*)$/;
 const PRINTK_TIME_RE = /^\[\s*\d+\.\d+\]\s?/;
 // CSI / OSC sequences and stray control characters other than tab.
 // eslint-disable-next-line no-control-regex
@@ -61,7 +63,8 @@ export function parseMarker(line: string): Marker | undefined {
     cpus: Number(m[3]),
     memKiB: Number(m[4]),
     mountsOk: m[5] === "ok",
-    cmdline: m[6]!.trim(),
+    ...(m[6] !== undefined ? { slot: m[6] } : {}),
+    cmdline: m[7]!.trim(),
     line: line.slice(m.index),
   };
 }

@@ -4,6 +4,8 @@
  * marker line that identifies the running kernel, optionally runs a command or a
  * shell with busybox, and powers the machine off.
  *
+ * With kiln.slot=<A|B> on the command line (a gpt-ab image's slot), the marker says slot=<it>.
+ *
  * Modes, from the kernel command line (kiln.mode=...):
  *   smoke (default)  marker, then power off
  *   exec             marker, run /kiln/exec.sh with /bin/sh, print its exit status, power off
@@ -146,7 +148,7 @@ int main(void)
 {
 	struct utsname u;
 	int mounted = 1;
-	char mode[32], tty[64];
+	char mode[32], tty[64], slot[16];
 
 	put("kiln-init: started\n");
 	mount_one("proc", "/proc", "proc", &mounted);
@@ -169,6 +171,11 @@ int main(void)
 	putnum(mem_kib());
 	put(" mounts=");
 	put(mounted ? "ok" : "failed");
+	param("kiln.slot", slot, sizeof(slot));
+	if (slot[0]) {
+		put(" slot=");
+		put(slot);
+	}
 	put(" cmdline=");
 	put(cmdline);
 	put("\n");

@@ -48,8 +48,14 @@ export type InitMode = "smoke" | "exec" | "shell";
 export interface QemuSpec {
   arch: ArchSpec;
   accel: Accel;
-  /** Kernel image (bzImage / Image). */
-  kernel: string;
+  /** Kernel image (bzImage / Image); absent when the firmware boots a disk (kiln boot --image). */
+  kernel?: string;
+  /** UEFI firmware as two flash devices: read-only code and a writable copy of the variable store. */
+  firmware?: { code: string; vars: string };
+  /** Machine override (an image boot may need another machine than the arch's default). */
+  machine?: string;
+  /** -bios override (an image boot runs U-Boot instead of the arch's default firmware). */
+  bios?: string;
   initrd?: string;
   /** A disk image attached as the first virtio disk (/dev/vda). */
   rootfs?: string;
@@ -96,7 +102,7 @@ export function qemuArgv(s: QemuSpec): string[] {
   const argv = [
     a.qemuBinary,
     "-machine",
-    a.qemuMachine,
+    s.machine ?? a.qemuMachine,
     "-accel",
     s.accel === "tcg" && s.cpus > 1 ? "tcg,thread=multi" : s.accel,
     ...(cpu ? ["-cpu", cpu] : []),
@@ -110,9 +116,10 @@ export function qemuArgv(s: QemuSpec): string[] {
     "none",
     ...(s.console === "pipe" ? ["-serial", "stdio", "-monitor", "none"] : ["-serial", "mon:stdio"]),
     "-no-reboot",
-    ...(a.qemuBios ? ["-bios", a.qemuBios] : []),
-    "-kernel",
-    s.kernel,
+    ...(s.firmware
+      ? ["-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${s.firmware.code}`, "-drive", `if=pflash,format=raw,unit=1,file=${s.firmware.vars}`]
+      : (s.bios ?? a.qemuBios) ? ["-bios", (s.bios ?? a.qemuBios)!] : []),
+    ...(s.kernel !== undefined ? ["-kernel", s.kernel] : []),
     ...(s.initrd ? ["-initrd", s.initrd] : []),
   ];
   if (s.gdbPort !== undefined) {
@@ -122,7 +129,8 @@ export function qemuArgv(s: QemuSpec): string[] {
   if (s.rootfs) {
     argv.push("-drive", `file=${s.rootfs},format=${s.rootfsFormat ?? "raw"},if=virtio`);
   }
-  argv.push("-append", s.cmdline, ...(s.extraArgs ?? []));
+  if (s.kernel !== undefined) argv.push("-append", s.cmdline);
+  argv.push(...(s.extraArgs ?? []));
   return argv;
 }
 

@@ -46,7 +46,11 @@ export async function writeSmokeInitramfs(o: {
 export interface GuestBootOptions {
   arch: ArchSpec;
   accel: Accel;
-  kernel: string;
+  /** Absent when the firmware boots a disk (firmware + rootfs as the disk). */
+  kernel?: string;
+  firmware?: { code: string; vars: string };
+  machine?: string;
+  bios?: string;
   initrd?: string;
   rootfs?: string;
   cmdline: string;
@@ -81,7 +85,10 @@ export async function bootGuest(o: GuestBootOptions): Promise<GuestBootResult> {
   const argv = qemuArgv({
     arch: o.arch,
     accel: o.accel,
-    kernel: o.kernel,
+    ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
+    ...(o.firmware ? { firmware: o.firmware } : {}),
+    ...(o.machine ? { machine: o.machine } : {}),
+    ...(o.bios ? { bios: o.bios } : {}),
     initrd: o.initrd,
     rootfs: o.rootfs,
     cmdline: o.cmdline,

@@ -25,7 +25,7 @@ async function buildCells(ctx: Context, targets: string[], arch?: string, stderr
   return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}), tree: true });
 }
 
-interface Cell {
+export interface Cell {
   manifest: Manifest;
   manifestPath: string;
   arch: string;
@@ -36,7 +36,7 @@ interface Cell {
   modules?: { dir: string; release: string };
 }
 
-function cellOf(r: CellResult): Cell {
+export function cellOf(r: CellResult): Cell {
   const m = r.manifest;
   if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
   const modules = m.artifacts.modules && existsSync(m.artifacts.modules) ? { dir: m.artifacts.modules, release: m.uts_release } : undefined;
@@ -48,7 +48,7 @@ async function toolchainFor(m: Manifest) {
   return (await boot()).defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
 }
 
-async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
+export async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
   const cacheDir = await bootCache(ctx);
   const out = join(c.state, "smoke-initramfs.cpio");
   const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree, ...(c.modules ? { modules: c.modules } : {}) });
@@ -88,8 +88,14 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--memory <mib>", "guest memory in MiB (at least 64)", (v) => parseMemoryOption(v), 512)
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give up after this many seconds", (v) => Number(v))
-    .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number }) => {
+    .option("--image <name|file>", "boot a disk image instead of the bare kernel: firmware -> GRUB or U-Boot -> the slot's kernel (an [image.<name>], made when missing, or an .img file)")
+    .action(async (targets: string[], o: { arch?: string; memory: number; accel: "auto" | "kvm" | "tcg"; timeout?: number; image?: string }) => {
       const ui = ctx.ui;
+      if (o.image !== undefined) {
+        const { bootImageCommand } = await import("./image.js");
+        await bootImageCommand(ctx, o.image, o);
+        return;
+      }
       const { runSmoke } = await boot();
       const results: SmokeResult[] = [];
       for (const r of await buildCells(ctx, targets, o.arch)) {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ARCHES } from "../tables/arches.js";
 import { TOOLCHAINS } from "../tables/toolchains.js";
 import { parseDistccHost } from "../distcc/config.js";
+import { IMAGE_LAYOUTS } from "../tables/image_boot.js";
 
 const sha256 = z
   .string()
@@ -229,6 +230,26 @@ export const FarmSchema = z.strictObject({
   remote: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
 });
 export type FarmDecl = z.infer<typeof FarmSchema>;
+/** A bootable disk image made from a target's kernel (docs/images.md, docs/adr/0080). */
+export const ImageSchema = z.strictObject({
+  layout: z.enum(IMAGE_LAYOUTS).default("gpt-ab"),
+  /** The target whose kernel boots; default: the project's only target. */
+  target: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected a target name").optional(),
+  /** The arches to make the image for; default: the target's arches that images support. */
+  arches: z.array(z.string().refine((a) => a in ARCHES, { message: `expected one of ${Object.keys(ARCHES).join(", ")}` })).min(1).optional(),
+  /** "kiln" (kiln's own initramfs, its init built from the tree's nolibc) or a cpio file of yours. */
+  initramfs: z.string().min(1).default("kiln"),
+  /** A folder or a tarball laid out at the root of System A and B. */
+  rootfs: z.string().min(1).optional(),
+  /** A folder whose files go into the Data partition. */
+  data: z.string().min(1).optional(),
+  /** Extra kernel command line words for both slots. */
+  cmdline: z.string().regex(/^[^\n\r'"]*$/, "one line, without quotes").default(""),
+  esp_mib: z.number().int().min(8).max(4096).default(32),
+  system_mib: z.number().int().min(8).max(65536).default(64),
+  data_mib: z.number().int().min(4).max(1048576).default(16),
+});
+export type ImageDecl = z.infer<typeof ImageSchema>;
 
 export const ProjectSchema = z.strictObject({
   /** Folders outside the project that kiln.toml may name (layers, series, presets); see docs/project-file.md. */
@@ -245,6 +266,8 @@ export const ProjectSchema = z.strictObject({
   ship: ShipSchema.default({ publish: [], reuse: [], trusted_keys: [], revision: 0, index_valid_days: 90 }),
   build: BuildSchema.optional(),
   farm: FarmSchema.optional(),
+  /** Disk images ([image.<name>]). */
+  image: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lower-case image name: letters, digits, . _ -"), ImageSchema).default({}),
 });
 
 export type SeriesDecl = z.infer<typeof SeriesSchema>;

@@ -45,6 +45,13 @@ export const HOST_TOOLS: readonly HostTool[] = [
     optional: true,
     ...(a.name === HOST ? {} : { arch: a.name }),
   })),
+  // disk images (kiln image, kiln boot --image; docs/images.md)
+  { cmd: "sfdisk", pkg: "fdisk", why: "GPT of disk images", optional: true },
+  { cmd: "mkfs.vfat", pkg: "dosfstools", why: "the EFI system partition of disk images", optional: true },
+  { cmd: "mcopy", pkg: "mtools", why: "files in FAT partitions without root", optional: true },
+  { cmd: "debugfs", pkg: "e2fsprogs", why: "files in ext4 partitions without root (mke2fs -d)", optional: true },
+  { cmd: "grub-mkimage", pkg: "grub-efi-amd64-bin", why: "GRUB for x86_64 disk images (with grub-common)", optional: true },
+  { cmd: "mkimage", pkg: "u-boot-tools", why: "U-Boot's boot.scr in aarch64 disk images (with u-boot-qemu)", optional: true },
   { cmd: "busybox", pkg: "busybox-static", why: "userland for kiln run --exec", optional: true },
   { cmd: "minisign", pkg: "minisign", why: "verify kiln's signatures with the reference tool", optional: true },
   { cmd: "b4", pkg: "b4", why: "mailed series fetched by message-id ([series] b4)", optional: true },
