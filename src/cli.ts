@@ -24,6 +24,7 @@ import { registerReportCommand } from "./commands/report.js";
 import { registerBumpCommand } from "./commands/bump.js";
 import { registerPatchesCommand } from "./commands/patches.js";
 import { registerDevCommands } from "./commands/dev.js";
+import { registerBisectCommand } from "./commands/bisect.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -52,6 +53,7 @@ export function program(): Command {
   registerPatchesCommand(prog, ctx);
   registerBumpCommand(prog, ctx);
   registerDevCommands(prog, ctx);
+  registerBisectCommand(prog, ctx);
   return prog;
 }
 

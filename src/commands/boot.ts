@@ -18,14 +18,14 @@ import { buildSelected } from "./build.js";
 
 /** The boot library, loaded when a boot command runs. */
 const boot = () => import("../boot/index.js");
-const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
+export const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
 
 async function buildCells(ctx: Context, targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]> {
   // boot builds the guest init from the tree's own nolibc: the warm tree must be there
   return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}), tree: true });
 }
 
-interface Cell {
+export interface Cell {
   manifest: Manifest;
   manifestPath: string;
   arch: string;
@@ -34,18 +34,18 @@ interface Cell {
   state: string;
 }
 
-function cellOf(r: CellResult): Cell {
+export function cellOf(r: CellResult): Cell {
   const m = r.manifest;
   if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
   return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state") };
 }
 
-async function toolchainFor(m: Manifest) {
+export async function toolchainFor(m: Manifest) {
   const spec = ARCHES[m.arch]!;
   return (await boot()).defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
 }
 
-async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
+export async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
   const cacheDir = await bootCache(ctx);
   const out = join(c.state, "smoke-initramfs.cpio");
   const rd = await (await boot()).writeSmokeInitramfs({ tree: c.src, arch: c.arch, cacheDir, out, toolchain: await toolchainFor(c.manifest), treeKey: c.manifest.source_tree });
@@ -53,7 +53,7 @@ async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
 }
 
 /** Record the smoke in the cell's manifest: time to banner, to init, total, the console log. */
-async function recordBoot(c: Cell, results: SmokeResult[]): Promise<void> {
+export async function recordBoot(c: Cell, results: SmokeResult[]): Promise<void> {
   const [{ readManifest }, { writeFileAtomic }] = await Promise.all([import("../store/store.js"), import("../effects/fsx.js")]);
   const m = readManifest(c.manifestPath);
   m.boot = results.map((r) => ({

@@ -94,14 +94,16 @@ export interface BuildCellsOptions extends Omit<BuildOptions, "ui" | "paths" | "
   paths?: Paths;
   /** Refuse to build when kiln.toml and kiln.lock disagree. */
   locked?: boolean;
+  /** Resolve the pins from these entries, leaving kiln.lock unread and unwritten (kiln bisect). */
+  lockOverride?: Record<string, LockEntry>;
 }
 
 /** Build (or reuse) every cell, outputs included: the whole flow. */
 export async function buildCells(project: Project, cells: readonly Cell[], o: BuildCellsOptions): Promise<CellResult[]> {
-  const { locked, ...flow } = o;
+  const { locked, lockOverride, ...flow } = o;
   const p = o.paths ?? kilnPaths();
   preflight(project, cells);
-  return withSources(project, cellSources(project, cells), { locked: !!locked, paths: p, ui: o.ui }, async (sources) => {
+  return withSources(project, cellSources(project, cells), { locked: !!locked, paths: p, ui: o.ui, ...(lockOverride ? { lockOverride } : {}) }, async (sources) => {
     const out: CellResult[] = [];
     for (const c of cells) out.push(await buildCell(project, c.target, c.arch, sources, { ...flow, paths: p }));
     return out;
