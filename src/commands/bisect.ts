@@ -16,7 +16,7 @@ import type { Manifest } from "../core/manifest.js";
 import type { Project } from "../project/load.js";
 import type { Pin } from "../project/schema.js";
 import type { LockEntry } from "../project/lock.js";
-import type { Context } from "./context.js";
+import { intOption, type Context } from "./context.js";
 import type { BisectReport, BisectStep, StepOutcome, StepRole } from "../bisect/bisect.js";
 import type { TestSpec } from "../bisect/verdicts.js";
 import { parseMemoryOption } from "../boot/qemu.js";
@@ -51,7 +51,7 @@ export function registerBisectCommand(prog: Command, ctx: Context): void {
     .option("--accel <accel>", "auto, kvm or tcg", "auto")
     .option("--timeout <sec>", "give each guest this many seconds", (v) => Number(v))
     .option("--recheck", "boot every step again instead of using the verdicts remembered for its identity")
-    .option("-j, --jobs <n>", "parallel make jobs (default: the CPU count)", (v) => Number(v))
+    .option("-j, --jobs <n>", "parallel make jobs (default: the CPU count)", intOption("--jobs", 1))
     .action(async (o: BisectCliOptions) => {
       if (o.boot && o.exec !== undefined) throw new ProjectError("--boot and --exec do not go together", { symbol: "--exec" }, "--exec boots too; give one of them");
       const report = await runBisect(ctx, o);
@@ -75,7 +75,7 @@ function atCommit(project: Project, source: string, pin: Extract<Pin, { kind: "g
 async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectReport> {
   const t0 = Date.now();
   const ui: Ui = ctx.ui;
-  const [{ pickCell, buildCells }, { GitStore }, { gitPinUrl }, { pinDeclHash }, lib, verdicts, bootLib] = await Promise.all([
+  const [{ pickCell, buildCells, configureCells }, { GitStore }, { gitPinUrl }, { pinDeclHash }, lib, verdicts, bootLib] = await Promise.all([
     import("../pipeline/cells.js"),
     import("../effects/git.js"),
     import("../pipeline/prepare_source.js"),
@@ -99,15 +99,34 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
   const test: TestSpec = { kind: o.exec !== undefined ? "exec" : "boot", ...(o.exec !== undefined ? { command: o.exec } : {}), arch: cell.arch, memoryMiB: o.memory };
   const buildUi = ctx.globals.json ? ctx.stderrUi : ui;
 
+  const override = (proj: Project, commit: string): Record<string, LockEntry> => ({
+    [sourceName]: { declared: pinDeclHash(proj.pins[sourceName]!), kind: "git", url, commit, tag: false, tree: "", timestamp: 0, kernel_version: "" },
+  });
   const build = async (commit: string, tree: boolean) => {
     const proj = atCommit(project, sourceName, pin, commit);
-    const entry: LockEntry = { declared: pinDeclHash(proj.pins[sourceName]!), kind: "git", url, commit, tag: false, tree: "", timestamp: 0, kernel_version: "" };
-    return (await buildCells(proj, [cell], { ui: buildUi, paths: p, reuse: true, ccache: true, lockOverride: { [sourceName]: entry }, ...(tree ? { tree: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}) }))[0]!;
+    return (await buildCells(proj, [cell], { ui: buildUi, paths: p, reuse: true, ccache: true, lockOverride: override(proj, commit), ...(tree ? { tree: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}) }))[0]!;
   };
+  /** The identity of the commit's build, up to the identity step only (a content record hit: no tree, no make). */
+  const identityOf = async (commit: string): Promise<string | undefined> => {
+    const proj = atCommit(project, sourceName, pin, commit);
+    try {
+      const { cells } = await configureCells(proj, [cell], { ui: buildUi, paths: p, lockOverride: override(proj, commit) });
+      return cells[0]?.manifest.uts_release;
+    } catch (e) {
+      if (e instanceof BuildFailure || e instanceof GateFailure) return undefined; // the full build says why
+      throw e;
+    }
+  };
+  const inStore = (release: string) => existsSync(join(p.store, release, "manifest.json"));
 
   const evaluate = async (commit: string): Promise<StepOutcome> => {
     const s0 = Date.now();
     const secs = () => (Date.now() - s0) / 1000;
+    // a verdict remembered for this identity and test: a store hit (or a known build failure) decides at once
+    const early = o.recheck ? undefined : await identityOf(commit);
+    const known = early ? verdicts.recallVerdict(p.home, early, test) : undefined;
+    if (early && known && (known.verdict === "skip" || inStore(early)))
+      return { verdict: known.verdict, identity: early, build: known.verdict === "skip" ? "failed" : "reused", remembered: true, ...(known.reason ? { reason: known.reason } : {}), seconds: secs() };
     let r;
     try {
       r = await build(commit, false);
@@ -115,14 +134,14 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
       // the kernel of this commit does not build (compile, patches, config gate): git bisect skip
       if (e instanceof BuildFailure || e instanceof GateFailure) {
         const identity = failedIdentity(project, cell, p);
-        return { verdict: "skip", build: "failed", ...(identity ? { identity } : {}), reason: firstLine(e.message), seconds: secs() };
+        const reason = firstLine(e.message);
+        if (identity) verdicts.rememberVerdict(p.home, identity, test, { verdict: "skip", reason, at: new Date().toISOString() });
+        return { verdict: "skip", build: "failed", ...(identity ? { identity } : {}), reason, seconds: secs() };
       }
       throw e;
     }
     const release = r.manifest.uts_release!;
     const status: StepOutcome["build"] = r.manifest.reuse?.status === "built" || r.manifest.reuse === undefined ? "built" : "reused";
-    const known = o.recheck ? undefined : verdicts.recallVerdict(p.home, release, test);
-    if (known) return { verdict: known.verdict, identity: release, build: status, remembered: true, ...(known.reason ? { reason: known.reason } : {}), seconds: secs() };
     // boot needs the warm tree (the init is built from its nolibc): a store hit lays it out now
     if (status === "reused") r = await build(commit, true);
     const c = cellOf(r);

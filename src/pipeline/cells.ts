@@ -118,11 +118,11 @@ export async function buildCells(project: Project, cells: readonly Cell[], o: Bu
 export async function configureCells(
   project: Project,
   cells: readonly Cell[],
-  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean },
+  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean; lockOverride?: Record<string, LockEntry> },
 ): Promise<{ cells: ConfiguredCell[]; sources: Sources }> {
   const p = o.paths ?? kilnPaths();
   preflight(project, cells, o.extraSources);
-  const sources = await resolveSources(project, cellSources(project, cells, o.extraSources), { paths: p, ui: o.ui });
+  const sources = await resolveSources(project, cellSources(project, cells, o.extraSources), { paths: p, ui: o.ui, ...(o.lockOverride ? { lockOverride: o.lockOverride } : {}) });
   try {
     const out: ConfiguredCell[] = [];
     for (const c of cells) {
