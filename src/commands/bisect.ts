@@ -152,6 +152,7 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
       memoryMiB: o.memory, accel: o.accel, cacheDir, notify, ...(o.timeout ? { timeoutSec: o.timeout } : {}),
     });
     await recordBoot(c, [smoke]);
+    buildUi.step("boot", `${c.arch} ${smoke.memoryMiB} MiB (${smoke.accel}): ${smoke.ok ? `${release} booted` : `FAILED at ${smoke.stage}`} in ${fmtDuration(smoke.timings.totalSec * 1000)}`);
     let verdict: StepOutcome["verdict"] = smoke.ok ? "good" : "bad";
     let reason = smoke.ok ? undefined : `boot failed at ${smoke.stage}: ${smoke.reason ?? "see the console log"}`;
     let consoleLog = smoke.consoleLog;
@@ -164,6 +165,7 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
           command: o.exec, consoleLog: join(c.state, `bisect-exec-${c.arch}.log`), ...(o.timeout ? { timeoutSec: o.timeout } : {}),
         });
         consoleLog = x.consoleLog;
+        buildUi.step("exec", `exited ${x.exitCode} in ${fmtDuration(x.totalSec * 1000)} (${x.accel})`);
         if (x.exitCode !== 0) {
           verdict = "bad";
           const tail = x.output.trim().split("\n").slice(-1)[0];
