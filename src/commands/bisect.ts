@@ -134,7 +134,7 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
       // the kernel of this commit does not build (compile, patches, config gate): git bisect skip
       if (e instanceof BuildFailure || e instanceof GateFailure) {
         const identity = failedIdentity(project, cell, p);
-        const reason = firstLine(e.message);
+        const reason = failureLine(e.message);
         if (identity) verdicts.rememberVerdict(p.home, identity, test, { verdict: "skip", reason, at: new Date().toISOString() });
         return { verdict: "skip", build: "failed", ...(identity ? { identity } : {}), reason, seconds: secs() };
       }
@@ -231,5 +231,10 @@ function failedIdentity(project: Project, cell: { target: string; arch: string }
 }
 
 
+/** The failure's first line and its first detail (the compiler's first error, the patch's hunk). */
+function failureLine(msg: string): string {
+  const lines = msg.split("\n").map((l) => l.trim()).filter(Boolean);
+  return clip(lines.slice(0, 2).join(" — "), 240);
+}
 const firstLine = (s: string) => clip(s.split("\n").find((l) => l.trim()) ?? s, 160);
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);

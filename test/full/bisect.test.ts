@@ -42,7 +42,8 @@ const ERROR = "#error \"kiln bisect test: this commit does not build\"\n";
 test("bisect over 8 commits: skips the one that does not build, names the regression; the rerun is all store hits and remembered verdicts", { skip, timeout: 14 * 60_000 }, async () => {
   const k = exampleKernel("x86_64");
   repo = bisectRepo(`bisect-full-${RUN_ID}`, k.built.inputs.source.tree, k.built.inputs.source.timestamp, [
-    comment("lib/ctype.c", 1),
+    // the run id in the first commit makes every tree of this run new to the store (a cold bisect on every run)
+    { ...comment("lib/ctype.c", 1), edit: (t) => comment("lib/ctype.c", 1).edit(t).replace("(kiln bisect test 1)", `(kiln bisect test 1, run ${RUN_ID})`) },
     comment("kernel/panic.c", 2),
     comment("lib/string.c", 3),
     { subject: "lib/cmdline: a change that does not build", file: "lib/cmdline.c", edit: (t) => t + ERROR },
