@@ -110,7 +110,7 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
   const identityOf = async (commit: string): Promise<string | undefined> => {
     const proj = atCommit(project, sourceName, pin, commit);
     try {
-      const { cells } = await configureCells(proj, [cell], { ui: buildUi, paths: p, lockOverride: override(proj, commit) });
+      const { cells } = await configureCells(proj, [cell], { ui: buildUi, paths: p, lockOverride: override(proj, commit), identityOnly: true });
       return cells[0]?.manifest.uts_release;
     } catch (e) {
       if (e instanceof BuildFailure || e instanceof GateFailure) return undefined; // the full build says why

@@ -118,7 +118,7 @@ export async function buildCells(project: Project, cells: readonly Cell[], o: Bu
 export async function configureCells(
   project: Project,
   cells: readonly Cell[],
-  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean; lockOverride?: Record<string, LockEntry> },
+  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean; lockOverride?: Record<string, LockEntry>; identityOnly?: boolean },
 ): Promise<{ cells: ConfiguredCell[]; sources: Sources }> {
   const p = o.paths ?? kilnPaths();
   preflight(project, cells, o.extraSources);
@@ -126,8 +126,12 @@ export async function configureCells(
   try {
     const out: ConfiguredCell[] = [];
     for (const c of cells) {
-      const r = await buildCell(project, c.target, c.arch, sources, { ui: o.ui, paths: p, configureOnly: true, ...(o.reportOnly ? { reportOnly: true } : {}) });
+      const r = await buildCell(project, c.target, c.arch, sources, { ui: o.ui, paths: p, configureOnly: true, ...(o.reportOnly ? { reportOnly: true } : {}), ...(o.identityOnly ? { identityOnly: true } : {}) });
       const warm = cellWarmTree(project, c, p);
+      if (o.identityOnly) {
+        out.push({ ...c, manifest: r.manifest, warm, configText: "", source: sources.entry(project.targets[c.target]!.source) });
+        continue;
+      }
       const build = r.manifest.build_dir ?? warm.build;
       const configText = readFileSync(join(build, ".config"), "utf8");
       out.push({ ...c, manifest: r.manifest, warm, configText, source: sources.entry(project.targets[c.target]!.source) });
