@@ -46,10 +46,12 @@ test("a good end whose --exec fails is an inconsistent range (exit 2); the rerun
   writeFileSync(join(dir, "kiln.toml"), withGitPin(readFileSync(join(dir, "kiln.toml"), "utf8"), repo.dir, "master"));
   const before = readFileSync(join(dir, "kiln.toml"), "utf8");
 
-  const r = await bisect(["--good", "base", "--exec", "echo checking; exit 3"]);
+  // the run id in the command: a verdict remembered by an earlier run of this file is another key
+  const cmd = `echo checking ${RUN_ID}; exit 3`;
+  const r = await bisect(["--good", "base", "--exec", cmd]);
   assert.equal(r.code, 2, r.stderr);
   const rep = JSON.parse(r.stdout) as BisectReport;
-  assert.deepEqual(rep.conclusion, { kind: "inconsistent", reason: `the good end ${repo.commits[0]!.slice(0, 12)} is bad (--exec exited 3: checking)` });
+  assert.deepEqual(rep.conclusion, { kind: "inconsistent", reason: `the good end ${repo.commits[0]!.slice(0, 12)} is bad (--exec exited 3: checking ${RUN_ID})` });
   assert.equal(rep.good, repo.commits[0]);
   assert.equal(rep.bad, repo.commits[1], "--bad defaults to the pin's ref");
   assert.equal(rep.steps.length, 1, "nothing is built after the good end fails");
@@ -60,7 +62,7 @@ test("a good end whose --exec fails is an inconsistent range (exit 2); the rerun
   assert.equal(readFileSync(join(dir, "kiln.toml"), "utf8"), before, "kiln.toml is not touched");
   assert.throws(() => readFileSync(join(dir, "kiln.lock")), /ENOENT/, "a bisect writes no kiln.lock");
 
-  const again = await bisect(["--good", repo.commits[0]!, "--exec", "echo checking; exit 3"]);
+  const again = await bisect(["--good", repo.commits[0]!, "--exec", cmd]);
   assert.equal(again.code, 2, again.stderr);
   const rep2 = JSON.parse(again.stdout) as BisectReport;
   assert.deepEqual(rep2.steps.map((x) => [x.verdict, x.build, x.remembered, x.identity]), [["bad", "reused", true, k.release]]);
@@ -68,7 +70,7 @@ test("a good end whose --exec fails is an inconsistent range (exit 2); the rerun
   console.log(`# bisect over a store hit: first ${(r.ms / 1000).toFixed(1)} s (boot + exec), again ${(again.ms / 1000).toFixed(1)} s (remembered)`);
 
   // the table a person reads
-  const human = await kiln(["-C", dir, "bisect", "--arch", "x86_64", "--good", "base", "--exec", "echo checking; exit 3"]);
+  const human = await kiln(["-C", dir, "bisect", "--arch", "x86_64", "--good", "base", "--exec", cmd]);
   assert.equal(human.code, 2, human.stderr);
   assert.match(human.stdout, /^#\s+ref\s+subject\s+identity\s+build\s+result\s+time$/m);
   assert.match(human.stdout, new RegExp(`^1\\s+${repo.commits[0]!.slice(0, 12)}\\s+Linux 6\\.12 \\(Debian's linux-source-6…\\s+${k.release.replace(/\./g, "\\.")}\\s+reused\\s+bad \\(remembered\\) \\[good end\\]`, "m"));
