@@ -26,6 +26,7 @@ import { registerPatchesCommand } from "./commands/patches.js";
 import { registerDevCommands } from "./commands/dev.js";
 import { registerFarmCommands } from "./commands/farm.js";
 import { registerImageCommands } from "./commands/image.js";
+import { registerBisectCommand } from "./commands/bisect.js";
 
 export { examplesDir } from "./commands/init.js";
 
@@ -56,6 +57,7 @@ export function program(): Command {
   registerDevCommands(prog, ctx);
   registerFarmCommands(prog, ctx);
   registerImageCommands(prog, ctx);
+  registerBisectCommand(prog, ctx);
   return prog;
 }
 

@@ -18,7 +18,7 @@ import { buildSelected } from "./build.js";
 
 /** The boot library, loaded when a boot command runs. */
 const boot = () => import("../boot/index.js");
-const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
+export const bootCache = async (ctx: Context) => join((await ctx.paths()).home, "boot");
 
 async function buildCells(ctx: Context, targets: string[], arch?: string, stderr?: boolean): Promise<CellResult[]> {
   // boot builds the guest init from the tree's own nolibc: the warm tree must be there
@@ -43,7 +43,7 @@ export function cellOf(r: CellResult): Cell {
   return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state"), ...(modules ? { modules } : {}) };
 }
 
-async function toolchainFor(m: Manifest) {
+export async function toolchainFor(m: Manifest) {
   const spec = ARCHES[m.arch]!;
   return (await boot()).defaultInitToolchain(spec, { llvm: m.inputs.toolchain === "clang" });
 }
@@ -56,7 +56,7 @@ export async function initramfsFor(ctx: Context, c: Cell): Promise<string> {
 }
 
 /** Record the smoke in the cell's manifest: time to banner, to init, total, the console log. */
-async function recordBoot(c: Cell, results: SmokeResult[]): Promise<void> {
+export async function recordBoot(c: Cell, results: SmokeResult[]): Promise<void> {
   const [{ readManifest }, { writeFileAtomic }] = await Promise.all([import("../store/store.js"), import("../effects/fsx.js")]);
   const m = readManifest(c.manifestPath);
   m.boot = results.map((r) => ({

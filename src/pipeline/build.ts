@@ -97,7 +97,7 @@ const reusedAlready = (r: FlowResults) => (r.reused ? `${r.reused.kind} from ${r
 
 /** When a step does not run, and why. A step not listed here always runs. */
 export const SKIPS: Partial<Record<StepName, (r: FlowResults, o: FlowOptions) => string | undefined>> = {
-  configure_record: (_r, o) => (o.configureOnly ? "configure only: the config tools read the configured tree" : undefined),
+  configure_record: (_r, o) => (o.configureOnly && !o.identityOnly ? "configure only: the config tools read the configured tree" : undefined),
   prepare_worktree: (r) => (r.configured ? "configured from its content record: a tree is checked out only when something compiles" : undefined),
   configure: (r) => (r.configured ? `the content record ${r.configured.key.slice(0, 12)} holds this configure's result` : undefined),
   config_gate: (_r, o) => (o.configureOnly ? "configure only: check configured reports every finding and violation itself" : undefined),

@@ -99,14 +99,16 @@ export interface BuildCellsOptions extends Omit<BuildOptions, "ui" | "paths" | "
   paths?: Paths;
   /** Refuse to build when kiln.toml and kiln.lock disagree. */
   locked?: boolean;
+  /** Resolve the pins from these entries, leaving kiln.lock unread and unwritten (kiln bisect). */
+  lockOverride?: Record<string, LockEntry>;
 }
 
 /** Build (or reuse) every cell, outputs included: the whole flow. */
 export async function buildCells(project: Project, cells: readonly Cell[], o: BuildCellsOptions): Promise<CellResult[]> {
-  const { locked, ...flow } = o;
+  const { locked, lockOverride, ...flow } = o;
   const p = o.paths ?? kilnPaths();
   preflight(project, cells);
-  return withSources(project, cellSources(project, cells), { locked: !!locked, paths: p, ui: o.ui }, async (sources) => {
+  return withSources(project, cellSources(project, cells), { locked: !!locked, paths: p, ui: o.ui, ...(lockOverride ? { lockOverride } : {}) }, async (sources) => {
     const out: CellResult[] = [];
     for (const c of cells) out.push(await buildCell(project, c.target, c.arch, sources, { ...flow, paths: p }));
     return out;
@@ -121,16 +123,20 @@ export async function buildCells(project: Project, cells: readonly Cell[], o: Bu
 export async function configureCells(
   project: Project,
   cells: readonly Cell[],
-  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean },
+  o: CellOptions & { extraSources?: string[]; keepSources?: boolean; reportOnly?: boolean; lockOverride?: Record<string, LockEntry>; identityOnly?: boolean },
 ): Promise<{ cells: ConfiguredCell[]; sources: Sources }> {
   const p = o.paths ?? kilnPaths();
   preflight(project, cells, o.extraSources);
-  const sources = await resolveSources(project, cellSources(project, cells, o.extraSources), { paths: p, ui: o.ui });
+  const sources = await resolveSources(project, cellSources(project, cells, o.extraSources), { paths: p, ui: o.ui, ...(o.lockOverride ? { lockOverride: o.lockOverride } : {}) });
   try {
     const out: ConfiguredCell[] = [];
     for (const c of cells) {
-      const r = await buildCell(project, c.target, c.arch, sources, { ui: o.ui, paths: p, configureOnly: true, ...(o.reportOnly ? { reportOnly: true } : {}) });
+      const r = await buildCell(project, c.target, c.arch, sources, { ui: o.ui, paths: p, configureOnly: true, ...(o.reportOnly ? { reportOnly: true } : {}), ...(o.identityOnly ? { identityOnly: true } : {}) });
       const warm = cellWarmTree(project, c, p);
+      if (o.identityOnly) {
+        out.push({ ...c, manifest: r.manifest, warm, configText: "", source: sources.entry(project.targets[c.target]!.source) });
+        continue;
+      }
       const build = r.manifest.build_dir ?? warm.build;
       const configText = readFileSync(join(build, ".config"), "utf8");
       out.push({ ...c, manifest: r.manifest, warm, configText, source: sources.entry(project.targets[c.target]!.source) });

@@ -284,8 +284,13 @@ function dpkgVerifies(pkg: string, relPath: string, md5: string): boolean {
 
 // ---------- git ----------
 
+/** The repository a git pin names: a URL as written, a path relative to the project folder. */
+export function gitPinUrl(pin: { git: string }, projectDir: string): string {
+  return /^[a-z]+:\/\//.test(pin.git) || /^[^/]+@[^:]+:/.test(pin.git) ? pin.git : resolve(projectDir, pin.git);
+}
+
 async function prepareGit(name: string, pin: Extract<Pin, { kind: "git" }>, declared: string, locked: LockEntry | undefined, ctx: SourceContext): Promise<PreparedSource> {
-  const url = /^[a-z]+:\/\//.test(pin.git) || /^[^/]+@[^:]+:/.test(pin.git) ? pin.git : resolve(ctx.projectDir, pin.git);
+  const url = gitPinUrl(pin, ctx.projectDir);
   let commit = locked?.commit;
   if (!commit || !(await ctx.git.hasObject(commit))) {
     const want = locked?.commit ?? pin.ref;

@@ -16,6 +16,11 @@ export interface ResolveOptions {
   locked?: boolean;
   /** Re-resolve these pins even when locked (kiln lock --update). */
   update?: string[];
+  /**
+   * Resolve from these entries instead of kiln.lock, and write no lock: a bisect step builds a
+   * commit the project does not pin, and the project's kiln.lock stays as it was.
+   */
+  lockOverride?: Record<string, LockEntry>;
   paths: Paths;
   ui: Ui;
 }
@@ -75,8 +80,8 @@ export async function withSources<T>(project: Project, names: string[], o: Resol
 
 /** Resolve the pins. The caller owns the result and must `discard()` it; prefer withSources. */
 export async function resolveSources(project: Project, names: string[], o: ResolveOptions): Promise<Sources> {
-  const lock: Lock = readLock(project.dir) ?? { version: 1, source: {} };
-  if (o.locked) {
+  const lock: Lock = o.lockOverride ? { version: 1, source: { ...o.lockOverride } } : readLock(project.dir) ?? { version: 1, source: {} };
+  if (o.locked && !o.lockOverride) {
     const d = lockDisagreements(Object.fromEntries(names.map((n) => [n, project.pins[n]!])), readLock(project.dir) && lock).filter((l) => !/no longer declares/.test(l));
     if (d.length) throw new LockError(`--locked: kiln.toml and kiln.lock disagree:\n  ${d.join("\n  ")}`, { file: `${project.dir}/kiln.lock` }, "run `kiln lock` (or a build without --locked) and commit kiln.lock");
   }
@@ -98,7 +103,7 @@ export async function resolveSources(project: Project, names: string[], o: Resol
         changed = true;
       }
     }
-    if (changed) {
+    if (changed && !o.lockOverride) {
       writeLock(project.dir, lock);
       o.ui.debug("kiln.lock written");
     }

@@ -157,6 +157,8 @@ export interface FlowOptions {
   tree?: boolean;
   /** Stop after the identity (the `check configured` gate). */
   configureOnly?: boolean;
+  /** With configureOnly: the caller reads only the identity, so a content record may answer (no tree, no make). */
+  identityOnly?: boolean;
   /** Audit findings are reported but do not fail the build. */
   reportOnly?: boolean;
   /** Off: do not write the target's outputs (check repro writes its own artifact). */
