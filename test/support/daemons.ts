@@ -92,7 +92,7 @@ export async function startDistccd(dir: string, name: string, o: { jobs?: number
   const daemon = { name, port, log, proc, stop: stopper(proc) };
   try {
     await waitForPort(port, proc, `distccd ${name}`, log);
-    await waitForLog(log, /\bdaemon started\b/, 5000, () => `distccd ${name} listens on 127.0.0.1:${port} but writes nothing to its log ${log} (it runs as the distccd user, which must be able to reach that folder); its stderr: ${readFileSync(errFile, "utf8").trim() || "(empty)"}`);
+    await waitForLog(log, /\bdaemon started\b/, errFile, 5000, () => `distccd ${name} listens on 127.0.0.1:${port} but writes nothing to its log ${log} (it runs as the distccd user, which must be able to reach that folder); its stderr: ${readFileSync(errFile, "utf8").trim() || "(empty)"}`);
   } catch (e) {
     await daemon.stop();
     throw e;
@@ -100,10 +100,11 @@ export async function startDistccd(dir: string, name: string, o: { jobs?: number
   return daemon;
 }
 
-async function waitForLog(log: string, line: RegExp, ms: number, why: () => string): Promise<void> {
+/** Wait for a line in the daemon's log; give up at once when its stderr says it cannot open the log. */
+async function waitForLog(log: string, line: RegExp, errFile: string, ms: number, why: () => string): Promise<void> {
   const until = Date.now() + ms;
   while (!line.test(readFileSync(log, "utf8"))) {
-    if (Date.now() > until) throw new Error(why());
+    if (Date.now() > until || /failed to open/.test(readFileSync(errFile, "utf8"))) throw new Error(why());
     await new Promise((r) => setTimeout(r, 50));
   }
 }
