@@ -217,7 +217,7 @@ export async function makeDevel(i: MakeDevelInput): Promise<MakeDevelResult> {
     if (!python) throw new HostError("python3 is not installed; the kernel's gen_compile_commands.py needs it", {}, "apt-get install python3");
     const ccacheBin = await which("ccache");
     const flags = buildFlags({ arch: i.arch, toolchain: i.toolchain, src: i.src, build: i.build, timestamp: i.timestamp, makeVars: i.makeVars, ...(ccacheBin ? { ccache: { bin: ccacheBin } } : {}) });
-    const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(i.paths.ccache, join(dirname(i.build), "state", "ccache-stats.log")) : {}) };
+    const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(i.paths.ccache, join(dirname(i.build), "state", "ccache-stats.log"), { src: i.src, build: i.build }) : {}) };
     const skip = (rel: string) => rel === "scripts/gdb" || rel === "vmlinux-gdb.py";
     const before = snapshot(i.build, skip);
     i.notify?.(`make scripts_gdb for ${i.release}`);

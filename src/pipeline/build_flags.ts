@@ -3,6 +3,7 @@
  * the tables, reproducibility (timestamp, user, host, build version, prefix maps), ccache, and
  * the target's own make variables. Pure apart from reading the ccache version.
  */
+import { dirname, isAbsolute, relative, sep } from "node:path";
 import type { ArchSpec } from "../tables/arches.js";
 import { hostArch } from "../tables/arches.js";
 import { TOOLCHAINS } from "../tables/toolchains.js";
@@ -51,7 +52,7 @@ export function buildFlags(i: FlagInputs): BuildFlags {
   const cross = i.arch.name !== hostArch();
   const crossPrefix = cross ? i.arch.crossPrefix : "";
   const ts = timestampText(i.timestamp);
-  const prefixMaps = `-ffile-prefix-map=${i.src}/= -ffile-prefix-map=${i.build}/=`;
+  const prefixMaps = prefixMapFlags(i.src, i.build);
   const userK = i.makeVars.KCFLAGS ? ` ${i.makeVars.KCFLAGS}` : "";
   const userA = i.makeVars.KAFLAGS ? ` ${i.makeVars.KAFLAGS}` : "";
   const identityVars = [
@@ -79,11 +80,47 @@ export function buildFlags(i: FlagInputs): BuildFlags {
   return { identityVars, makeVars, cc, crossPrefix, timestampText: ts };
 }
 
-/** The ccache environment: shared cache, hits across trees and folders (base dir /, no cwd hash). */
-export function ccacheEnv(dir: string, statsLog: string): Record<string, string> {
+/**
+ * The prefix maps that take host paths out of the output (`__FILE__`, debug info): the source
+ * and build folders by their absolute paths, and the source folder once more as the relative path
+ * from the build folder (`../src/` in kiln's layout). kbuild compiles in the build folder and names
+ * sources by absolute path, but ccache's base_dir rewrites those to paths relative to the build
+ * folder before gcc sees them; without the relative map `__FILE__` would read `../src/init/main.c`
+ * under ccache and `init/main.c` without it (ADR 0105). Pure.
+ */
+export function prefixMapFlags(src: string, build: string): string {
+  const rel = relative(build, src);
+  const maps = [`-ffile-prefix-map=${src}/=`, `-ffile-prefix-map=${build}/=`];
+  if (climbs(rel)) maps.push(`-ffile-prefix-map=${rel.split(sep).join("/")}/=`);
+  return maps.join(" ");
+}
+
+/**
+ * ccache's base_dir for a build: the nearest folder that holds both the source and the build
+ * folder (a warm tree's cell folder in kiln's layout). Paths under it reach the compiler relative
+ * to the build folder (`../src/...`), the same in every KILN_HOME and on every machine; paths
+ * outside it (the compiler's own headers under /usr/lib/gcc) stay absolute, so they do not depend
+ * on how deep the KILN_HOME is either, as they would with base_dir=/ (ADR 0105). Pure.
+ */
+export function ccacheBaseDir(src: string, build: string): string {
+  let d = src;
+  while (d !== dirname(d) && (climbs(relative(d, build)) || isAbsolute(relative(d, build)))) d = dirname(d);
+  return d;
+}
+
+/** Whether a relative path leaves its folder ("..", "../x"). */
+function climbs(rel: string): boolean {
+  return rel === ".." || rel.startsWith(`..${sep}`);
+}
+
+/**
+ * The ccache environment: shared cache, hits across trees and folders (base dir: the folder
+ * holding src and build, see ccacheBaseDir; no cwd hash).
+ */
+export function ccacheEnv(dir: string, statsLog: string, tree: { src: string; build: string }): Record<string, string> {
   return {
     CCACHE_DIR: dir,
-    CCACHE_BASEDIR: "/",
+    CCACHE_BASEDIR: ccacheBaseDir(tree.src, tree.build),
     CCACHE_NOHASHDIR: "1",
     CCACHE_COMPILERCHECK: "content",
     CCACHE_SLOPPINESS: "time_macros,include_file_mtime,include_file_ctime,file_stat_matches,locale",

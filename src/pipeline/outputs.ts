@@ -225,7 +225,7 @@ async function makeDebs(project: Project, targetName: string, arch: string, mani
   const parent = dirname(build);
   const before = new Set(readdirSync(parent));
   const version = `${manifest.kernel_version ?? "0"}-${project.decl.ship.revision + 1}`;
-  const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(o.paths.ccache, join(parent, "state", "ccache-stats.log")) : {}) };
+  const env: Record<string, string> = { LC_ALL: "C", ...(ccacheBin ? ccacheEnv(o.paths.ccache, join(parent, "state", "ccache-stats.log"), { src, build }) : {}) };
   o.ui.step("deb", `make bindeb-pkg for ${release}`);
   await run(["make", "-C", src, `O=${build}`, ...flags.makeVars, `-j${availableParallelism()}`, `KDEB_PKGVERSION=${version}`, "bindeb-pkg"], { env });
   const debs = readdirSync(parent).filter((f) => f.endsWith(".deb") && f.includes(`_${version}_`));
@@ -265,7 +265,7 @@ async function makeRpms(project: Project, targetName: string, arch: string, mani
   const top = join(build, "rpmbuild");
   rmSync(top, { recursive: true, force: true });
   writeFileSync(join(build, ".version"), "0\n");
-  const env: Record<string, string> = { LC_ALL: "C", SOURCE_DATE_EPOCH: String(timestamp), ...(ccacheBin ? ccacheEnv(o.paths.ccache, join(dirname(build), "state", "ccache-stats.log")) : {}) };
+  const env: Record<string, string> = { LC_ALL: "C", SOURCE_DATE_EPOCH: String(timestamp), ...(ccacheBin ? ccacheEnv(o.paths.ccache, join(dirname(build), "state", "ccache-stats.log"), { src, build }) : {}) };
   const rpmopts = `--define "_buildhost kiln" --define "use_source_date_epoch_as_buildtime 1" --define "clamp_mtime_to_source_date_epoch 1"`;
   o.ui.step("rpm", `make binrpm-pkg for ${release}`);
   try {

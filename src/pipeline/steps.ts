@@ -214,7 +214,7 @@ export async function buildFlagsStep(r: FlowResults, x: FlowEnv): Promise<Flags>
   const toolchain = await toolchainIdentity(p.target.toolchain, flags.crossPrefix, join(p.paths.home, "toolchains.json"));
   const env: Record<string, string> = {
     LC_ALL: "C",
-    ...(ccacheBin ? ccacheEnv(p.paths.ccache, statsLog) : {}),
+    ...(ccacheBin ? ccacheEnv(p.paths.ccache, statsLog, wt) : {}),
     ...remoteCcacheEnv(ccacheRemote),
     ...(distcc ? localDistccEnv(distcc, !!ccacheBin, availableParallelism()) : {}),
   };

@@ -5,7 +5,7 @@
  * folder on its PATH are made readable/writable for that user.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join } from "node:path";
 
@@ -83,9 +83,30 @@ export async function startDistccd(dir: string, name: string, o: { jobs?: number
   const cmd = o.shadow
     ? ["unshare", "-m", "--", "sh", "-c", 'w=$1; t=$2; shift 2; mount --bind "$w" "$t" && exec distccd "$@"', "sh", o.shadow.wrapper, o.shadow.target, ...argv]
     : ["distccd", ...argv];
-  const proc = spawn(cmd[0]!, cmd.slice(1), { env, stdio: "ignore", detached: true });
-  await waitForPort(port, proc, `distccd ${name}`, log);
-  return { name, port, log, proc, stop: stopper(proc) };
+  // distccd opens --log-file after it drops root to the distccd user; when it cannot, it says so
+  // on stderr only and serves jobs with no log, which would read as "0 jobs compiled" later.
+  const errFile = join(dir, `${name}.stderr`);
+  const errFd = openSync(errFile, "w");
+  const proc = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ["ignore", "ignore", errFd], detached: true });
+  closeSync(errFd);
+  const daemon = { name, port, log, proc, stop: stopper(proc) };
+  try {
+    await waitForPort(port, proc, `distccd ${name}`, log);
+    await waitForLog(log, /\bdaemon started\b/, errFile, 5000, () => `distccd ${name} listens on 127.0.0.1:${port} but writes nothing to its log ${log} (it runs as the distccd user, which must be able to reach that folder); its stderr: ${readFileSync(errFile, "utf8").trim() || "(empty)"}`);
+  } catch (e) {
+    await daemon.stop();
+    throw e;
+  }
+  return daemon;
+}
+
+/** Wait for a line in the daemon's log; give up at once when its stderr says it cannot open the log. */
+async function waitForLog(log: string, line: RegExp, errFile: string, ms: number, why: () => string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!line.test(readFileSync(log, "utf8"))) {
+    if (Date.now() > until || /failed to open/.test(readFileSync(errFile, "utf8"))) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
@@ -103,9 +124,11 @@ export async function startRedis(dir: string, o: { appendonly?: boolean; port?: 
   return { name: "redis", port, log, proc, stop: stopper(proc) };
 }
 
-/** Jobs a distccd log says it compiled (its COMPILE_OK job summaries). */
+/** Jobs a distccd log says it compiled (its COMPILE_OK job summaries). Throws on a log distccd never wrote. */
 export function distccdCompiles(log: string): number {
-  return (readFileSync(log, "utf8").match(/\bCOMPILE_OK\b/g) ?? []).length;
+  const text = readFileSync(log, "utf8");
+  if (!/\bdaemon started\b/.test(text)) throw new Error(`${log} is not a distccd log (no "daemon started" line): the daemon could not write it`);
+  return (text.match(/\bCOMPILE_OK\b/g) ?? []).length;
 }
 
 /**

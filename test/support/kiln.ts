@@ -24,8 +24,16 @@ export interface KilnRun {
   ms: number;
 }
 
+/**
+ * KILN_TEST_COMPILE_LOCK: on a machine whose cores other work shares, each `kiln ... build` a
+ * test runs first takes this lock file (flock, held by the kiln process itself), so no two kernel
+ * compiles run at once.
+ */
+const COMPILE_LOCK = process.env.KILN_TEST_COMPILE_LOCK;
+
 export function kilnSpawn(args: string[], o: { home?: string; cwd?: string; env?: Record<string, string> } = {}): ChildProcess {
-  return spawn(process.execPath, [KILN_BIN, ...args], {
+  const argv = COMPILE_LOCK && args.includes("build") ? ["flock", "--no-fork", COMPILE_LOCK, process.execPath, KILN_BIN, ...args] : [process.execPath, KILN_BIN, ...args];
+  return spawn(argv[0]!, argv.slice(1), {
     cwd: o.cwd ?? REPO,
     env: { ...process.env, KILN_HOME: o.home ?? TEST_HOME, NO_COLOR: "1", ...o.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -5,7 +5,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseProject } from "../../src/project/load.js";
 import { ProjectError } from "../../src/errors.js";
-import { buildFlags, distccEnv, ccacheEnv } from "../../src/pipeline/build_flags.js";
+import { buildFlags, distccEnv, ccacheEnv, ccacheBaseDir, prefixMapFlags } from "../../src/pipeline/build_flags.js";
 import { computeDigest } from "../../src/core/identity.js";
 import { ARCHES } from "../../src/tables/arches.js";
 import { parseDistccHost, resolveDistcc, resolveCcacheRemote, redactUrl, redactText, distccJobs, distccHostsValue, ccacheRemoteStorage, type DistccHost } from "../../src/distcc/config.js";
@@ -108,8 +108,31 @@ test("CC: ccache runs distcc as its prefix, or distcc wraps the compiler; cross 
   assert.ok(cross.makeVars.includes(`CC=/usr/bin/distcc /usr/bin/${arch.crossPrefix}gcc`), cross.makeVars.join(" "));
   assert.ok(cross.makeVars.includes(`CROSS_COMPILE=${arch.crossPrefix}`));
   for (const f of [both, only, cross]) assert.ok(!f.makeVars.some((v) => v.startsWith("HOSTCC=")), "HOSTCC is never wrapped");
-  assert.equal(ccacheEnv("/c", "/s").CCACHE_COMPILERCHECK, "content");
-  assert.equal(ccacheEnv("/c", "/s").CCACHE_BASEDIR, "/");
+  assert.equal(ccacheEnv("/c", "/s", { src: "/w/src", build: "/w/build" }).CCACHE_COMPILERCHECK, "content");
+});
+
+test("ccache's base_dir is the folder holding src and build, not /: the compiler's own headers stay absolute", () => {
+  const w = "/home/u/.cache/kiln/work/microvm-1a2b/base-x86_64";
+  assert.equal(ccacheBaseDir(`${w}/src`, `${w}/build`), w);
+  assert.equal(ccacheEnv("/c", "/s", { src: `${w}/src`, build: `${w}/build` }).CCACHE_BASEDIR, w);
+  // a build folder elsewhere (test/support/objects.ts): their nearest common folder
+  assert.equal(ccacheBaseDir("/var/tmp/c/kiln-home/work/p/base-x86_64/src", "/var/tmp/c/distcc-objects/0123"), "/var/tmp/c");
+  // a folder name that only starts with ".." is not a parent
+  assert.equal(ccacheBaseDir("/a/..b/src", "/a/..b/build"), "/a/..b");
+  assert.equal(ccacheBaseDir("/src", "/build"), "/");
+  assert.equal(ccacheBaseDir("/w/src", "/w/src/out"), "/w/src");
+});
+
+test("prefix maps: the source folder by its absolute path and by the relative path ccache's base_dir gives it", () => {
+  assert.equal(prefixMapFlags("/w/src", "/w/build"), "-ffile-prefix-map=/w/src/= -ffile-prefix-map=/w/build/= -ffile-prefix-map=../src/=");
+  assert.equal(prefixMapFlags("/c/home/work/p/cell/src", "/c/objects/k"), "-ffile-prefix-map=/c/home/work/p/cell/src/= -ffile-prefix-map=/c/objects/k/= -ffile-prefix-map=../../home/work/p/cell/src/=");
+  // a build folder inside the source tree: ccache hands gcc "../init/main.c"
+  assert.equal(prefixMapFlags("/w/src", "/w/src/out"), "-ffile-prefix-map=/w/src/= -ffile-prefix-map=/w/src/out/= -ffile-prefix-map=../=");
+  // a source folder inside the build folder needs none: ccache's "src/x.c" is what the build map gives
+  assert.equal(prefixMapFlags("/w/b/src", "/w/b"), "-ffile-prefix-map=/w/b/src/= -ffile-prefix-map=/w/b/=");
+  const f = buildFlags({ ...FLAGS, arch: ARCHES.x86_64! });
+  assert.ok(f.identityVars.includes("KCFLAGS=-ffile-prefix-map=/w/src/= -ffile-prefix-map=/w/build/= -ffile-prefix-map=../src/="), f.identityVars.join(" "));
+  assert.ok(f.identityVars.includes("KAFLAGS=-ffile-prefix-map=/w/src/= -ffile-prefix-map=/w/build/= -ffile-prefix-map=../src/="), f.identityVars.join(" "));
 });
 
 test("distcc is not an identity input: the identity make flags and the digest are the same with and without it", () => {
