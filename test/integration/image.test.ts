@@ -28,12 +28,13 @@ const gone = [...TOOLS.filter((t) => !haveCommand(t)), ...FIRMWARE.filter((f) =>
 const missing = needs(gone.length > 0 && `${gone.join(", ")} missing (apt-get install ${[...new Set([...IMAGE_BOOT.x86_64!.debianPackages, ...IMAGE_BOOT.aarch64!.debianPackages])].join(" ")})`);
 
 /**
- * The build that goes into slot B: another release than slot A's once the test store has the
- * example's "modular" x86_64 variant; until then the same kernel again (the slot is proven by
- * kiln.slot= on the command line and the init's slot= in its marker, not by the release).
+ * The build that goes into slot B: on x86_64 another release than slot A's, the test store's
+ * "modular" variant of the example; the test store has no other aarch64 build, so there slot B
+ * holds the same kernel again (the slot is proven by kiln.slot= on the command line and the
+ * init's slot= in its marker).
  */
 function slotBKernel(arch: string): ExampleKernel {
-  return exampleKernel(arch);
+  return arch === "x86_64" ? exampleKernel("x86_64", "modular") : exampleKernel(arch);
 }
 
 const LOADER: Record<string, { esp: string[]; tag: string; env: string }> = {
