@@ -37,7 +37,7 @@ test("job file paths: plain relative names pass; absolute, .., hidden, odd chara
   assert.match(jobPathProblem(Array(JOB_LIMITS.maxDepth + 1).fill("d").join("/"))!, /deeper than/);
 });
 
-test("the example's job carries kiln.toml, the series and every arch's layers, and no other file", () => {
+test("the example's job carries kiln.toml, the series and every target's and arch's layers, and no other file", () => {
   const dir = scratchExample();
   try {
     writeFileSync(join(dir, "secret.key"), "untrusted comment: minisign encrypted secret key\n");
@@ -46,7 +46,7 @@ test("the example's job carries kiln.toml, the series and every arch's layers, a
     const files = projectJobFiles(loadProject(dir));
     const names = [...files.keys()].sort();
     const want = ["kiln.toml", ...readdirSync(join(dir, "patches")).map((f) => `patches/${f}`)];
-    for (const sub of ["common", "x86_64", "aarch64", "riscv64"]) for (const f of readdirSync(join(dir, "config", sub))) want.push(`config/${sub}/${f}`);
+    for (const sub of ["common", "x86_64", "aarch64", "riscv64", "modular"]) for (const f of readdirSync(join(dir, "config", sub))) want.push(`config/${sub}/${f}`);
     assert.deepEqual(names, want.sort());
     assert.equal(files.get("kiln.toml")!.toString("utf8"), readFileSync(join(dir, "kiln.toml"), "utf8"));
     // kiln.lock travels when there is one
