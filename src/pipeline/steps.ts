@@ -386,24 +386,26 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const wt = need(r, "worktree");
   const c = need(r, "configured");
   const release = need(r, "identified").release;
-  const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
+  const [{ compile, estimateSteps, buildLogPath }, { estimateWork }] = await Promise.all([import("./compile.js"), import("../core/compile_eta.js")]);
   const dc = f.distcc
     ? await prepareDistccCompile(f.distcc, { make: f.make, ccache: !!f.ccache, cores: availableParallelism(), ...(x.opts.jobs ? { jobs: x.opts.jobs } : {}), configText: c.baked.configText, ui: x.ui })
     : undefined;
   const jobs = dc?.jobs ?? x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");
   const cold = !existsSync(join(wt.build, "vmlinux"));
-  const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number }) : {};
+  const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number; coldWork?: number }) : {};
   const estimate = cold ? (last.coldSteps ?? estimateSteps(c.baked.configText)) : 0;
+  // the ETA weighs the steps (docs/adr/0092): the last cold build's work here, else from the config
+  const work = cold ? (last.coldWork ?? estimateWork(c.baked.configText)) : 0;
   const log = buildLogPath(p.warm.state);
   x.ui.step("compile", `${release} with -j${jobs}${f.ccache ? ` and ccache${f.ccacheRemote ? ` (remote ${f.ccacheRemote.shown})` : ""}` : ""}${dc ? " through distcc" : ""}${cold ? "" : " (incremental)"}`);
   const res = await compile({
-    make: dc?.make ?? f.make, jobs, goals: p.target.goals, estimate, logFile: log,
+    make: dc?.make ?? f.make, jobs, goals: p.target.goals, estimate, estimateWork: work, logFile: log,
     ...(f.ccache ? { ccacheStatsLog: f.statsLog, ...(f.ccacheRemote ? { ccacheRemote: true } : {}) } : {}),
     ...(f.distcc ? { distccLog: f.distcc.log } : {}),
     lock: x.treeLock, ui: x.ui,
   });
-  if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps }));
+  if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps, coldWork: res.work }));
   const distcc = dc && f.distcc && res.distcc ? distccRecord(f.distcc.settings.from, dc.hosts, dc.dropped, res.distcc) : undefined;
   return { compile: res, jobs, log, ...(distcc ? { distcc } : {}) };
 }
