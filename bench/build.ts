@@ -20,6 +20,7 @@
  *   --logs DIR              keep kiln's build.log and build.log.times of each cold run there
  *                           (bench/eta.ts replays them through the ETA)
  *   --work DIR              where the scratch folder goes (default /var/tmp); KEEP=1 keeps it
+ *   --resume DIR            run the tree or incr pairs on a kept scratch folder (no cold pair)
  * The make variables of the bare side come from kiln's first cold build (its manifest).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, existsSync } from "node:fs";
@@ -44,6 +45,8 @@ export interface BuildBenchOptions {
   logs?: string;
   /** The folder the bench's scratch folder goes under (default /var/tmp). */
   work?: string;
+  /** The scratch folder of a kept run (KEEP=1): its trees are built, the cold pair can be left out. */
+  resume?: string;
 }
 
 export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[]> {
@@ -51,12 +54,12 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
   if (!tarball) throw new Error("linux-source-6.12 is not installed (apt-get install linux-source-6.12)");
   const only = new Set(o.only ?? ["cold", "tree", "incr"]);
   for (const n of only) if (!["cold", "tree", "incr"].includes(n)) throw new Error(`unknown build pair ${n} (cold, tree, incr)`);
-  if (!only.has("cold")) throw new Error("the tree and incr pairs need the trees the cold pair makes: --only cold,...");
+  if (!only.has("cold") && !o.resume) throw new Error("the tree and incr pairs need the trees the cold pair makes: --only cold,... (or --resume DIR of a kept run)");
   const runs = { cold: o.runs?.cold ?? 3, tree: o.runs?.tree ?? 3, incr: o.runs?.incr ?? 3 };
-  const work = mkdtempSync(join(o.work ?? "/var/tmp", "kiln-bench-"));
+  const work = o.resume ?? mkdtempSync(join(o.work ?? "/var/tmp", "kiln-bench-"));
   const home = join(work, "home");
   const proj = join(work, "microvm");
-  cpSync(join(REPO, "examples", "microvm"), proj, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
+  if (!o.resume) cpSync(join(REPO, "examples", "microvm"), proj, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
   const warm = join(home, "work", projectId("microvm", proj), "base-x86_64");
   const manifest = (): Manifest => JSON.parse(readFileSync(join(warm, "state", "manifest.json"), "utf8")) as Manifest;
   /** kiln build; its stdout lines (the progress lines when not on a terminal). */
@@ -92,10 +95,16 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
   const etas: { stated: number; real: number }[] = [];
   const results: PairResult[] = [];
   try {
+    if (o.resume) {
+      // a kept run (KEEP=1): its kiln home and bare tree are built; the bare side's variables
+      // are the ones kiln's last build used
+      vars = manifest().identity!.make_flags;
+      bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Makefile")))!);
+    }
     // 1. cold, from an empty kiln home vs tar + make (kiln goes first: the bare side's make
     // variables come from its manifest)
     let coldRun = 0;
-    results.push(
+    if (only.has("cold")) results.push(
       await pair(
         "cold build: kiln from an empty home (no ccache) vs tar xf + patch + make",
         ["kiln build", () => {
@@ -145,7 +154,7 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
 
     // 3. one-file incremental: a new comment each run, in kiln's series and in the bare tree
     if (only.has("incr")) {
-      let n = 0;
+      let n = o.resume ? 1000 : 0; // a resumed run must not meet its earlier identities in the store
       const kilnSteps: number[] = [];
       const bareSteps: number[] = [];
       const kilnTargets: string[][] = [];
@@ -186,7 +195,7 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
       for (const e of etas) console.log(`  ETA at 10%: stated total ${e.stated.toFixed(0)} s, real compile ${e.real.toFixed(0)} s, error ${(((e.stated - e.real) / e.real) * 100).toFixed(1)}% (goal within 25%)`);
     }
   } finally {
-    if (!process.env.KEEP) rmSync(work, { recursive: true, force: true });
+    if (!process.env.KEEP && !o.resume) rmSync(work, { recursive: true, force: true });
   }
   return results;
 }
@@ -218,6 +227,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     runs: { ...(num("runs-cold") ? { cold: num("runs-cold") } : {}), ...(num("runs-tree") ? { tree: num("runs-tree") } : {}), ...(num("runs-incr") ? { incr: num("runs-incr") } : {}) },
     ...(opt("logs") ? { logs: opt("logs")! } : {}),
     ...(opt("work") ? { work: opt("work")! } : {}),
+    ...(opt("resume") ? { resume: opt("resume")! } : {}),
   }).catch((e) => {
     console.error(e);
     process.exit(1);

@@ -34,7 +34,7 @@ import type { Sources } from "./sources.js";
 import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
 import { buildSettings, distccPlan, distccRecord, localDistccEnv, prepareDistccCompile, remoteCcacheEnv, type DistccPlan, type DistccRecord } from "../distcc/flow.js";
 import type { CcacheRemote } from "../distcc/config.js";
-import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
+import { configure, bakeRelease, rebakeText, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import type { CompileResult } from "./compile.js";
 import type { Installed as InstalledFiles } from "./install.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
@@ -290,7 +290,12 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     // unbaked one would.
     const digest = computeDigest({ config: last.baked.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
     const fitted = fitLabel(p.label, kernelVersion);
-    const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    const text = rebakeText(last.baked, bakeLocalversion("", last.fitted, last.digest), bakeLocalversion("", fitted, digest));
+    let baked: { release: string; configText: string };
+    if (text) {
+      writeFileAtomic(join(wt.build, ".config"), text.configText);
+      baked = text;
+    } else baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
     rec = { cfg: last.cfg, findings: last.findings, digest, fitted, baked };
     how = "rebaked";
     writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
@@ -405,6 +410,13 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
     ...(f.distcc ? { distccLog: f.distcc.log } : {}),
     lock: x.treeLock, ui: x.ui,
   });
+  // the release make built with (include/config/kernel.release, written by this make) must be the
+  // identity: a re-bake without make (docs/adr/0093) is read back here
+  const made = join(wt.build, "include", "config", "kernel.release");
+  const madeRelease = existsSync(made) ? readFileSync(made, "utf8").trim() : undefined;
+  if (madeRelease !== undefined && madeRelease !== release) {
+    throw new KilnError(`make built release "${madeRelease}" but kiln baked "${release}"`, { file: made }, "a patch changed how the release is made; run again with --wipe, and check the series for localversion files or Makefile changes");
+  }
   if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps, coldWork: res.work }));
   const distcc = dc && f.distcc && res.distcc ? distccRecord(f.distcc.settings.from, dc.hosts, dc.dropped, res.distcc) : undefined;
   return { compile: res, jobs, log, ...(distcc ? { distcc } : {}) };

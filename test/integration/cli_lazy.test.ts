@@ -37,7 +37,9 @@ test("kiln --version loads no command module and not commander", () => {
   const r = traced(["--version"]);
   assert.equal(r.status, 0);
   assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
-  assert.ok(r.loaded.some((u) => u.endsWith("/dist/src/version.js")), "the hook saw kiln's modules");
+  // bin/kiln is CommonJS and answers --version itself: no ES module of kiln's loads at all
+  // (the next test shows the same hook recording kiln's modules when they do load)
+  assert.deepEqual(r.loaded.filter((u) => u.includes("/dist/src/")), []);
   assert.deepEqual(commandModules(r.loaded), []);
   assert.ok(!r.loaded.some((u) => u.includes("/node_modules/commander/")), `commander loaded: ${r.loaded.join(" ")}`);
 });

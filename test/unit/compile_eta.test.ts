@@ -37,3 +37,20 @@ test("the fraction stays under 1 and the ETA waits for the first 3% (or 20 s)", 
   assert.equal(etaOf(60_000, 0.25), "3m00s");
   assert.equal(etaOf(1_000, 0.01), "?");
 });
+
+test("a recorded cold build of the example, replayed: the work model's stated total at 10% and later", () => {
+  // bench/build.ts, 2026-12-02: kiln's cold x86_64 build of examples/microvm (-j2, load 7 falling
+  // to 2), its build.log and the times kiln's compile step wrote beside it
+  const lines = text("eta/build.log").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const times = text("eta/build.log.times").split("\n").slice(1).filter(Boolean).map(Number);
+  assert.equal(times.length, lines.length, "one time per log line");
+  const real = Math.max(...times);
+  const work = estimateWork(text("eta/microvm-x86_64.config"));
+  const done = lines.reduce((a, l) => a + lineWork(l), 0);
+  assert.ok(Math.abs(work - done) / done < 0.05, `the config's estimate ${work} is within 5% of the work done ${done}`);
+  const [at10, at25, at50] = replayEta(lines, times, work, [0.1, 0.25, 0.5]);
+  for (const [name, r] of [["10%", at10!], ["25%", at25!], ["50%", at50!]] as const) {
+    assert.ok(Math.abs(r.statedMs - real) / real <= 0.25, `stated ${Math.round(r.statedMs / 1000)} s at ${name} vs real ${Math.round(real / 1000)} s`);
+  }
+});
