@@ -299,7 +299,7 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     rec = { cfg: last.cfg, findings: last.findings, digest, fitted, baked };
     how = "rebaked";
     writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
-    x.ui.debug(`configure: only sources Kconfig does not read changed since ${last.tree.slice(0, 12)}; release re-baked into the last config`);
+    x.ui.debug(`configure: only sources Kconfig does not read changed since ${last.tree.slice(0, 12)}; release re-baked into the last config${text ? " without make" : " with make"}`);
   } else {
     const c = await configure(p.project, p.tname, p.target, p.arch, f.make);
     const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
