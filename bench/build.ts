@@ -99,7 +99,7 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
       // a kept run (KEEP=1): its kiln home and bare tree are built; the bare side's variables
       // are the ones kiln's last build used
       vars = manifest().identity!.make_flags;
-      bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Makefile")))!);
+      bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Kconfig")))!);
     }
     // 1. cold, from an empty kiln home vs tar + make (kiln goes first: the bare side's make
     // variables come from its manifest)
@@ -130,7 +130,7 @@ export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[
           mkdirSync(bare, { recursive: true });
           return timeSync(() => {
             sh(["tar", "-xf", tarball, "-C", bare]);
-            bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Makefile")))!);
+            bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Kconfig")))!);
             for (const p of patches) sh(["patch", "-p1", "-s", "-i", p], { cwd: bareSrc });
             bareConfigureAndMake(bareSrc, join(bare, "build"));
           });
