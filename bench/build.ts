@@ -13,6 +13,15 @@
  *                 also the make steps each ran (kiln's extra ones are what the identity change
  *                 rebuilds: the release string lives in a few generated headers)
  * 4. ETA:         the total the compile progress stated at 10% done against the real total.
+ *
+ * Each pair runs 3 times unless told (a cold pair is about 6 min on 2 cores):
+ *   --only cold,tree,incr   the pairs to run (the later ones need the trees the cold pair made)
+ *   --runs-cold N --runs-tree N --runs-incr N
+ *   --logs DIR              keep kiln's build.log and build.log.times of each cold run there
+ *                           (bench/eta.ts replays them through the ETA)
+ *   --work DIR              where the scratch folder goes (default /var/tmp); KEEP=1 keeps it
+ *   --resume DIR            run the tree or incr pairs on a kept scratch folder (no cold pair)
+ * The make variables of the bare side come from kiln's first cold build (its manifest).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, existsSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
@@ -29,14 +38,28 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const KILN = join(REPO, "bin", "kiln");
 const jobs = availableParallelism();
 
-export async function buildBench(o: { quick?: boolean } = {}): Promise<PairResult[]> {
+export interface BuildBenchOptions {
+  quick?: boolean;
+  only?: string[];
+  runs?: { cold?: number; tree?: number; incr?: number };
+  logs?: string;
+  /** The folder the bench's scratch folder goes under (default /var/tmp). */
+  work?: string;
+  /** The scratch folder of a kept run (KEEP=1): its trees are built, the cold pair can be left out. */
+  resume?: string;
+}
+
+export async function buildBench(o: BuildBenchOptions = {}): Promise<PairResult[]> {
   const tarball = debianTarball("6.12");
   if (!tarball) throw new Error("linux-source-6.12 is not installed (apt-get install linux-source-6.12)");
-  const runs = 3;
-  const work = mkdtempSync("/var/tmp/kiln-bench-");
+  const only = new Set(o.only ?? ["cold", "tree", "incr"]);
+  for (const n of only) if (!["cold", "tree", "incr"].includes(n)) throw new Error(`unknown build pair ${n} (cold, tree, incr)`);
+  if (!only.has("cold") && !o.resume) throw new Error("the tree and incr pairs need the trees the cold pair makes: --only cold,... (or --resume DIR of a kept run)");
+  const runs = { cold: o.runs?.cold ?? 3, tree: o.runs?.tree ?? 3, incr: o.runs?.incr ?? 3 };
+  const work = o.resume ?? mkdtempSync(join(o.work ?? "/var/tmp", "kiln-bench-"));
   const home = join(work, "home");
   const proj = join(work, "microvm");
-  cpSync(join(REPO, "examples", "microvm"), proj, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
+  if (!o.resume) cpSync(join(REPO, "examples", "microvm"), proj, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
   const warm = join(home, "work", projectId("microvm", proj), "base-x86_64");
   const manifest = (): Manifest => JSON.parse(readFileSync(join(warm, "state", "manifest.json"), "utf8")) as Manifest;
   /** kiln build; its stdout lines (the progress lines when not on a terminal). */
@@ -65,44 +88,59 @@ export async function buildBench(o: { quick?: boolean } = {}): Promise<PairResul
     copyFileSync(join(build, "System.map"), join(build, "inst/boot/System.map"));
     return out;
   };
-  const steps = (makeOut: string) => makeOut.split("\n").filter((l) => /^\s+[A-Z][A-Z0-9_-]*\s+\S/.test(l)).length;
+  const stepLines = (makeOut: string) => makeOut.split("\n").filter((l) => /^\s+[A-Z][A-Z0-9_-]*\s+\S/.test(l));
+  const steps = (makeOut: string) => stepLines(makeOut).length;
+  /** "VERB target" of each kbuild step line. */
+  const targets = (makeOut: string) => stepLines(makeOut).map((l) => l.trim().replace(/\s+/g, " "));
   const etas: { stated: number; real: number }[] = [];
   const results: PairResult[] = [];
   try {
-    // one kiln run first: the make variables for the bare side come from its manifest
-    console.log("# preparing: one kiln build to learn its make variables");
-    kiln(["--no-ccache"]);
-    vars = manifest().identity!.make_flags;
-
-    // 1. cold, from an empty kiln home vs tar + make
-    results.push(
+    if (o.resume) {
+      // a kept run (KEEP=1): its kiln home and bare tree are built; the bare side's variables
+      // are the ones kiln's last build used
+      vars = manifest().identity!.make_flags;
+      bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Kconfig")))!);
+    }
+    // 1. cold, from an empty kiln home vs tar + make (kiln goes first: the bare side's make
+    // variables come from its manifest)
+    let coldRun = 0;
+    if (only.has("cold")) results.push(
       await pair(
         "cold build: kiln from an empty home (no ccache) vs tar xf + patch + make",
         ["kiln build", () => {
           rmSync(home, { recursive: true, force: true });
           let out = "";
           const t = timeSync(() => (out = kiln(["--no-ccache"])));
+          const m = manifest();
+          if (!vars.length) vars = m.identity!.make_flags;
           const eta = statedTotalAt10(out);
-          const compileMs = manifest().steps.compile;
+          const compileMs = m.steps.compile;
           if (eta && compileMs) etas.push({ stated: eta, real: compileMs / 1000 });
+          if (o.logs) {
+            mkdirSync(o.logs, { recursive: true });
+            for (const f of ["build.log", "build.log.times"]) copyFileSync(join(warm, "state", f), join(o.logs, `cold-${coldRun}-${f}`));
+            writeFileSync(join(o.logs, `cold-${coldRun}-progress.txt`), out);
+          }
+          coldRun++;
           return t;
         }],
         ["tar + make", () => {
+          if (!vars.length) throw new Error("the bare side runs after kiln's first cold build");
           rmSync(bare, { recursive: true, force: true });
           mkdirSync(bare, { recursive: true });
           return timeSync(() => {
             sh(["tar", "-xf", tarball, "-C", bare]);
-            bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Makefile")))!);
+            bareSrc = join(bare, readdirSync(bare).find((d) => existsSync(join(bare, d, "Kconfig")))!);
             for (const p of patches) sh(["patch", "-p1", "-s", "-i", p], { cwd: bareSrc });
             bareConfigureAndMake(bareSrc, join(bare, "build"));
           });
         }],
-        { runs, goal: "<= 1.03" },
+        { runs: runs.cold, goal: "<= 1.03" },
       ),
     );
 
     // 2. tree already there
-    results.push(
+    if (only.has("tree")) results.push(
       await pair(
         "with a tree: kiln build --wipe --no-reuse (no ccache) vs configure + make",
         ["kiln build", () => timeSync(() => kiln(["--no-ccache", "--wipe", "--no-reuse"]))],
@@ -110,44 +148,55 @@ export async function buildBench(o: { quick?: boolean } = {}): Promise<PairResul
           rmSync(join(bare, "build"), { recursive: true, force: true });
           return timeSync(() => bareConfigureAndMake(bareSrc, join(bare, "build")));
         }],
-        { runs, goal: "<= 1.01" },
+        { runs: runs.tree, goal: "<= 1.01" },
       ),
     );
 
     // 3. one-file incremental: a new comment each run, in kiln's series and in the bare tree
-    let n = 0;
-    const kilnSteps: number[] = [];
-    const bareSteps: number[] = [];
-    const calib = join(bareSrc, "init", "calibrate.c");
-    const calib0 = readFileSync(calib, "utf8");
-    results.push(
-      await pair(
-        "one-file patch: kiln build (incremental) vs the same edit + make",
-        ["kiln build", () => {
-          writeFileSync(join(proj, "patches", "0099-bench.patch"), calibrateCommentPatch(`bench change ${++n}`));
-          const t = timeSync(() => kiln(["--no-ccache"]));
-          kilnSteps.push(manifest().compile?.steps ?? 0);
-          return t;
-        }],
-        ["make", () => {
-          writeFileSync(calib, calib0.replace("\n", `\n/* bench change ${++n} */\n`));
-          let out = "";
-          const t = timeSync(() => (out = bareMake(bareSrc, join(bare, "build"))));
-          bareSteps.push(steps(out));
-          return t;
-        }],
-        { runs, goal: "<= 1.1 (beyond what the identity change rebuilds)" },
-      ),
-    );
-    rmSync(join(proj, "patches", "0099-bench.patch"), { force: true });
-    console.log(`  make steps per incremental build: kiln ${kilnSteps.join(", ")} | bare ${bareSteps.join(", ")} (median extra ${median(kilnSteps) - median(bareSteps)}: the objects that embed the release)`);
+    if (only.has("incr")) {
+      let n = o.resume ? 1000 : 0; // a resumed run must not meet its earlier identities in the store
+      const kilnSteps: number[] = [];
+      const bareSteps: number[] = [];
+      const kilnTargets: string[][] = [];
+      const bareTargets: string[][] = [];
+      const stepTimes: Record<string, number>[] = [];
+      const calib = join(bareSrc, "init", "calibrate.c");
+      const calib0 = readFileSync(calib, "utf8");
+      results.push(
+        await pair(
+          "one-file patch: kiln build (incremental) vs the same edit + make",
+          ["kiln build", () => {
+            writeFileSync(join(proj, "patches", "0099-bench.patch"), calibrateCommentPatch(`bench change ${++n}`));
+            const t = timeSync(() => kiln(["--no-ccache"]));
+            const m = manifest();
+            kilnSteps.push(m.compile?.steps ?? 0);
+            stepTimes.push(m.steps);
+            kilnTargets.push(targets(readFileSync(join(warm, "state", "build.log"), "utf8")));
+            return t;
+          }],
+          ["make", () => {
+            writeFileSync(calib, calib0.replace("\n", `\n/* bench change ${++n} */\n`));
+            let out = "";
+            const t = timeSync(() => (out = bareMake(bareSrc, join(bare, "build"))));
+            bareSteps.push(steps(out));
+            bareTargets.push(targets(out));
+            return t;
+          }],
+          { runs: runs.incr, goal: "<= 1.1 (beyond what the identity change rebuilds)" },
+        ),
+      );
+      rmSync(join(proj, "patches", "0099-bench.patch"), { force: true });
+      console.log(`  make steps per incremental build: kiln ${kilnSteps.join(", ")} | bare ${bareSteps.join(", ")} (median extra ${median(kilnSteps) - median(bareSteps)})`);
+      const extra = [...new Set(kilnTargets.flat())].filter((t) => !bareTargets.some((b) => b.includes(t)));
+      console.log(`  kiln's extra steps (what the identity change rebuilds): ${extra.join(" ") || "none"}`);
+      for (const st of stepTimes) console.log(`  kiln step times (ms): ${Object.entries(st).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    }
     if (etas.length) {
       for (const e of etas) console.log(`  ETA at 10%: stated total ${e.stated.toFixed(0)} s, real compile ${e.real.toFixed(0)} s, error ${(((e.stated - e.real) / e.real) * 100).toFixed(1)}% (goal within 25%)`);
     }
   } finally {
-    if (!process.env.KEEP) rmSync(work, { recursive: true, force: true });
+    if (!process.env.KEEP && !o.resume) rmSync(work, { recursive: true, force: true });
   }
-  void o;
   return results;
 }
 
@@ -166,7 +215,20 @@ export function statedTotalAt10(out: string): number | undefined {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  buildBench({ quick: process.argv.includes("--quick") }).catch((e) => {
+  const args = process.argv.slice(2);
+  const opt = (k: string) => {
+    const i = args.indexOf(`--${k}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const num = (k: string) => (opt(k) !== undefined ? Number(opt(k)) : undefined);
+  buildBench({
+    quick: args.includes("--quick"),
+    ...(opt("only") ? { only: opt("only")!.split(",") } : {}),
+    runs: { ...(num("runs-cold") ? { cold: num("runs-cold") } : {}), ...(num("runs-tree") ? { tree: num("runs-tree") } : {}), ...(num("runs-incr") ? { incr: num("runs-incr") } : {}) },
+    ...(opt("logs") ? { logs: opt("logs")! } : {}),
+    ...(opt("work") ? { work: opt("work")! } : {}),
+    ...(opt("resume") ? { resume: opt("resume")! } : {}),
+  }).catch((e) => {
     console.error(e);
     process.exit(1);
   });

@@ -48,9 +48,12 @@ export function sh(argv: readonly string[], o: { cwd?: string; env?: Record<stri
 const fmt = (s: number) => (s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);
 const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
 
-/** Interleave A and B `runs` times (>= 3); the order alternates which goes first. */
+/**
+ * Interleave A and B `runs` times (default 3); the order alternates which goes first. Fewer than
+ * 3 runs (a pair of cold kernel builds is minutes) are allowed and said in the output.
+ */
 export async function pair(name: string, a: [string, Side], b: [string, Side], o: { runs?: number; warmup?: boolean; goal?: string } = {}): Promise<PairResult> {
-  const runs = Math.max(3, o.runs ?? 3);
+  const runs = Math.max(1, Math.floor(o.runs ?? 3));
   const start = loadavg();
   if (o.warmup) {
     await a[1]();
@@ -80,7 +83,7 @@ export function formatPair(r: PairResult): string {
     `## ${r.name}${r.goal ? `   (goal: ${r.goal})` : ""}`,
     `  ${r.a.label}: min ${fmt(na)}  median ${fmt(ma)}  [${r.a.runs.map(fmt).join(", ")}]`,
     `  ${r.b.label}: min ${fmt(nb)}  median ${fmt(mb)}  [${r.b.runs.map(fmt).join(", ")}]`,
-    `  ratio A/B: median ${(ma / mb).toFixed(3)}  min ${(na / nb).toFixed(3)}   load ${la(r.load.start)} -> ${la(r.load.end)}`,
+    `  ratio A/B: median ${(ma / mb).toFixed(3)}  min ${(na / nb).toFixed(3)}   load ${la(r.load.start)} -> ${la(r.load.end)}${r.a.runs.length < 3 ? `   (only ${r.a.runs.length} run${r.a.runs.length > 1 ? "s" : ""} per side)` : ""}`,
   ].join("\n");
 }
 

@@ -2,35 +2,104 @@
  * kiln's command line: assembles the command groups of src/commands/ around one context (global
  * options, ui, the project opened on first use) and maps errors to exit codes:
  * 0 ok, 2 the kernel build or a gate failed, 1 kiln itself or the infrastructure failed.
- * User errors print a clear message, no stack trace. Command modules load their libraries
- * when they run, so `kiln --version` and `kiln --help` stay fast.
+ * User errors print a clear message, no stack trace.
+ *
+ * Command modules load lazily (docs/adr/0090): UNITS says which module registers which top-level
+ * commands; the command line picks the units it needs (`kiln build ...` loads commands/build.js
+ * and nothing else of src/commands/), `kiln --version` loads none, and anything that lists or
+ * suggests commands (`--help`, `help`, no command, an unknown one) loads them all, so help is
+ * always printed from the real registrations. Command modules load their own libraries when their
+ * action runs.
  */
 import { Command, CommanderError } from "commander";
 import { KilnError } from "./errors.js";
 import { makeUi } from "./ui/log.js";
 import { KILN_VERSION } from "./version.js";
-import { makeContext } from "./commands/context.js";
-import { registerInitCommand } from "./commands/init.js";
-import { registerBuildCommand } from "./commands/build.js";
-import { registerLockCommand } from "./commands/lock.js";
-import { registerCheckCommands } from "./commands/check.js";
-import { registerManifestCommand } from "./commands/manifest.js";
-import { registerDoctorCommand } from "./commands/doctor.js";
-import { registerStoreCommands } from "./commands/store.js";
-import { registerBootCommands, registerBootGate } from "./commands/boot.js";
-import { registerConfigCommands } from "./commands/config.js";
-import { registerShipCommands } from "./commands/ship.js";
-import { registerReportCommand } from "./commands/report.js";
-import { registerBumpCommand } from "./commands/bump.js";
-import { registerPatchesCommand } from "./commands/patches.js";
-import { registerDevCommands } from "./commands/dev.js";
-import { registerFarmCommands } from "./commands/farm.js";
-import { registerImageCommands } from "./commands/image.js";
-import { registerBisectCommand } from "./commands/bisect.js";
+import { makeContext, type Context } from "./commands/context.js";
 
-export { examplesDir } from "./commands/init.js";
+/** The `check` group when it is registered, else a detached stand-in (its gates are not asked for). */
+interface Groups {
+  check: Command;
+}
 
-export function program(): Command {
+export interface Unit {
+  /** The module under src/commands/ that registers these commands. */
+  module: string;
+  /** The top-level commands it registers. */
+  commands: readonly string[];
+  /** Subcommands it adds to the `check` group. */
+  checkGates: readonly string[];
+  /** Import the module (all units of a line are imported at once, then registered in order). */
+  load(): Promise<unknown>;
+  register(m: unknown, prog: Command, ctx: Context, g: Groups): void;
+}
+
+function unit<M>(module: string, commands: string[], load: () => Promise<M>, register: (m: M, prog: Command, ctx: Context, g: Groups) => void, checkGates: string[] = []): Unit {
+  return { module, commands, checkGates, load, register: (m, p, c, g) => register(m as M, p, c, g) };
+}
+
+/** In help order. Every top-level command is in exactly one unit (test/unit/cli_lazy.test.ts). */
+export const UNITS: readonly Unit[] = [
+  unit("init", ["init"], () => import("./commands/init.js"), (m, p, c) => m.registerInitCommand(p, c)),
+  unit("build", ["build"], () => import("./commands/build.js"), (m, p, c) => m.registerBuildCommand(p, c)),
+  unit("lock", ["lock"], () => import("./commands/lock.js"), (m, p, c) => m.registerLockCommand(p, c)),
+  unit("check", ["check"], () => import("./commands/check.js"), (m, p, c, g) => void (g.check = m.registerCheckCommands(p, c)), ["patches", "configured"]),
+  unit("manifest", ["manifest"], () => import("./commands/manifest.js"), (m, p, c) => m.registerManifestCommand(p, c)),
+  unit("doctor", ["doctor"], () => import("./commands/doctor.js"), (m, p, c) => m.registerDoctorCommand(p, c)),
+  unit("store", ["store"], () => import("./commands/store.js"), (m, p, c) => m.registerStoreCommands(p, c)),
+  unit("boot", ["boot", "run"], () => import("./commands/boot.js"), (m, p, c, g) => {
+    m.registerBootCommands(p, c);
+    m.registerBootGate(g.check, c);
+  }, ["boots"]),
+  unit("ship", ["keygen", "bundle", "publish", "fetch"], () => import("./commands/ship.js"), (m, p, c, g) => m.registerShipCommands(p, g.check, c), ["repro"]),
+  unit("config", ["config"], () => import("./commands/config.js"), (m, p, c) => void m.registerConfigCommands(p, c)),
+  unit("report", ["report"], () => import("./commands/report.js"), (m, p, c) => m.registerReportCommand(p, c)),
+  unit("patches", ["patches"], () => import("./commands/patches.js"), (m, p, c) => m.registerPatchesCommand(p, c)),
+  unit("bump", ["bump"], () => import("./commands/bump.js"), (m, p, c) => m.registerBumpCommand(p, c)),
+  unit("dev", ["dev"], () => import("./commands/dev.js"), (m, p, c) => m.registerDevCommands(p, c)),
+  unit("farm", ["farm"], () => import("./commands/farm.js"), (m, p, c) => m.registerFarmCommands(p, c)),
+  unit("image", ["image"], () => import("./commands/image.js"), (m, p, c) => m.registerImageCommands(p, c)),
+  unit("bisect", ["bisect"], () => import("./commands/bisect.js"), (m, p, c) => m.registerBisectCommand(p, c)),
+];
+
+/** Global options that take a value (the next word is not the command). */
+const VALUE_OPTIONS = new Set(["-C", "--project"]);
+
+/**
+ * The units a command line needs (user arguments, without node and the script):
+ * - the unit of its command, plus every unit with a `check` gate when the command is `check`;
+ * - none for `--version` / `-V` alone;
+ * - all of them when the line may list or suggest commands: no command, `help`, `--help`/`-h`
+ *   before the command, an unknown command, or an argument list this scan does not follow (`--`).
+ */
+export function unitsFor(args: readonly string[]): readonly Unit[] {
+  let name: string | undefined;
+  let help = false;
+  let version = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") return UNITS;
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) {
+      if (a === "-h" || a === "--help") help = true;
+      if (a === "-V" || a === "--version") version = true;
+      continue;
+    }
+    name = a;
+    break;
+  }
+  if (name === undefined) return version && !help ? [] : UNITS;
+  if (help || name === "help") return UNITS;
+  if (name === "check") return UNITS.filter((u) => u.checkGates.length > 0);
+  const unit = UNITS.find((u) => u.commands.includes(name));
+  return unit ? [unit] : UNITS;
+}
+
+/** The command line for `args` (user arguments): only the command units it needs are loaded. */
+export async function program(args: readonly string[] = []): Promise<Command> {
   const prog = new Command("kiln")
     .description("Build Linux kernels from a pinned source to an identified, reproducible, reusable build.")
     .version(KILN_VERSION)
@@ -40,31 +109,18 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   const ctx = makeContext(prog);
-  registerInitCommand(prog, ctx);
-  registerBuildCommand(prog, ctx);
-  registerLockCommand(prog, ctx);
-  const check = registerCheckCommands(prog, ctx);
-  registerManifestCommand(prog, ctx);
-  registerDoctorCommand(prog, ctx);
-  registerStoreCommands(prog, ctx);
-  registerBootCommands(prog, ctx);
-  registerBootGate(check, ctx);
-  registerShipCommands(prog, check, ctx);
-  registerConfigCommands(prog, ctx);
-  registerReportCommand(prog, ctx);
-  registerPatchesCommand(prog, ctx);
-  registerBumpCommand(prog, ctx);
-  registerDevCommands(prog, ctx);
-  registerFarmCommands(prog, ctx);
-  registerImageCommands(prog, ctx);
-  registerBisectCommand(prog, ctx);
+  const groups: Groups = { check: new Command("check") };
+  const units = unitsFor(args);
+  const mods = await Promise.all(units.map((u) => u.load()));
+  units.forEach((u, i) => u.register(mods[i], prog, ctx, groups));
   return prog;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const prog = program();
   try {
-    await prog.parseAsync(argv);
+    const args = argv.slice(2);
+    const prog = await program(args);
+    await prog.parseAsync(args, { from: "user" });
     // a command may have set its own exit status (run --exec passes the guest's through)
     process.exitCode ??= 0;
   } catch (e) {

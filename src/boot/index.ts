@@ -3,7 +3,7 @@
  * See docs/adr/0020-boot-smoke.md.
  */
 export { writeCpio, readCpio, canonicalEntries, type CpioEntry, type CpioOptions } from "./cpio.js";
-export { buildInit, findBusybox, initramfsEntries, modulesTreeEntries, defaultInitToolchain, elfInfo, type InitToolchain } from "./init.js";
+export { buildInit, initCached, findBusybox, initramfsEntries, modulesTreeEntries, defaultInitToolchain, elfInfo, type InitToolchain } from "./init.js";
 export { chooseAccel, probeKvm, type AccelRequest, type AccelChoice } from "./kvm.js";
 export { kernelCmdline, qemuArgv, shellQuote, type Accel, type InitMode, type QemuSpec } from "./qemu.js";
 export { analyzeConsole, failureReason, renderDiagnosis, ConsoleTracker, STAGES, type Stage, type Marker, type ConsoleState } from "./console.js";

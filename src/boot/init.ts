@@ -202,6 +202,20 @@ export interface BuiltInit {
   cached: boolean;
 }
 
+/** Where the init of these inputs lives in the cache (built or not); reads no tree. */
+async function initCacheEntry(o: { arch: ArchSpec; cacheDir: string; toolchain: InitToolchain; treeKey: string }): Promise<{ key: string; final: string; path: string; source: string }> {
+  const tool = await toolIdentity(o.toolchain.cc);
+  const source = readInitSource();
+  const key = sha256([source, INIT_CFLAGS.join(" "), o.toolchain.cc.join(" "), String(o.toolchain.libgcc), tool, o.treeKey, o.arch.name]).slice(0, 16);
+  const final = join(o.cacheDir, "init", `${o.arch.name}-${key}`);
+  return { key, final, path: join(final, "init"), source };
+}
+
+/** True when the init for a tree (by its content key) is in the cache: building it needs no tree. */
+export async function initCached(o: { arch: ArchSpec; cacheDir: string; toolchain?: InitToolchain; treeKey: string }): Promise<boolean> {
+  return existsSync((await initCacheEntry({ ...o, toolchain: o.toolchain ?? defaultInitToolchain(o.arch) })).path);
+}
+
 /**
  * Builds (or finds in the cache) the static init for an arch.
  * The cache key covers the source, flags, compiler identity and the tree's nolibc.
@@ -215,11 +229,7 @@ export async function buildInit(o: {
 }): Promise<BuiltInit> {
   const toolchain = o.toolchain ?? defaultInitToolchain(o.arch);
   const treeKey = o.treeKey ?? nolibcKey(o.tree);
-  const tool = await toolIdentity(toolchain.cc);
-  const source = readInitSource();
-  const key = sha256([source, INIT_CFLAGS.join(" "), toolchain.cc.join(" "), String(toolchain.libgcc), tool, treeKey, o.arch.name]).slice(0, 16);
-  const final = join(o.cacheDir, "init", `${o.arch.name}-${key}`);
-  const path = join(final, "init");
+  const { key, final, path, source } = await initCacheEntry({ arch: o.arch, cacheDir: o.cacheDir, toolchain, treeKey });
   if (existsSync(path)) return { path, key, cached: true };
   const uapi = await uapiHeaders({ tree: o.tree, arch: o.arch, cacheDir: o.cacheDir, treeKey });
   mkdirSync(join(o.cacheDir, "init"), { recursive: true });

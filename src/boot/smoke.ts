@@ -255,6 +255,9 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeResult> {
       timeoutSec: o.timeoutSec ?? (accel === "kvm" ? 30 : arch.tcgTimeoutSec),
       silenceSec: o.silenceSec ?? 30,
       firstOutputSec: accel === "kvm" && request === "auto" ? KVM_FIRST_OUTPUT_SEC : undefined,
+      // the marker line carries all the smoke checks (release, mounts): stop the guest at once
+      // rather than wait for its power-off (ADR 0093)
+      exitGraceMs: 0,
       consoleLog: o.consoleLog,
     });
   let accel = choice.accel;

@@ -4,7 +4,7 @@
  * store entry's image with kiln's own initramfs (src/boot).
  */
 import type { Command } from "commander";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { CellResult } from "../pipeline/build.js";
 import type { SmokeResult } from "../boot/index.js";
@@ -25,6 +25,24 @@ async function buildCells(ctx: Context, targets: string[], arch?: string, stderr
   return buildSelected(ctx, targets, { ...(arch ? { arch } : {}), ...(stderr ? { stderr } : {}), tree: true });
 }
 
+/**
+ * boot and check boots: the cells built or reused without checking the warm tree out; the tree
+ * is asked for (a second, reusing pass) only when a cell's guest init is not in the cache yet,
+ * since the init is built from the tree's nolibc and cached by the tree's content (ADR 0093).
+ */
+async function bootableCells(ctx: Context, targets: string[], arch?: string): Promise<CellResult[]> {
+  const first = await buildSelected(ctx, targets, { ...(arch ? { arch } : {}) });
+  const b = await boot();
+  const cacheDir = await bootCache(ctx);
+  for (const r of first) {
+    const m = r.manifest;
+    if (r.results.worktree) continue; // checked out in this run (it compiled): the tree is this content
+    const spec = ARCHES[m.arch];
+    if (!spec || !m.source_tree || !(await b.initCached({ arch: spec, cacheDir, toolchain: await toolchainFor(m), treeKey: m.source_tree }))) return buildCells(ctx, targets, arch);
+  }
+  return first;
+}
+
 export interface Cell {
   manifest: Manifest;
   manifestPath: string;
@@ -38,9 +56,11 @@ export interface Cell {
 
 export function cellOf(r: CellResult): Cell {
   const m = r.manifest;
-  if (!m.artifacts || !m.uts_release || !m.build_dir) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
+  if (!m.artifacts || !m.uts_release) throw new BuildFailure(`no built image for ${m.target}/${m.arch}`);
+  // the warm tree's folders (state/ holds the manifest; src/ is there when it was checked out)
+  const state = dirname(r.manifestPath);
   const modules = m.artifacts.modules && existsSync(m.artifacts.modules) ? { dir: m.artifacts.modules, release: m.uts_release } : undefined;
-  return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(m.build_dir, "..", "src"), state: join(m.build_dir, "..", "state"), ...(modules ? { modules } : {}) };
+  return { manifest: m, manifestPath: r.manifestPath, arch: m.arch, image: m.artifacts.image, src: join(state, "..", "src"), state, ...(modules ? { modules } : {}) };
 }
 
 export async function toolchainFor(m: Manifest) {
@@ -98,7 +118,7 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
       }
       const { runSmoke } = await boot();
       const results: SmokeResult[] = [];
-      for (const r of await buildCells(ctx, targets, o.arch)) {
+      for (const r of await bootableCells(ctx, targets, o.arch)) {
         const c = cellOf(r);
         const initramfs = await initramfsFor(ctx, c);
         const s = await runSmoke({
@@ -184,7 +204,7 @@ export function registerBootGate(check: Command, ctx: Context): void {
       const { checkBoots } = await boot();
       const all: SmokeResult[] = [];
       const failures: string[] = [];
-      for (const r of await buildCells(ctx, targets, o.arch)) {
+      for (const r of await bootableCells(ctx, targets, o.arch)) {
         const c = cellOf(r);
         const initramfs = await initramfsFor(ctx, c);
         try {

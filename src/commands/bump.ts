@@ -64,7 +64,7 @@ export function registerBumpCommand(prog: Command, ctx: Context): void {
         const arches = [...new Set(r.cells.map((c) => c.arch))];
         if (arches.length === 1) args.push("--arch", arches[0]!);
         const { program } = await import("../cli.js");
-        await program().parseAsync(args, { from: "user" });
+        await (await program(args)).parseAsync(args, { from: "user" });
       }
     });
 }

@@ -54,6 +54,13 @@ export function makeContext(prog: Command): Context {
     },
     async maybeProject() {
       if (g().project) return ctx.project();
+      // no kiln.toml anywhere up: say so without loading the project loader (TOML, zod)
+      const { findProjectDir } = await import("../project/find.js");
+      try {
+        findProjectDir(process.cwd());
+      } catch {
+        return undefined;
+      }
       try {
         return await ctx.project();
       } catch (e) {

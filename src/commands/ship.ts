@@ -64,6 +64,13 @@ async function load(): Promise<void> {
   ({ reproGate } = repro);
 }
 
+/** What `kiln fetch` runs (a consumer's command: it loads the fetch side only). */
+async function loadFetch(): Promise<void> {
+  const [fetch, fid] = await Promise.all([import("../ship/fetch.js"), import("../ship/remotes.js")]);
+  ({ fetchKernel, markerPath } = fetch);
+  ({ openRemote, openDeclaredRemote, signingKey, trustedKeys } = fid);
+}
+
 /** One built cell: its manifest (from the last build of the target, or a store entry by release). */
 interface Built {
   target: string;
@@ -276,7 +283,7 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
     .option("--max-unpack-file-bytes <n>", "unpack budget: one file's bytes (default 1 GiB)", intOption("--max-unpack-file-bytes", 1))
     .option("--devel <dir>", "also fetch the release's devel artifact (verified the same way) into <dir>: compile_commands.json and build/ for make -C <dir>/build M=...")
     .action(async (ref: string, o: { bootDir: string; root: string; remote?: string; arch?: string; trustedKey?: string[]; cacheDir?: string; allowUnsigned?: boolean; lock?: string; update?: boolean; maxUnpackBytes?: number; maxUnpackEntries?: number; maxUnpackFileBytes?: number; devel?: string }) => {
-      await load();
+      await loadFetch();
       if (o.update && !o.lock) throw new ProjectError("--update moves a consumer pin and needs --lock <file>", {}, "kiln fetch <ref> --lock kernel.lock --update");
       const g = ctx.globals;
       const ui = ctx.ui;

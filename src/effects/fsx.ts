@@ -12,14 +12,19 @@ export function tmpName(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 
-export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644): void {
+/**
+ * `durable: false` skips the fsync: the rename is still atomic (a reader sees the old or the new
+ * file), but after a power loss the old content may come back. For files rewritten often whose
+ * last version is written durably anyway (the running manifest after each step).
+ */
+export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644, o: { durable?: boolean } = {}): void {
   mkdirSync(dirname(target), { recursive: true });
   const tmp = tmpName(target);
   try {
     const fd = openSync(tmp, "w", mode);
     try {
       writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-      fsyncSync(fd);
+      if (o.durable !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }

@@ -134,7 +134,8 @@ export async function buildCell(project: Project, tname: string, archName: strin
   const manifestOf = (status: ManifestRun["status"], extra: Partial<ManifestRun> = {}) =>
     cellManifest(r, { ...run0, status, ...(status !== "running" ? { finishedAt: new Date().toISOString() } : {}), ...extra });
   const manifestPath = join(warm.state, opts.configureOnly ? "configured.json" : "manifest.json");
-  const save = (m: Manifest) => writeFileAtomic(manifestPath, JSON.stringify(m, null, 2) + "\n");
+  // the running manifest after each step is atomic but not fsynced; the final one (ok or failed) is
+  const save = (m: Manifest) => writeFileAtomic(manifestPath, JSON.stringify(m, null, 2) + "\n", 0o644, { durable: m.status !== "running" });
   mkdirSync(warm.state, { recursive: true });
 
   const treeLock = await acquire(warm.lock, { onWait: () => ui.step("wait", `another kiln is using the ${tname}/${archName} tree; waiting`) });

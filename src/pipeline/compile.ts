@@ -16,6 +16,7 @@ import { parseCcacheStorageLog, parseDistccLog, type CcacheStorageCounts, type D
 import type { HeldLock } from "../effects/lock.js";
 import type { Ui } from "../ui/log.js";
 import { makeProgress } from "../ui/progress.js";
+import { stepWork, workFraction } from "../core/compile_eta.js";
 import { fmtDuration } from "../ui/log.js";
 import { makeArgv, type MakeEnv } from "./configure.js";
 
@@ -25,6 +26,8 @@ export interface CompileInputs {
   goals: string[];
   /** Estimated number of work steps (compile/link lines); 0 when unknown. */
   estimate: number;
+  /** Expected work (src/core/compile_eta.ts); 0 when unknown: the ETA then follows the steps. */
+  estimateWork?: number;
   logFile: string;
   ccacheStatsLog?: string;
   /** ccache has remote storage: count local and remote hits too. */
@@ -37,6 +40,8 @@ export interface CompileInputs {
 
 export interface CompileResult {
   steps: number;
+  /** The work of those steps (src/core/compile_eta.ts), for the next cold build's ETA. */
+  work: number;
   durationMs: number;
   warnings: number;
   errors: number;
@@ -59,6 +64,7 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   const diags = new DiagnosticCollector({ stripPrefixes: [`${i.make.src}/`, `${i.make.build}/`] });
   const prog = makeProgress(i.ui, "compile", i.estimate, "steps");
   let steps = 0;
+  let work = 0;
   const onLine = (line: string) => {
     log.write(line + "\n");
     times.write(`${Date.now() - t0}\n`);
@@ -66,7 +72,8 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
     const k = classifyKbuildLine(line);
     if (k.kind === "step" && isCompileStep(k.verb)) {
       steps++;
-      prog.update(steps, k.target);
+      work += stepWork(k.verb);
+      prog.update(steps, k.target, i.estimateWork ? workFraction(work, i.estimateWork) : undefined);
     }
   };
   // Its own process group, so a person pressing Ctrl-C (or a SIGTERM to kiln) stops all of make
@@ -96,7 +103,7 @@ export async function compile(i: CompileInputs): Promise<CompileResult> {
   const remoteText = ccacheStorage ? ` (${ccacheStorage.local_hits} local, ${ccacheStorage.remote_hits} remote)` : "";
   const distccText = distcc ? `, distcc ${distcc.remote} remote / ${distcc.local} local compiles` : "";
   prog.stop(`${steps} steps in ${fmtDuration(durationMs)}, ${counts.warnings} warning(s)${ccache ? `, ccache ${ccache.hits} hits${remoteText} / ${ccache.misses} misses` : ""}${distccText}`);
-  return { steps, durationMs, warnings: counts.warnings, errors: counts.errors, diagnostics: diags.diagnostics, ...(ccache ? { ccache } : {}), ...(ccacheStorage ? { ccacheStorage } : {}), ...(distcc ? { distcc } : {}), argv };
+  return { steps, work: Math.round(work * 100) / 100, durationMs, warnings: counts.warnings, errors: counts.errors, diagnostics: diags.diagnostics, ...(ccache ? { ccache } : {}), ...(ccacheStorage ? { ccacheStorage } : {}), ...(distcc ? { distcc } : {}), argv };
 }
 
 function lastLines(file: string, n: number): string {

@@ -158,6 +158,26 @@ export async function configure(project: Project, tname: string, target: TargetD
   };
 }
 
+/**
+ * Re-bake without make (docs/adr/0093): only sources Kconfig never reads changed since `last`
+ * was baked and read back, so the config is `last`'s with another CONFIG_LOCALVERSION, and the
+ * release is `last.release` with its localversion swapped (setlocalversion's other inputs,
+ * localversion* files and scripts/, are files whose change forces a full configure). The
+ * compile's own make regenerates include/config/ from the new .config, and the compile step
+ * reads the release make used back from include/config/kernel.release.
+ * Undefined when `last` does not have the expected shape (the caller bakes with make then).
+ */
+export function rebakeText(last: { release: string; configText: string }, oldLocalversion: string, localversion: string): { release: string; configText: string } | undefined {
+  const line = /^CONFIG_LOCALVERSION="(.*)"$/m;
+  const m = line.exec(last.configText);
+  if (!m || m[1] !== oldLocalversion || !last.release.endsWith(oldLocalversion)) return undefined;
+  if (!/^# CONFIG_LOCALVERSION_AUTO is not set$/m.test(last.configText) || /[\\"]/.test(localversion)) return undefined;
+  return {
+    release: last.release.slice(0, last.release.length - oldLocalversion.length) + localversion,
+    configText: last.configText.replace(line, `CONFIG_LOCALVERSION="${localversion}"`),
+  };
+}
+
 /** Bake CONFIG_LOCALVERSION and read the release back with `make -s kernelrelease`. */
 export async function bakeRelease(m: MakeEnv, localversion: string): Promise<{ release: string; configText: string }> {
   const dotconfig = join(m.build, ".config");

@@ -34,7 +34,7 @@ import type { Sources } from "./sources.js";
 import { buildFlags, ccacheEnv, type BuildFlags } from "./build_flags.js";
 import { buildSettings, distccPlan, distccRecord, localDistccEnv, prepareDistccCompile, remoteCcacheEnv, type DistccPlan, type DistccRecord } from "../distcc/flow.js";
 import type { CcacheRemote } from "../distcc/config.js";
-import { configure, bakeRelease, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
+import { configure, bakeRelease, rebakeText, layerFiles, type MakeEnv, type ConfigureResult } from "./configure.js";
 import type { CompileResult } from "./compile.js";
 import type { Installed as InstalledFiles } from "./install.js";
 import { fmtDuration, type Ui } from "../ui/log.js";
@@ -292,11 +292,16 @@ export async function configureStep(r: FlowResults, x: FlowEnv): Promise<Configu
     // unbaked one would.
     const digest = computeDigest({ config: last.baked.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
     const fitted = fitLabel(p.label, kernelVersion);
-    const baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
+    const text = rebakeText(last.baked, bakeLocalversion("", last.fitted, last.digest), bakeLocalversion("", fitted, digest));
+    let baked: { release: string; configText: string };
+    if (text) {
+      writeFileAtomic(join(wt.build, ".config"), text.configText);
+      baked = text;
+    } else baked = await bakeRelease(f.make, bakeLocalversion("", fitted, digest));
     rec = { cfg: last.cfg, findings: last.findings, digest, fitted, baked };
     how = "rebaked";
     writeFileAtomic(recordFile, JSON.stringify({ key, kconfigKey, tree: patched.tree, ...rec } satisfies StoredRecord));
-    x.ui.debug(`configure: only sources Kconfig does not read changed since ${last.tree.slice(0, 12)}; release re-baked into the last config`);
+    x.ui.debug(`configure: only sources Kconfig does not read changed since ${last.tree.slice(0, 12)}; release re-baked into the last config${text ? " without make" : " with make"}`);
   } else {
     const c = await configure(p.project, p.tname, p.target, p.arch, f.make);
     const digest = computeDigest({ config: c.configText, toolchain: f.toolchain.canonical, makeFlags: f.flags.identityVars, sourceTree: patched.tree });
@@ -388,24 +393,33 @@ export async function compileStep(r: FlowResults, x: FlowEnv): Promise<Built> {
   const wt = need(r, "worktree");
   const c = need(r, "configured");
   const release = need(r, "identified").release;
-  const { compile, estimateSteps, buildLogPath } = await import("./compile.js");
+  const [{ compile, estimateSteps, buildLogPath }, { estimateWork }] = await Promise.all([import("./compile.js"), import("../core/compile_eta.js")]);
   const dc = f.distcc
     ? await prepareDistccCompile(f.distcc, { make: f.make, ccache: !!f.ccache, cores: availableParallelism(), ...(x.opts.jobs ? { jobs: x.opts.jobs } : {}), configText: c.baked.configText, ui: x.ui })
     : undefined;
   const jobs = dc?.jobs ?? x.opts.jobs ?? availableParallelism();
   const lastFile = join(p.warm.state, "last-build.json");
   const cold = !existsSync(join(wt.build, "vmlinux"));
-  const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number }) : {};
+  const last = existsSync(lastFile) ? (JSON.parse(readFileSync(lastFile, "utf8")) as { coldSteps?: number; coldWork?: number }) : {};
   const estimate = cold ? (last.coldSteps ?? estimateSteps(c.baked.configText)) : 0;
+  // the ETA weighs the steps (docs/adr/0092): the last cold build's work here, else from the config
+  const work = cold ? (last.coldWork ?? estimateWork(c.baked.configText)) : 0;
   const log = buildLogPath(p.warm.state);
   x.ui.step("compile", `${release} with -j${jobs}${f.ccache ? ` and ccache${f.ccacheRemote ? ` (remote ${f.ccacheRemote.shown})` : ""}` : ""}${dc ? " through distcc" : ""}${cold ? "" : " (incremental)"}`);
   const res = await compile({
-    make: dc?.make ?? f.make, jobs, goals: p.target.goals, estimate, logFile: log,
+    make: dc?.make ?? f.make, jobs, goals: p.target.goals, estimate, estimateWork: work, logFile: log,
     ...(f.ccache ? { ccacheStatsLog: f.statsLog, ...(f.ccacheRemote ? { ccacheRemote: true } : {}) } : {}),
     ...(f.distcc ? { distccLog: f.distcc.log } : {}),
     lock: x.treeLock, ui: x.ui,
   });
-  if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps }));
+  // the release make built with (include/config/kernel.release, written by this make) must be the
+  // identity: a re-bake without make (docs/adr/0093) is read back here
+  const made = join(wt.build, "include", "config", "kernel.release");
+  const madeRelease = existsSync(made) ? readFileSync(made, "utf8").trim() : undefined;
+  if (madeRelease !== undefined && madeRelease !== release) {
+    throw new KilnError(`make built release "${madeRelease}" but kiln baked "${release}"`, { file: made }, "a patch changed how the release is made; run again with --wipe, and check the series for localversion files or Makefile changes");
+  }
+  if (cold) writeFileSync(lastFile, JSON.stringify({ coldSteps: res.steps, coldWork: res.work }));
   const distcc = dc && f.distcc && res.distcc ? distccRecord(f.distcc.settings.from, dc.hosts, dc.dropped, res.distcc) : undefined;
   return { compile: res, jobs, log, ...(distcc ? { distcc } : {}) };
 }

@@ -18,7 +18,9 @@ import {
   type SeriesDecl,
 } from "./schema.js";
 
-export const PROJECT_FILE = "kiln.toml";
+import { PROJECT_FILE, findProjectDir } from "./find.js";
+
+export { PROJECT_FILE, findProjectDir };
 
 export interface Project {
   dir: string;
@@ -28,17 +30,6 @@ export interface Project {
   decl: ProjectDecl;
   pins: Record<string, Pin>;
   targets: Record<string, TargetDecl>;
-}
-
-export function findProjectDir(start: string): string {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, PROJECT_FILE))) return dir;
-    const up = dirname(dir);
-    if (up === dir)
-      throw new ProjectError(`no ${PROJECT_FILE} found in ${resolve(start)} or any parent folder`, {}, "run `kiln init` to scaffold a project, or pass --project <dir>");
-    dir = up;
-  }
 }
 
 /** The project of the nearest folder (from start, or the current one) that holds kiln.toml. */

@@ -8,8 +8,8 @@
  *   move only kiln's own names into place -> the marker (sha256 and size of every file) last.
  * Every run holds the install lock and first sweeps what an earlier killed run left.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, copyFileSync, lstatSync, statSync } from "node:fs";
-import { join, dirname, relative } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, copyFileSync, lstatSync } from "node:fs";
+import { join, dirname } from "node:path";
 import { createHash } from "node:crypto";
 import { parseSha256Sums, parseSha256File, sha256File, writeFileAtomic } from "./artifact.js";
 import { verifyMinisign, type MinisignPublicKey } from "./minisign.js";
@@ -99,21 +99,6 @@ export function ownedBootName(f: string, release: string): boolean {
 
 function hashSync(p: string): string {
   return createHash("sha256").update(readFileSync(p)).digest("hex");
-}
-
-/** Every regular file under `dir` (iterative), relative paths. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const stack = [dir];
-  while (stack.length) {
-    const d = stack.pop()!;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) out.push(relative(dir, p));
-    }
-  }
-  return out.sort();
 }
 
 /** Is the marked kernel still in place, every file with its recorded sha256 and size? */
@@ -263,7 +248,8 @@ async function install(o: FetchOptions, moves: Move[], name: string, entry: Inde
   mkdirSync(o.bootDir, { recursive: true });
   const staging = siblingTemp(join(o.root, "x"), "kiln-fetch");
   try {
-    await safeUnpack({ archive: cached, dest: staging, compression: "zstd", limits: o.limits });
+    // the digests of the installed files come from the bytes as they were unpacked
+    const { files: unpacked } = await safeUnpack({ archive: cached, dest: staging, compression: "zstd", limits: o.limits });
     const bootFiles = existsSync(join(staging, "boot")) ? readdirSync(join(staging, "boot")).sort() : [];
     if (!bootFiles.some((f) => /^(vmlinuz|Image|bzImage)-/.test(f))) {
       throw new SourceError(`${artName} has no kernel image under boot/`, { file: cached }, "the artifact is not a kiln kernel artifact");
@@ -282,8 +268,17 @@ async function install(o: FetchOptions, moves: Move[], name: string, entry: Inde
     const modsRel = `lib/modules/${entry.release}`;
     const hasMods = existsSync(join(staging, modsRel));
     const files: InstalledFile[] = [];
-    for (const f of bootFiles) files.push({ path: `boot:${f}`, sha256: hashSync(join(staging, "boot", f)), size: statSync(join(staging, "boot", f)).size });
-    if (hasMods) for (const f of filesUnder(join(staging, modsRel))) files.push({ path: `root:${modsRel}/${f}`, sha256: hashSync(join(staging, modsRel, f)), size: statSync(join(staging, modsRel, f)).size });
+    const digest = (rel: string) => {
+      const d = unpacked.get(rel);
+      if (!d) throw new InfraError(`unpacked ${rel} has no recorded digest`, { file: cached }, "a kiln bug: report it");
+      return d;
+    };
+    for (const f of bootFiles) files.push({ path: `boot:${f}`, ...digest(`boot/${f}`) });
+    if (hasMods) {
+      const under = `${modsRel}/`;
+      const mods = [...unpacked.keys()].filter((k) => k.startsWith(under)).map((k) => k.slice(under.length)).sort();
+      for (const f of mods) files.push({ path: `root:${modsRel}/${f}`, ...digest(`${under}${f}`) });
+    }
     if (hasMods) moveReplacing(join(staging, modsRel), join(o.root, modsRel), moves);
     for (const f of bootFiles) moveReplacing(join(staging, "boot", f), join(o.bootDir, f), moves);
     const marker: InstalledMarker = {

@@ -229,11 +229,19 @@ export class TarReader {
 
   private take(n: number): Buffer | undefined {
     if (this.pendingLen < n) return undefined;
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingLen = rest.length;
+    // copy only when n spans chunks, and then only the chunks it spans
+    let first = this.pending[0]!;
+    if (first.length < n) {
+      let k = 1;
+      let len = first.length;
+      while (len < n) len += this.pending[k++]!.length;
+      first = Buffer.concat(this.pending.slice(0, k), len);
+      this.pending.splice(0, k, first);
+    }
+    const out = first.subarray(0, n);
+    if (first.length === n) this.pending.shift();
+    else this.pending[0] = first.subarray(n);
+    this.pendingLen -= n;
     this.pos += n;
     return out;
   }
@@ -255,7 +263,8 @@ export class TarReader {
           continue;
         }
         if (this.pendingLen === 0) return;
-        const n = Math.min(this.remaining, this.pendingLen);
+        // data goes out chunk by chunk as it came in: no copy
+        const n = Math.min(this.remaining, this.pending[0]!.length);
         const part = this.take(n)!;
         this.remaining -= n;
         if (this.state === "data") this.sink.data(this.cur!, part);
@@ -265,7 +274,7 @@ export class TarReader {
           this.state = "header";
           continue;
         }
-        const n = Math.min(this.padLeft, this.pendingLen);
+        const n = Math.min(this.padLeft, this.pendingLen === 0 ? 0 : this.pending[0]!.length);
         if (n === 0) return;
         this.take(n);
         this.padLeft -= n;

@@ -13,7 +13,7 @@
  */
 import { closeSync, lstatSync, linkSync, mkdirSync, openSync, renameSync, symlinkSync, futimesSync, writeSync, existsSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { start } from "../effects/proc.js";
 import { TarReader, TarFormatError, type TarEntryHeader } from "./tar.js";
@@ -113,14 +113,20 @@ export function checkSymlink(path: string, target: string): string | undefined {
 export interface UnpackResult {
   entries: number;
   bytes: number;
+  /** Every regular file (hardlinks too) by its path under dest: sha256 of the bytes written, size. */
+  files: Map<string, { sha256: string; size: number }>;
 }
 
 class Extractor {
   private kinds = new Map<string, "dir" | "file" | "symlink">();
   private fd?: number;
   private fdPath = "";
+  private fdRel = "";
+  private hash?: Hash;
   entries = 0;
   bytes = 0;
+  /** sha256 and size of each regular file, computed from the bytes as they are written. */
+  readonly files = new Map<string, { sha256: string; size: number }>();
 
   constructor(
     private readonly root: string,
@@ -178,6 +184,8 @@ class Extractor {
         this.parents(h, rel);
         this.fd = openSync(abs, "wx", h.mode & 0o111 ? 0o755 : 0o644);
         this.fdPath = abs;
+        this.fdRel = rel;
+        this.hash = createHash("sha256");
         this.kinds.set(rel, "file");
         return;
       }
@@ -197,6 +205,8 @@ class Extractor {
         this.parents(h, rel);
         linkSync(join(this.root, target), abs);
         this.kinds.set(rel, "file");
+        const f = this.files.get(target);
+        if (f) this.files.set(rel, f);
         return;
       }
       case "chardev":
@@ -210,6 +220,7 @@ class Extractor {
   }
 
   data(_h: TarEntryHeader, chunk: Buffer): void {
+    this.hash!.update(chunk);
     let off = 0;
     while (off < chunk.length) off += writeSync(this.fd!, chunk, off);
   }
@@ -217,6 +228,8 @@ class Extractor {
   end(h: TarEntryHeader): void {
     const fd = this.fd!;
     this.fd = undefined;
+    this.files.set(this.fdRel, { sha256: this.hash!.digest("hex"), size: h.size });
+    this.hash = undefined;
     try {
       if (h.mtime > 0) futimesSync(fd, h.mtime, h.mtime);
     } finally {
@@ -287,7 +300,7 @@ export async function safeUnpack(opts: {
     reader.finish();
     ex.close();
     renameSync(tmp, opts.dest);
-    return { entries: ex.entries, bytes: ex.bytes };
+    return { entries: ex.entries, bytes: ex.bytes, files: ex.files };
   } catch (e) {
     ex.close();
     proc?.kill();

@@ -230,11 +230,16 @@ test("after a one-file patch is added, the rebuild compiles only a handful of ob
   );
   const head = readFileSync(join(TEST_HOME, "work", projectId("microvm", warmDir), "base-x86_64", "src", "init", "calibrate.c"), "utf8").split("\n").slice(0, 4);
   assert.equal(head[0], "// SPDX-License-Identifier: GPL-2.0", "the patch context matches this tree");
-  const r = await kiln(["-C", warmDir, "build", "--arch", "x86_64", "--no-reuse"]);
+  const r = await kiln(["-C", warmDir, "-v", "build", "--arch", "x86_64", "--no-reuse"]);
   assert.equal(r.code, 0, r.stderr);
   const m = manifestOf(warmDir);
   assert.equal(m.reuse!.status, "built");
   assert.notEqual(m.uts_release, release, "a new source tree is a new identity");
+  // a comment in a .c file: the last config is kept and the release swapped in it without make
+  // (ADR 0093); the compile's make built exactly that release
+  assert.match(r.stderr, /release re-baked into the last config without make/);
+  const made = readFileSync(join(TEST_HOME, "work", projectId("microvm", warmDir), "base-x86_64", "build", "include", "config", "kernel.release"), "utf8").trim();
+  assert.equal(made, m.uts_release);
   const cc = buildLog(warmDir).split("\n").filter((l) => /^\s+CC\s/.test(l));
   console.log(`incremental rebuild: ${cc.length} CC lines, ${m.compile!.steps} steps: ${cc.map((l) => l.trim().split(/\s+/)[1]).join(" ")}`);
   assert.ok(cc.some((l) => /init\/calibrate\.o/.test(l)), "the patched file was compiled");

@@ -61,3 +61,17 @@ test("the record checks: schema, key, release ending in the digest", () => {
   assert.match(checkConfigRecord("[1]", KEY, FACTS) as string, /schema/);
   assert.throws(() => configRecordFile("/h", "../x"), /not a sha256/);
 });
+
+test("a re-bake without make swaps the localversion in the config and the release (ADR 0093)", async () => {
+  const { rebakeText } = await import("../../src/pipeline/configure.js");
+  const { readFileSync } = await import("node:fs");
+  const config = readFileSync(new URL("../../../test/fixtures/eta/microvm-x86_64.config", import.meta.url), "utf8");
+  const last = { release: "6.12.117-microvm-ec4a133c3a18", configText: config };
+  const r = rebakeText(last, "-microvm-ec4a133c3a18", "-microvm-0123456789ab")!;
+  assert.equal(r.release, "6.12.117-microvm-0123456789ab");
+  assert.match(r.configText, /^CONFIG_LOCALVERSION="-microvm-0123456789ab"$/m);
+  assert.equal(r.configText.replace('"-microvm-0123456789ab"', '"-microvm-ec4a133c3a18"'), config, "nothing else in the config changes");
+  assert.equal(rebakeText(last, "-other-000000000000", "-microvm-0123456789ab"), undefined, "the config does not hold the localversion kiln recorded");
+  assert.equal(rebakeText({ ...last, release: "6.12.117-microvm-ec4a133c3a18-dirty" }, "-microvm-ec4a133c3a18", "-x"), undefined, "the read-back release had more than the localversion");
+  assert.equal(rebakeText({ ...last, configText: config.replace("# CONFIG_LOCALVERSION_AUTO is not set", "CONFIG_LOCALVERSION_AUTO=y") }, "-microvm-ec4a133c3a18", "-x"), undefined);
+});

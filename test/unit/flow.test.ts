@@ -60,7 +60,7 @@ function built(): FlowResults {
       findings: [], violations: [], digest: "0123456789ab", fitted: "microvm", baked: { release: RELEASE, configText: "CONFIG_X=y\n" }, kernelVersion: "6.12.57", how: "ran", key: "c".repeat(64),
     },
     identified: { release: RELEASE },
-    built: { compile: { steps: 1200, durationMs: 100_000, warnings: 0, errors: 0, diagnostics: [], argv: [] }, jobs: 2, log: "/w/state/build.log" },
+    built: { compile: { steps: 1200, work: 900, durationMs: 100_000, warnings: 0, errors: 0, diagnostics: [], argv: [] }, jobs: 2, log: "/w/state/build.log" },
     installed: { entry, files: { image: `boot/vmlinuz-${RELEASE}`, system_map: `boot/System.map-${RELEASE}`, config: `boot/config-${RELEASE}` }, provenance: { linux_compile_by: "kiln" } },
     records: [
       { step: "apply_patches", status: "ran", ms: 5 },
