@@ -9,17 +9,16 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { exampleKernel, type ExampleKernel } from "../support/store.js";
+import type { ExampleKernel } from "../support/store.js";
 import { haveCommand, needs } from "../support/needs.js";
-import { startRedis, type Daemon } from "../support/daemons.js";
+import type { Daemon } from "../support/daemons.js";
 import { kiln, kilnSpawn, RUN_ID } from "../support/kiln.js";
-import { TEST_CACHE } from "../support/trees.js";
-import { exampleWithLock, farmManifest, farmProject, keygen, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
+import { farmManifest, farmMissing, farmProject, farmRig, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
 
-const missing = needs(["redis-server", "setpriv"].filter((c) => !haveCommand(c)).map((c) => `${c} is not installed (apt-get install redis-server util-linux)`).join("; "));
+const missing = farmMissing();
 
 let ek: ExampleKernel;
 let scratch: string;
@@ -43,14 +42,7 @@ const alive = (pattern: string) => spawnSync("pgrep", ["-af", pattern], { encodi
 
 before(async () => {
   if (missing) return;
-  ek = exampleKernel("x86_64");
-  mkdirSync(join(TEST_CACHE, "scratch"), { recursive: true });
-  scratch = mkdtempSync(join(TEST_CACHE, "scratch", "farm-full-"));
-  redis = await startRedis(join(scratch, "redis"), { appendonly: true });
-  url = `redis://127.0.0.1:${redis.port}`;
-  keys = await keygen(join(scratch, "keys"));
-  base = exampleWithLock(ek.project, join(scratch, "example"));
-  mkdirSync(join(scratch, "mirror"));
+  ({ ek, scratch, redis, url, keys, base } = await farmRig("farm-full"));
   const share = storeShare().filter((e) => e !== "store");
   for (const name of ["wa", "wb"]) workers.push(await startWorker(name, sharedHome(join(scratch, `home-${name}`), share), url, keys.key));
 });

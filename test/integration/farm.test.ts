@@ -10,20 +10,19 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
-import { exampleKernel, type ExampleKernel } from "../support/store.js";
+import type { ExampleKernel } from "../support/store.js";
 import { haveCommand, needs } from "../support/needs.js";
-import { startRedis, freePort, type Daemon } from "../support/daemons.js";
+import { freePort, startRedis, type Daemon } from "../support/daemons.js";
 import { kiln, kilnSpawn } from "../support/kiln.js";
-import { TEST_CACHE } from "../support/trees.js";
-import { exampleWithLock, farmManifest, farmProject, keygen, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
+import { farmManifest, farmMissing, farmProject, farmRig, sharedHome, startWorker, storeShare, type FarmWorker } from "../support/farm.js";
 import { paths, projectId, warmTree } from "../../src/store/paths.js";
 import { ManifestSchema } from "../../src/core/manifest.js";
 
-const missing = needs(["redis-server", "setpriv"].filter((c) => !haveCommand(c)).map((c) => `${c} is not installed (apt-get install redis-server util-linux)`).join("; "));
+const missing = farmMissing();
 
 let ek: ExampleKernel;
 let scratch: string;
@@ -39,14 +38,7 @@ const submit = (home: string, dir = proj, extra: string[] = []) => kiln(["-C", d
 
 before(async () => {
   if (missing) return;
-  ek = exampleKernel("x86_64");
-  mkdirSync(join(TEST_CACHE, "scratch"), { recursive: true });
-  scratch = mkdtempSync(join(TEST_CACHE, "scratch", "farm-"));
-  redis = await startRedis(join(scratch, "redis"), { appendonly: true });
-  url = `redis://127.0.0.1:${redis.port}`;
-  keys = await keygen(join(scratch, "keys"));
-  base = exampleWithLock(ek.project, join(scratch, "example"));
-  mkdirSync(join(scratch, "mirror"));
+  ({ ek, scratch, redis, url, keys, base } = await farmRig("farm"));
   proj = farmProject(base, join(scratch, "proj"), { mirror: join(scratch, "mirror"), pub: keys.pub });
   for (const name of ["wa", "wb"]) workers.push(await startWorker(name, sharedHome(join(scratch, `home-${name}`), storeShare()), url, keys.key));
 });

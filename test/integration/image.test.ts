@@ -20,6 +20,7 @@ import { BOOT_TEST_CACHE } from "../support/boot_kernels.js";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
 import { IMAGE_BOOT } from "../../src/tables/image_boot.js";
+import type { MadeImageReport } from "../../src/commands/image.js";
 
 const TIMEOUT = 30 * 60 * 1000;
 const TOOLS = ["sfdisk", "mkfs.vfat", "mmd", "mcopy", "mke2fs", "debugfs", "grub-mkimage", "mkimage", "zstd", "qemu-system-x86_64", "qemu-system-aarch64"];
@@ -45,14 +46,7 @@ const LOADER: Record<string, { esp: string[]; tag: string; env: string }> = {
 const sha256 = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
 const scratch = join(TEST_CACHE, "image-runs", RUN_ID);
 
-interface Made {
-  name: string;
-  arch: string;
-  release: string;
-  disk: string;
-  image: string;
-  sha256: string;
-}
+type Made = Pick<MadeImageReport, "name" | "arch" | "release" | "disk" | "image" | "sha256">;
 
 for (const arch of ["x86_64", "aarch64"]) test(`${arch} gpt-ab: make, inspect, remake (same bytes), boot A, try B, a failing B falls back to A`, { skip: missing, timeout: TIMEOUT }, async () => {
   const k = exampleKernel(arch);

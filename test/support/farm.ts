@@ -6,9 +6,13 @@
  * worker that gets the test store's cell needs no compile.
  */
 import { type ChildProcess } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { kiln, kilnSpawn, REPO, TEST_HOME } from "./kiln.js";
+import { exampleKernel, type ExampleKernel } from "./store.js";
+import { haveCommand, needs } from "./needs.js";
+import { startRedis, type Daemon } from "./daemons.js";
+import { TEST_CACHE } from "./trees.js";
 import type { Manifest } from "../../src/core/manifest.js";
 
 export interface FarmWorker {
@@ -95,4 +99,34 @@ export async function keygen(dir: string): Promise<{ key: string; pub: string }>
 
 export function farmManifest(stdout: string): Manifest {
   return (JSON.parse(stdout) as Manifest[])[0]!;
+}
+
+/** What the farm tests need on both levels, missing tools said as a skip reason. */
+export const farmMissing = (): string | false =>
+  needs(["redis-server", "setpriv"].filter((c) => !haveCommand(c)).map((c) => `${c} is not installed (apt-get install redis-server util-linux)`).join("; "));
+
+export interface FarmRig {
+  /** The test store's x86_64 example kernel (its project holds the kiln.lock the jobs carry). */
+  ek: ExampleKernel;
+  scratch: string;
+  redis: Daemon;
+  url: string;
+  keys: { key: string; pub: string };
+  /** The example with the store project's lock, in the scratch folder. */
+  base: string;
+  /** The empty mirror folder workers publish to. */
+  mirror: string;
+}
+
+/** A Redis (appendonly on), a signing key, the locked example and an empty mirror, under TEST_CACHE/scratch/<tag>-*. */
+export async function farmRig(tag: string): Promise<FarmRig> {
+  const ek = exampleKernel("x86_64");
+  mkdirSync(join(TEST_CACHE, "scratch"), { recursive: true });
+  const scratch = mkdtempSync(join(TEST_CACHE, "scratch", `${tag}-`));
+  const redis = await startRedis(join(scratch, "redis"), { appendonly: true });
+  const keys = await keygen(join(scratch, "keys"));
+  const base = exampleWithLock(ek.project, join(scratch, "example"));
+  const mirror = join(scratch, "mirror");
+  mkdirSync(mirror);
+  return { ek, scratch, redis, url: `redis://127.0.0.1:${redis.port}`, keys, base, mirror };
 }
