@@ -60,6 +60,24 @@ export function parseBisectOutput(text: string): BisectSays {
   return { kind: "next", ...(left ? { left: Number(left[1]) } : {}) };
 }
 
+/**
+ * Pure: the commits that tags point at, from `git ls-remote --tags` output ("<sha>\trefs/tags/<name>"
+ * lines; an annotated tag's commit is its peeled "<name>^{}" line, a lightweight tag's is its own).
+ * A bisect step on one of these commits is a tagged upstream release, labelled like a tag pin.
+ */
+export function taggedCommits(lsRemote: string): Set<string> {
+  const direct = new Map<string, string>();
+  const peeled = new Map<string, string>();
+  for (const line of lsRemote.split("\n")) {
+    const m = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\trefs\/tags\/(.+?)(\^\{\})?$/.exec(line.trim());
+    if (!m) continue;
+    (m[3] ? peeled : direct).set(m[2]!, m[1]!);
+  }
+  const out = new Set<string>();
+  for (const [name, sha] of direct) out.add(peeled.get(name) ?? sha);
+  return out;
+}
+
 export interface DriveOptions {
   /** kiln's git store: it holds every commit of the range. */
   store: GitStore;

@@ -99,8 +99,11 @@ async function runBisect(ctx: Context, o: BisectCliOptions): Promise<BisectRepor
   const test: TestSpec = { kind: o.exec !== undefined ? "exec" : "boot", ...(o.exec !== undefined ? { command: o.exec } : {}), arch: cell.arch, memoryMiB: o.memory };
   const buildUi = ctx.globals.json ? ctx.stderrUi : ui;
 
+  // a commit a tag points at is labelled like a tag pin (`vanilla` when no series applies)
+  const tags = await store.git(["ls-remote", "--tags", url], { allowFail: true });
+  const tagged = tags.exitCode === 0 ? lib.taggedCommits(tags.stdout) : new Set<string>();
   const override = (proj: Project, commit: string): Record<string, LockEntry> => ({
-    [sourceName]: { declared: pinDeclHash(proj.pins[sourceName]!), kind: "git", url, commit, tag: false, tree: "", timestamp: 0, kernel_version: "" },
+    [sourceName]: { declared: pinDeclHash(proj.pins[sourceName]!), kind: "git", url, commit, tag: tagged.has(commit), tree: "", timestamp: 0, kernel_version: "" },
   });
   const build = async (commit: string, tree: boolean) => {
     const proj = atCommit(project, sourceName, pin, commit);

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { driveBisect, parseBisectOutput, renderConclusion, renderSteps, sweepScratch, type StepOutcome } from "../../src/bisect/bisect.js";
+import { driveBisect, parseBisectOutput, renderConclusion, renderSteps, sweepScratch, taggedCommits, type StepOutcome } from "../../src/bisect/bisect.js";
 import { recallVerdict, rememberVerdict, testKey } from "../../src/bisect/verdicts.js";
 import { GitStore } from "../../src/effects/git.js";
 import { ProjectError } from "../../src/errors.js";
@@ -149,4 +149,35 @@ test("a scratch repository left by a killed bisect is swept; a live one stays", 
   assert.equal(existsSync(join(r, "bisect-999999999-x.git")), false);
   assert.equal(existsSync(join(r, `bisect-${process.pid}-y.git`)), true);
   assert.equal(existsSync(join(r, "other")), true);
+});
+
+test("taggedCommits: a lightweight tag's own commit, an annotated tag's peeled commit, other refs ignored", () => {
+  const a = "1".repeat(40), tagObj = "2".repeat(40), peeled = "3".repeat(40), branch = "4".repeat(40);
+  const out = [`${a}\trefs/tags/v6.12-light`, `${tagObj}\trefs/tags/v6.12`, `${peeled}\trefs/tags/v6.12^{}`, `${branch}\trefs/heads/master`, "garbage", ""].join("\n");
+  assert.deepEqual([...taggedCommits(out)].sort(), [a, peeled]);
+  assert.equal(taggedCommits("").size, 0);
+});
+
+test("taggedCommits on a real repository: git ls-remote --tags of a lightweight and an annotated tag", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-tags-"));
+  try {
+    const g = (...a: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.org", ...a], { encoding: "utf8" }).trim();
+    g("init", "-q");
+    writeFileSync(join(dir, "f"), "1\n");
+    g("add", "f");
+    g("commit", "-q", "-m", "one");
+    const one = g("rev-parse", "HEAD");
+    g("tag", "light");
+    writeFileSync(join(dir, "f"), "2\n");
+    g("commit", "-q", "-am", "two");
+    const two = g("rev-parse", "HEAD");
+    g("tag", "-a", "-m", "release", "v1");
+    writeFileSync(join(dir, "f"), "3\n");
+    g("commit", "-q", "-am", "three");
+    const tags = taggedCommits(execFileSync("git", ["ls-remote", "--tags", dir], { encoding: "utf8" }));
+    assert.deepEqual([...tags].sort(), [one, two].sort());
+    assert.ok(!tags.has(g("rev-parse", "HEAD")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
