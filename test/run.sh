@@ -10,7 +10,9 @@
 # (test/support/store.ts): built once per suite run into the shared test KILN_HOME and reused by
 # every file after. test/full/ holds the checks that need cold builds of their own (cold-ccache
 # reproducibility, SIGKILL mid-compile, the kconfig agreement matrix): run them with test:full
-# before resolving an issue. Files run one at a time: they share two cores and kiln's store.
+# before resolving an issue. Files that build, boot or share kiln's store run one at a time in the
+# main lane; the unit files and the integration files marked `kiln-test-lane: side` run beside
+# them, niced, in a side lane (see below).
 #
 # Under CI=true a skipped test fails the run: the setup installs everything the tests need.
 set -euo pipefail
@@ -56,22 +58,60 @@ if [[ "$suite" != unit ]]; then
 fi
 tapdir=$(mktemp -d)
 trap 'rm -rf "$tapdir"' EXIT
-start=$SECONDS
-rc=0
-times=()
-i=0
-# One node process per file (what --test does anyway), so each file's wall time is known.
+# Two lanes when the suite holds integration tests. The main lane runs the files that build,
+# boot or share the test KILN_HOME, one at a time, in name order. The side lane runs, beside it,
+# the unit files and the integration files that say `kiln-test-lane: side` in their header (they
+# use no shared kiln home, compile no kernel and race no clock), one at a time, under `nice` so
+# that a kernel compile in the main lane keeps its two cores and the side lane fills what a boot
+# or a link leaves idle (docs/adr/0107-test-lanes.md).
+main_files=()
+side_files=()
+lanes=1
+for g in "${groups[@]}"; do [[ "$g" == integration ]] && lanes=2; done
 for f in "${files[@]}"; do
-  i=$((i + 1))
-  t0=$SECONDS
-  node --test --test-concurrency=1 \
-    --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$tapdir/$i.tap" \
-    "$f" || rc=$?
-  times+=("$((SECONDS - t0)) ${f#dist/test/}")
+  if ((lanes == 2)) && { [[ "$f" == dist/test/unit/* ]] || grep -q 'kiln-test-lane: side' "$f"; }; then
+    side_files+=("$f")
+  else
+    main_files+=("$f")
+  fi
 done
+start=$SECONDS
+# run_lane <name> <niceness> <file>...: one node process per file (what --test does anyway), so
+# each file's wall time is known; its times go to $tapdir/<name>.times, its exit code to
+# $tapdir/<name>.rc
+run_lane() {
+  local lane=$1 niceness=$2 f t0 i=0 lrc=0
+  shift 2
+  for f in "$@"; do
+    i=$((i + 1))
+    t0=$SECONDS
+    nice -n "$niceness" node --test --test-concurrency=1 \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tapdir/$lane-$i.tap" \
+      "$f" || lrc=$?
+    echo "$((SECONDS - t0)) ${f#dist/test/}" >>"$tapdir/$lane.times"
+  done
+  echo "$lrc" >"$tapdir/$lane.rc"
+}
+side_pid=
+if ((${#side_files[@]} > 0)); then
+  echo "test/run.sh: ${#main_files[@]} file(s) in the main lane, ${#side_files[@]} in the side lane (its output follows the main lane's)" >&2
+  run_lane side 10 "${side_files[@]}" >"$tapdir/side.out" 2>&1 &
+  side_pid=$!
+fi
+run_lane main 0 "${main_files[@]}"
+rc=$(cat "$tapdir/main.rc")
+main_secs=$((SECONDS - start))
+if [[ -n "$side_pid" ]]; then
+  wait "$side_pid" || true
+  echo "# ---------------------------------------------------------------- side lane"
+  cat "$tapdir/side.out"
+  side_rc=$(cat "$tapdir/side.rc" 2>/dev/null || echo 1)
+  ((side_rc != 0)) && rc=$side_rc
+  echo "test/run.sh: main lane $main_secs s, side lane $(awk '{ s += $1 } END { print s + 0 }' "$tapdir/side.times") s beside it" >&2
+fi
 echo "test/run.sh: suite '$suite' took $((SECONDS - start)) s; the slowest files (s):" >&2
-printf '%s\n' "${times[@]}" | sort -rn | head -15 | awk '{ printf "  %5d  %s\n", $1, $2 }' >&2
+cat "$tapdir"/*.times | sort -rn | head -15 | awk '{ printf "  %5d  %s\n", $1, $2 }' >&2
 count() { local n=0 v; for t in "$tapdir"/*.tap; do v=$(sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$t" | tail -1); n=$((n + ${v:-0})); done; echo "$n"; }
 pass=$(count pass)
 fail=$(count fail)

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (configures, never compiles; it shares the test kiln home only through
+ * kiln's own locks, as two users' kiln runs would; test/run.sh runs it beside the main lane)
  * The config audit and explain on the real Debian 6.12 tree, through the CLI.
  */
 import { test, after } from "node:test";

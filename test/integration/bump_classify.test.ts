@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * The patch classes on a small tree in a real git store, with real GNU patch: every class,
  * including "blocked" (a patch that builds on a conflicted one), and the refreshed text passing
  * the zero-offset gate. Seconds, no kernel tree.

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Start-up loads what the command runs (docs/adr/0090), checked on the real bin/kiln with a
  * module hook that records every module Node resolves: `kiln --version` loads neither commander
  * nor any command module, `kiln fetch --help` loads the shipping commands and no other command

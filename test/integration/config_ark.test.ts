@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (configures, never compiles; it shares the test kiln home only through
+ * kiln's own locks, as two users' kiln runs would; test/run.sh runs it beside the main lane)
  * kiln config import-ark: a small but realistic ARK tree (priority.fedora, common/fedora/
  * pending-fedora/custom-overrides, one file per symbol with help comments), built from the
  * example's own fragments, imported into a copy of the example and configured with the real

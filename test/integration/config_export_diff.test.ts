@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (configures, never compiles; it shares the test kiln home only through
+ * kiln's own locks, as two users' kiln runs would; test/run.sh runs it beside the main lane)
  * kiln config export and kiln config diff on the real pipeline and the example (linux-source-6.12).
  *
  * Export: savedefconfig of the final config must be a fixed point (kiln proves it; the test

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (configures, never compiles; it shares the test kiln home only through
+ * kiln's own locks, as two users' kiln runs would; test/run.sh runs it beside the main lane)
  * kiln config new-symbols on the real pipeline: the example moved from Debian's
  * linux-source-6.1 to linux-source-6.12. The count must equal `make listnewconfig` run by hand
  * on the same .config against a pristine 6.12 tree, a second run changes nothing, and a symbol a

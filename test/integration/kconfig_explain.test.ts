@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * explain() on every symbol of real configs: it never throws, agrees with the evaluation, and
  * gives a reason other than "as requested" for every requested value kconfig dropped.
  */

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * The audit's reason for each kind of lost request, on Debian's trees with the trees' own
  * merge_config.sh and kconfig: a select forcing a value up (CRYPTO_GCM, CRYPTO_LIB_CHACHA,
  * VT_HW_CONSOLE_BINDING), a dependency capping at m (BRIDGE=m), an undefined dependency (SPARC),

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Real in-tree fragments and defconfigs read without issues (moved from the unit suite: unit
  * tests touch no kernel tree).
  */

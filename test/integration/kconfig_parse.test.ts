@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Every Kconfig file of x86, arm64 and riscv in the real Debian 6.1 and 6.12 trees parses
  * without error or warning, and the three arches together reach every Kconfig file of the tree
  * except those only other arches source.

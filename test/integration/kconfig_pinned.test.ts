@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * The pinned view on Debian's 6.12 tree for x86_64 (toolchain checks not run; their symbols and
  * results come from the .config kconfig wrote): a fragment choosing a compressed-debug-info entry
  * behind `$(cc-option)`/`$(ld-option)`, with STACKPROTECTOR off and X86_X32_ABI on, and three

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * The explain property in CI (see kconfig_property.ts): Debian's 6.12 tree, randconfig seeds 1-4
  * per arch, fragments drawn from them, merged with the tree's merge_config.sh. Every dropped
  * value is predicted, explained without "as requested", flipping what the explanation names

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Artifact writing and safe unpacking against the real zstd, tar and sha256sum tools,
  * including hostile archives.
  */

@@ -192,7 +192,7 @@ export async function startRegistry(dir: string, htpasswd?: string): Promise<Reg
   ].join("\n");
   writeFileSync(join(dir, "config.yml"), cfg + "\n");
   const proc = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "ignore"] });
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 600; i++) {
     const ok = await new Promise<boolean>((r) => {
       http.get(`http://${addr}/v2/`, (res) => (res.resume(), r(res.statusCode === 200 || res.statusCode === 401))).on("error", () => r(false));
     });

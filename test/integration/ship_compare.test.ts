@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * The reproducibility comparison: two artifacts (or folders) that differ in one ELF section.
  */
 import { test } from "node:test";

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Interoperability with Debian's minisign (apt-get install minisign): minisign verifies
  * kiln's signatures and uses kiln's keys; kiln verifies minisign's signatures.
  */

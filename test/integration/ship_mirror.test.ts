@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Publish to and fetch from a plain mirror: a folder, and a real HTTP server on loopback
  * (node:http) that accepts PUT. Hostile cases: tampered artifact, sums and signature,
  * a truncated download, a server error, a missing signature or checksum.

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * Push to and pull from a real registry: Debian's docker-registry (distribution 2.8) started on
  * loopback, once without auth and once with htpasswd auth (apt-get install docker-registry
  * apache2-utils). A loopback proxy in front of it answers 500 in the middle of a push.

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
+ * runs it beside the main lane)
  * `kiln store gc` and warm trees: a cell whose project folder is gone, or that sat unused past
  * --older-than, is removed; a live project's recent cell stays; a cell whose tree lock a build
  * holds is left alone; --no-work keeps them all. Real folders in a throwaway KILN_HOME, the real CLI.
