@@ -9,6 +9,8 @@
  * Modes, from the kernel command line (kiln.mode=...):
  *   smoke (default)  marker, then power off
  *   exec             marker, run /kiln/exec.sh with /bin/sh, print its exit status, power off
+ *                    (exec and shell install busybox's applets in /bin and make /bin/modprobe the
+ *                    kernel's modprobe, so a module the kernel asks for loads on demand)
  *   shell            marker, interactive /bin/sh on kiln.tty, power off when it exits
  */
 #include <linux/reboot.h>
@@ -135,6 +137,20 @@ static int run(char *const argv[])
 	return 128 + (status & 0x7f);
 }
 
+/*
+ * The kernel loads a module it needs (a filesystem type at mount, a netdev kind, a char-major
+ * at open) by running kernel.modprobe, /sbin/modprobe unless set. busybox --install put modprobe
+ * in /bin, so point the kernel there. A kernel without modules has no such file: nothing to do.
+ */
+static void set_modprobe(void)
+{
+	int fd = open("/proc/sys/kernel/modprobe", O_WRONLY, 0);
+	if (fd < 0)
+		return;
+	write(fd, "/bin/modprobe\n", 14);
+	close(fd);
+}
+
 static void power_off(void)
 {
 	my_syscall0(__NR_sync);
@@ -187,6 +203,7 @@ int main(void)
 		static char *const shell[] = { "/bin/sh", "-l", 0 };
 		int status;
 		run(install);
+		set_modprobe();
 		if (strcmp(mode, "exec") == 0) {
 			put("KILN-EXEC-BEGIN\n");
 			status = run(script);

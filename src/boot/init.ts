@@ -7,11 +7,12 @@
  * Also: the initramfs layout around it (pure), and finding a static busybox for
  * `kiln run --exec` and the interactive shell.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../effects/proc.js";
+import { atomicDir } from "../effects/fsx.js";
 import { HostError, InfraError, ProjectError } from "../errors.js";
 import { ARCHES, crossPrefixFor, gnuTriple, hostArch, type ArchSpec } from "../tables/arches.js";
 import { elfInfo } from "../core/elf.js";
@@ -155,25 +156,6 @@ async function askToolIdentity(cc: string[]): Promise<string> {
       `install it (Debian: apt-get install ${compilerPackage(cc[0]!)})`,
     );
   }
-}
-
-function atomicDir(final: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  mkdirSync(tmp, { recursive: true });
-  return fill(tmp).then(
-    () => {
-      try {
-        renameSync(tmp, final);
-      } catch {
-        // Another process landed the same content first.
-        rmSync(tmp, { recursive: true, force: true });
-      }
-    },
-    (e: unknown) => {
-      rmSync(tmp, { recursive: true, force: true });
-      throw e;
-    },
-  );
 }
 
 /** The tree's UAPI headers for an arch, installed out of tree into the cache (`make O= headers_install`). */

@@ -148,17 +148,26 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .option("--exec <command>", "run this command in the guest, print its output, exit with its status")
     .option("--timeout <sec>", "with --exec: give up after this many seconds", (v) => Number(v))
     .option("--gdb", "start the guest stopped with QEMU's gdb stub on a free loopback port and print the gdb command line")
-    .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number; gdb?: boolean }) => {
+    .option("--module <file.ko>", "an out-of-tree module for the guest, beside the build's own under extra/ (repeatable): checked against the release, indexed by depmod, loaded with modprobe", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number; gdb?: boolean; module: string[] }) => {
       if (o.gdb && o.exec !== undefined) throw new ProjectError("--gdb and --exec do not go together", { symbol: "--gdb" }, "--gdb opens the guest console for a person with gdb attached; drop one of them");
+      if (o.module.length && o.initrd) throw new ProjectError("--module and --initrd do not go together", { symbol: "--module" }, "--module adds to kiln's initramfs; put the module into your own initramfs instead");
       const ui = o.exec !== undefined ? ctx.stderrUi : ctx.ui;
       const { runExec, runInteractive } = await boot();
       const built = await buildCells(ctx, target ? [target] : [], o.arch, o.exec !== undefined);
       const c = cellOf(built[0]!);
       const work = join(c.state, "run");
       mkdirSync(work, { recursive: true });
+      let modules = c.modules;
+      if (o.module.length) {
+        if (!modules) throw new ProjectError(`--module: ${c.manifest.target}/${c.arch} has no loadable modules (CONFIG_MODULES is not set), so its kernel cannot load one`, { symbol: "CONFIG_MODULES" }, "boot a target whose config sets CONFIG_MODULES=y (the example's: kiln run modular)");
+        const { stageExtraModules } = await import("../boot/extra_modules.js");
+        modules = await stageExtraModules({ tree: modules, files: o.module, workDir: work });
+        ui.info(`guest modules: ${o.module.length} out-of-tree module(s) under lib/modules/${modules.release}/extra, indexed by depmod`);
+      }
       const ro = {
         arch: c.arch, kernel: c.image, tree: c.src, cacheDir: await bootCache(ctx), workDir: work, memoryMiB: o.memory, cpus: o.cpus, qemuArgs: o.qemuArg, accel: o.accel,
-        toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m), ...(c.modules ? { modules: c.modules } : {}),
+        toolchain: await toolchainFor(c.manifest), notify: (m: string) => ui.info(m), ...(modules ? { modules } : {}),
         ...(o.initrd ? { initrd: o.initrd } : {}), ...(o.rootfs ? { rootfs: o.rootfs } : {}), ...(o.append ? { append: o.append } : {}),
       };
       if (o.gdb) {

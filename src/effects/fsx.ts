@@ -35,6 +35,29 @@ export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o
   }
 }
 
+/**
+ * Fills a folder at `final` through a temporary sibling (`<final>.tmp-<pid>-<random>`) renamed into
+ * place when `fill` succeeds, removed when it throws. When another process landed `final` first,
+ * its content stands and this one's copy is dropped: callers key `final` by content.
+ */
+export function atomicDir(final: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  mkdirSync(tmp, { recursive: true });
+  return fill(tmp).then(
+    () => {
+      try {
+        renameSync(tmp, final);
+      } catch {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+    (e: unknown) => {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    },
+  );
+}
+
 export async function sha256File(path: string, onBytes?: (n: number) => void): Promise<string> {
   const h = createHash("sha256");
   await new Promise<void>((res, rej) => {

@@ -74,7 +74,7 @@ test("install: modules_install into the store entry, depmod run, no build/source
   for (const f of onDisk) assert.match(vermagic(join(dir, f.path)), new RegExp(`^${k.release.replace(/\./g, "\\.")} `), f.path);
 });
 
-test("kiln run modular --exec: modprobe in the guest loads udf with its dependency and minix from lib/modules/$(uname -r); vermagic is the release", { timeout: 10 * 60 * 1000 }, async () => {
+test("kiln run modular --exec: modprobe in the guest loads udf with its dependency and minix from lib/modules/$(uname -r); vermagic is the release; a mount loads isofs on demand", { timeout: 10 * 60 * 1000 }, async () => {
   const cmd = [
     "uname -r",
     "modprobe udf && modprobe minix && echo loaded",
@@ -83,6 +83,10 @@ test("kiln run modular --exec: modprobe in the guest loads udf with its dependen
     "modinfo -F vermagic minix",
     "rmmod minix && ! grep -qw minix /proc/modules && echo unloaded",
     "modprobe kiln-no-such-module 2>/dev/null; echo missing=$?",
+    // on demand: mounting an iso9660 makes the kernel run kernel.modprobe for fs-iso9660 (the
+    // mount itself fails, /dev/null is no block device); modules.alias names isofs for it
+    "cat /proc/sys/kernel/modprobe",
+    "mkdir -p /tmp/m; mount -t iso9660 /dev/null /tmp/m 2>/dev/null; grep -qw isofs /proc/modules && echo autoloaded",
   ].join("; ");
   const r = await kiln(["-C", k.project, "run", "modular", "--arch", ARCH, "--accel", "tcg", "--exec", cmd]);
   assert.equal(r.code, 0, r.stderr.split("\n").slice(-30).join("\n"));
@@ -95,6 +99,8 @@ test("kiln run modular --exec: modprobe in the guest loads udf with its dependen
   assert.equal(lines[4]!.trim(), vermagic(join(modDir(), "kernel/fs/minix/minix.ko")), "the guest's module is the store's (busybox keeps vermagic's trailing space)");
   assert.equal(lines[5], "unloaded");
   assert.match(lines[6]!, /^missing=[1-9]\d*$/, "modprobe of a module the build lacks fails");
+  assert.equal(lines[7], "/bin/modprobe", "kiln's init points kernel.modprobe at busybox's modprobe");
+  assert.equal(lines[8], "autoloaded", "the kernel loaded isofs itself when a mount asked for iso9660");
 });
 
 test("kiln boot modular: the smoke passes and its initramfs carries the store's module tree at lib/modules/<release>", { timeout: 10 * 60 * 1000 }, async () => {
@@ -112,7 +118,7 @@ test("kiln boot modular: the smoke passes and its initramfs carries the store's 
   assert.deepEqual([...files.keys()].filter((p) => p.startsWith("lib/modules/") && !p.startsWith(prefix)), [], "only this release's tree");
 });
 
-test("out-of-tree: a module built with make -C <devel layer>/build M=<dir> loads in the guest", { timeout: 15 * 60 * 1000 }, async () => {
+test("out-of-tree: a module built with make -C <devel layer>/build M=<dir> loads in the guest, by hand and with kiln run --module", { timeout: 15 * 60 * 1000 }, async () => {
   const d = await kiln(["-C", k.project, "--json", "dev", "layer", "modular", "--arch", ARCH]);
   assert.equal(d.code, 0, d.stderr);
   const devel = (JSON.parse(d.stdout) as { dir: string }).dir;
@@ -144,6 +150,30 @@ test("out-of-tree: a module built with make -C <devel layer>/build M=<dir> loads
   });
   assert.equal(r.exitCode, 0, r.output);
   assert.equal(r.output, `guest\nkiln_hello: hello, guest, from a module built for ${k.release}\nkiln_hello: goodbye, guest\n`);
+
+  // the same module through the CLI: kiln run --module lays it under extra/ beside the build's
+  // own and runs depmod, so modprobe finds it by name
+  const run = (mod: string, cmd: string) => kiln(["-C", k.project, "run", "modular", "--arch", ARCH, "--accel", "tcg", "--module", mod, "--exec", cmd]);
+  const cli = await run(ko, "modprobe kiln_hello whom=cli && cat /sys/module/kiln_hello/parameters/whom && grep '^extra/' /lib/modules/$(uname -r)/modules.dep");
+  assert.equal(cli.code, 0, cli.stderr.split("\n").slice(-30).join("\n"));
+  assert.equal(cli.stdout, "cli\nextra/kiln_hello.ko:\n");
+  // refused before any guest starts, naming the file: a module built for another release (its
+  // vermagic's release changed in one byte), and a file that is not a module
+  const other = join(scratch, "other", "kiln_hello.ko");
+  mkdirSync(join(scratch, "other"), { recursive: true });
+  const bytes = readFileSync(ko);
+  const at = bytes.indexOf(`vermagic=${k.release}`);
+  assert.ok(at >= 0, "the module's .modinfo names the release");
+  const last = at + "vermagic=".length + k.release.length - 1;
+  bytes[last] = bytes[last]! ^ 1;
+  writeFileSync(other, bytes);
+  const wrong = await run(other, "true");
+  assert.equal(wrong.code, 1, wrong.stderr);
+  assert.match(wrong.stderr, new RegExp(`--module ${other.replace(/[.]/g, "\\.")}: built for 6\\.12\\.\\S+, but the guest runs ${k.release.replace(/\./g, "\\.")}`));
+  const notModule = await run(join(modDir(), "modules.dep"), "true");
+  assert.equal(notModule.code, 1, notModule.stderr);
+  assert.match(notModule.stderr, /modules\.dep: not a kernel module file \(a \.ko\)/);
+  assert.doesNotMatch(wrong.stderr + notModule.stderr, /booted|KILN-MARKER/, "no guest started");
 });
 
 const canDeb = haveCommand("dpkg-buildpackage") && haveCommand("dh_listpackages");
