@@ -57,53 +57,82 @@ if [[ "$suite" != unit ]]; then
   fi
 fi
 tapdir=$(mktemp -d)
-trap 'rm -rf "$tapdir"' EXIT
-# Two lanes when the suite holds integration tests. The main lane runs the files that build,
-# boot or share the test KILN_HOME, one at a time, in name order. The side lane runs, beside it,
-# the unit files and the integration files that say `kiln-test-lane: side` in their header (they
-# use no shared kiln home, compile no kernel and race no clock), one at a time, under `nice` so
-# that a kernel compile in the main lane keeps its two cores and the side lane fills what a boot
-# or a link leaves idle (docs/adr/0107-test-lanes.md).
+side_pid=
+# on any exit (an error, Ctrl-C, a CI timeout) the side lane stops with the run
+cleanup() {
+  if [[ -n "$side_pid" ]]; then kill -TERM -- "-$side_pid" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
+  rm -rf "$tapdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# Two lanes when the suite holds integration tests (docs/adr/0107-test-lanes.md):
+# - the main lane runs the files that build, boot or use the test store's kernels, one at a
+#   time, in name order;
+# - the side lane runs, beside it and one at a time, the unit files and the integration files
+#   that say `kiln-test-lane: side` in their header: they compile nothing, ask the test store for
+#   no kernel and race no clock. It runs under nice and the idle I/O class, so a compile in the
+#   main lane keeps the machine and the side lane fills what a boot or a link leaves idle. Its
+#   integration files start only once the main lane has run the files marked
+#   `kiln-test-lane: store-builder` (the cold builds of the test store's kernels and the source
+#   import), so that they never slow those down.
 main_files=()
 side_files=()
 lanes=1
 for g in "${groups[@]}"; do [[ "$g" == integration ]] && lanes=2; done
+builders=0
 for f in "${files[@]}"; do
   if ((lanes == 2)) && { [[ "$f" == dist/test/unit/* ]] || grep -q 'kiln-test-lane: side' "$f"; }; then
+    # a side file must not reach the test store: its first ask builds or re-lays a kernel
+    if grep -qE '\b(exampleKernel|bootKernel|shipVmlinux|layStoreEntry)\(' "$f"; then
+      echo "test/run.sh: ${f#dist/} says kiln-test-lane: side but asks the test store for a kernel (exampleKernel, bootKernel, shipVmlinux or layStoreEntry); drop its side marker" >&2
+      exit 1
+    fi
     side_files+=("$f")
   else
     main_files+=("$f")
+    grep -q 'kiln-test-lane: store-builder' "$f" && builders=$((builders + 1))
   fi
 done
 start=$SECONDS
-# run_lane <name> <niceness> <file>...: one node process per file (what --test does anyway), so
-# each file's wall time is known; its times go to $tapdir/<name>.times, its exit code to
-# $tapdir/<name>.rc
+# run_lane <name> <file>...: one node process per file (what --test does anyway), so each file's
+# wall time is known; its times go to $tapdir/<name>.times, its exit code to $tapdir/<name>.rc.
+# The main lane notes each store-builder file it finished in $tapdir/built; the side lane waits
+# for all of them (or for the main lane's end) before its first integration file.
 run_lane() {
-  local lane=$1 niceness=$2 f t0 i=0 lrc=0
-  shift 2
+  local lane=$1 f t0 i=0 lrc=0 prio=()
+  shift
+  [[ "$lane" == side ]] && prio=(nice -n 10 ionice -c 3)
   for f in "$@"; do
     i=$((i + 1))
+    if [[ "$lane" == side && "$f" != dist/test/unit/* ]]; then
+      while (($(cat "$tapdir/built" 2>/dev/null | wc -l) < builders)) && [[ ! -e "$tapdir/main.rc" ]]; do sleep 2; done
+    fi
     t0=$SECONDS
-    nice -n "$niceness" node --test --test-concurrency=1 \
+    "${prio[@]}" node --test --test-concurrency=1 \
       --test-reporter=spec --test-reporter-destination=stdout \
       --test-reporter=tap --test-reporter-destination="$tapdir/$lane-$i.tap" \
       "$f" || lrc=$?
     echo "$((SECONDS - t0)) ${f#dist/test/}" >>"$tapdir/$lane.times"
+    if [[ "$lane" == main ]] && grep -q 'kiln-test-lane: store-builder' "$f"; then echo "$f" >>"$tapdir/built"; fi
   done
   echo "$lrc" >"$tapdir/$lane.rc"
 }
-side_pid=
 if ((${#side_files[@]} > 0)); then
   echo "test/run.sh: ${#main_files[@]} file(s) in the main lane, ${#side_files[@]} in the side lane (its output follows the main lane's)" >&2
-  run_lane side 10 "${side_files[@]}" >"$tapdir/side.out" 2>&1 &
+  # its own process group, so that cleanup stops it and everything it started
+  set -m
+  run_lane side "${side_files[@]}" >"$tapdir/side.out" 2>&1 &
   side_pid=$!
+  set +m
 fi
-run_lane main 0 "${main_files[@]}"
+run_lane main "${main_files[@]}"
 rc=$(cat "$tapdir/main.rc")
 main_secs=$((SECONDS - start))
 if [[ -n "$side_pid" ]]; then
   wait "$side_pid" || true
+  side_pid=
   echo "# ---------------------------------------------------------------- side lane"
   cat "$tapdir/side.out"
   side_rc=$(cat "$tapdir/side.rc" 2>/dev/null || echo 1)

@@ -41,8 +41,12 @@ export interface ExtraModule {
   file: string;
   /** Its file name, e.g. kiln_hello.ko: the name under extra/. */
   name: string;
+  /** The name modprobe loads it by (its .modinfo name=, else from the file name; "-" read as "_"). */
+  module: string;
   data: Buffer;
 }
+
+const SWEEP_AFTER_MS = 10 * 60 * 1000;
 
 const HINT = "build it against this build's devel layer: `kiln dev layer <target> --arch <arch>` prints its folder, then `make -C <folder>/build M=<module dir> modules`";
 
@@ -55,16 +59,23 @@ export function checkExtraModule(file: string, data: Buffer, release: string): E
   if (vermagic === undefined) throw new ProjectError(`--module ${file}: its .modinfo has no vermagic`, { file }, HINT);
   const built = vermagic.split(" ")[0];
   if (built !== release) throw new ProjectError(`--module ${file}: built for ${built}, but the guest runs ${release}; its kernel would refuse the module`, { file }, HINT);
-  return { file, name: basename(file), data };
+  return { file, name: basename(file), module: (info.get("name")?.[0] ?? moduleName(file)).replace(/-/g, "_"), data };
 }
 
-/** The .ko file names of an installed module tree (relative paths). */
+const MODULE_FILE = /\.ko(\.(gz|xz|zst))?$/;
+
+/** The name modprobe knows a module file by: the file name without .ko[.gz|.xz|.zst], "-" read as "_". Pure. */
+export function moduleName(file: string): string {
+  return basename(file).replace(MODULE_FILE, "").replace(/-/g, "_");
+}
+
+/** The module files of an installed module tree (relative paths), compressed ones included. */
 function moduleFiles(dir: string, rel = ""): string[] {
   const out: string[] = [];
   for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...moduleFiles(dir, r));
-    else if (e.name.endsWith(".ko")) out.push(r);
+    else if (MODULE_FILE.test(e.name)) out.push(r);
   }
   return out;
 }
@@ -86,22 +97,31 @@ function layTree(from: string, to: string): void {
   }
 }
 
+/** The checks that need no build: each file exists and is named like a module. Run before building. */
+export function precheckExtraModules(files: string[]): void {
+  for (const f of files) {
+    const abs = resolve(f);
+    if (!existsSync(abs) || !statSync(abs).isFile()) throw new ProjectError(`--module ${f}: no such file`, { file: abs }, HINT);
+    if (!f.endsWith(".ko")) throw new ProjectError(`--module ${f}: not a kernel module file (a .ko)`, { file: abs }, HINT);
+  }
+}
+
 /**
  * The build's module tree plus `files` under extra/, indexed by depmod, in
  * `<workDir>/modules-<key>/lib/modules/<release>`. Earlier staged trees in workDir are removed.
  */
 export async function stageExtraModules(o: { tree: { dir: string; release: string }; files: string[]; workDir: string }): Promise<{ dir: string; release: string }> {
   const { release } = o.tree;
-  const own = new Map(moduleFiles(o.tree.dir).map((f) => [basename(f), f]));
+  const own = new Map(moduleFiles(o.tree.dir).map((f) => [moduleName(f), f]));
   const mods: ExtraModule[] = [];
   for (const f of o.files) {
     const abs = resolve(f);
     if (!existsSync(abs) || !statSync(abs).isFile()) throw new ProjectError(`--module ${f}: no such file`, { file: abs }, HINT);
     const m = checkExtraModule(abs, readFileSync(abs), release);
-    const twice = mods.find((x) => x.name === m.name);
-    if (twice) throw new ProjectError(`--module ${f}: ${twice.file} has the same name ${m.name}`, { file: abs }, "rename one of them: the guest finds modules by name");
-    const clash = own.get(m.name);
-    if (clash) throw new ProjectError(`--module ${f}: the build has its own ${m.name} (${clash})`, { file: abs }, "rename the module: modprobe would not know which one to load");
+    const twice = mods.find((x) => x.module === m.module || x.name === m.name);
+    if (twice) throw new ProjectError(`--module ${f}: ${twice.file} is the same module ${m.module}`, { file: abs }, "rename one of them: the guest finds modules by name");
+    const clash = own.get(m.module);
+    if (clash) throw new ProjectError(`--module ${f}: the build has its own module ${m.module} (${clash})`, { file: abs }, "rename the module: modprobe would not know which one to load");
     mods.push(m);
   }
   const h = createHash("sha256").update(`kiln-extra-modules/1\0${release}\0`).update(readFileSync(join(o.tree.dir, "modules.dep")));
@@ -122,11 +142,12 @@ export async function stageExtraModules(o: { tree: { dir: string; release: strin
     });
   }
   // one staged tree is enough: drop the ones earlier runs left, and the half-filled folders of
-  // runs that were killed (a .tmp- folder whose process is alive is another run's, left alone)
+  // runs that were killed. A .tmp- folder whose process is alive, and a tree staged in the last
+  // ten minutes, may be another run's that has not yet read it into its initramfs: left alone.
   for (const e of readdirSync(o.workDir)) {
     if (!e.startsWith("modules-") || e === name) continue;
     const tmpOf = /\.tmp-(\d+)-[0-9a-f]+$/.exec(e);
-    if (tmpOf && processAlive(Number(tmpOf[1]))) continue;
+    if (tmpOf ? processAlive(Number(tmpOf[1])) : Date.now() - statSync(join(o.workDir, e)).mtimeMs < SWEEP_AFTER_MS) continue;
     rmSync(join(o.workDir, e), { recursive: true, force: true });
   }
   return { dir, release };

@@ -152,6 +152,8 @@ export function registerBootCommands(prog: Command, ctx: Context): void {
     .action(async (target: string | undefined, o: { arch?: string; initrd?: string; rootfs?: string; append?: string; memory: number; cpus: number; qemuArg: string[]; accel: "auto" | "kvm" | "tcg"; exec?: string; timeout?: number; gdb?: boolean; module: string[] }) => {
       if (o.gdb && o.exec !== undefined) throw new ProjectError("--gdb and --exec do not go together", { symbol: "--gdb" }, "--gdb opens the guest console for a person with gdb attached; drop one of them");
       if (o.module.length && o.initrd) throw new ProjectError("--module and --initrd do not go together", { symbol: "--module" }, "--module adds to kiln's initramfs; put the module into your own initramfs instead");
+      if (o.module.length && o.rootfs && o.exec === undefined) throw new ProjectError("--module needs kiln's initramfs, and a console with --rootfs boots your disk image instead", { symbol: "--module" }, "put the module into the disk image, or use --exec, which boots kiln's initramfs with the disk attached");
+      if (o.module.length) (await import("../boot/extra_modules.js")).precheckExtraModules(o.module);
       const ui = o.exec !== undefined ? ctx.stderrUi : ctx.ui;
       const { runExec, runInteractive } = await boot();
       const built = await buildCells(ctx, target ? [target] : [], o.arch, o.exec !== undefined);

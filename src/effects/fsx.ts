@@ -47,8 +47,9 @@ export function atomicDir(final: string, fill: (tmp: string) => Promise<void>): 
     () => {
       try {
         renameSync(tmp, final);
-      } catch {
+      } catch (e) {
         rmSync(tmp, { recursive: true, force: true });
+        if (!existsSync(final)) throw e;
       }
     },
     (e: unknown) => {

@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: store-builder (it asks first for the test store's x86_64 kernel: the source import and
+ * that cold build happen here; test/run.sh starts the side lane's integration files after it)
  * `kiln bisect` through the CLI without a compile: the range's good end is the Debian tree the
  * test store's example kernel was built from (same tree, same date, same config: the example's
  * own identity, a store hit), so every build here is a reuse and the boots are real.

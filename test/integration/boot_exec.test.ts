@@ -1,4 +1,6 @@
 /**
+ * kiln-test-lane: store-builder (it asks first for the test store's aarch64 and riscv64 kernels: their
+ * cold builds happen here; test/run.sh starts the side lane's integration files after it)
  * `kiln run --exec`: one command in a real guest, output and exit code back on the host, on
  * every arch of the arch table. Needs a static busybox for each guest arch: Debian's
  * busybox-static on the host arch, and for the others the ones scripts/fetch-busybox.sh puts in

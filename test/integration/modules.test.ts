@@ -169,7 +169,8 @@ test("out-of-tree: a module built with make -C <devel layer>/build M=<dir> loads
   writeFileSync(other, bytes);
   const wrong = await run(other, "true");
   assert.equal(wrong.code, 1, wrong.stderr);
-  assert.match(wrong.stderr, new RegExp(`--module ${other.replace(/[.]/g, "\\.")}: built for 6\\.12\\.\\S+, but the guest runs ${k.release.replace(/\./g, "\\.")}`));
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  assert.match(wrong.stderr, new RegExp(`--module ${esc(other)}: built for 6\\.12\\.\\S+, but the guest runs ${esc(k.release)}`));
   const notModule = await run(join(modDir(), "modules.dep"), "true");
   assert.equal(notModule.code, 1, notModule.stderr);
   assert.match(notModule.stderr, /modules\.dep: not a kernel module file \(a \.ko\)/);

@@ -1,6 +1,4 @@
 /**
- * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
- * runs it beside the main lane)
  * The compile step records when each log line arrived (build.log.times), and the report's
  * timeline reads it back: kiln's real compile() runs make on a small Makefile that prints
  * kbuild-style lines with pauses between them. Seconds; no kernel tree.

@@ -1,6 +1,4 @@
 /**
- * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
- * runs it beside the main lane)
  * Packs a real x86_64 vmlinux (the test store's example build) and checks the flattened kernel
  * against `objcopy -O binary`, the kernel's own way of turning the ELF into a flat image by physical address.
  */

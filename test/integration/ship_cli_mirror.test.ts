@@ -1,6 +1,4 @@
 /**
- * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
- * runs it beside the main lane)
  * The ship commands through the real CLI against plain mirrors: a real HTTP server on loopback
  * that accepts PUT (test/fixtures/ship/support.ts) and a mirror folder. keygen, publish (tags,
  * sums, signature, bundle), bundle inspect, fetch (cache, marker, no-op), and hostile inputs:

@@ -1,6 +1,4 @@
 /**
- * kiln-test-lane: side (no shared kiln home, no kernel build, no race against the clock; test/run.sh
- * runs it beside the main lane)
  * `kiln publish` to a real OCI registry (Debian's docker-registry on loopback), without auth,
  * with htpasswd auth (credentials from the environment or a docker-style config, never the
  * project file), and through a proxy that answers 500 mid-push; then peer reuse from the

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkExtraModule, modinfo } from "../../src/boot/extra_modules.js";
+import { checkExtraModule, modinfo, moduleName } from "../../src/boot/extra_modules.js";
 import { ProjectError } from "../../src/errors.js";
 
 const RELEASE = "6.12.118-modular-6ccd99230066";
@@ -52,4 +52,11 @@ test("checkExtraModule: a module for the release passes; another release, no ver
   refused("/m/novm.ko", objectWith("novm", ["license=GPL"]), /its \.modinfo has no vermagic/);
   refused("/m/modules.dep", ko, /not a kernel module file \(a \.ko\)/);
   refused("/m/sh.ko", readFileSync("/bin/sh"), /not a kernel module \(no \.modinfo section/);
+});
+
+test("moduleName: the name modprobe loads a file by, compressed or not, with - read as _", () => {
+  assert.equal(moduleName("kernel/fs/isofs/isofs.ko"), "isofs");
+  assert.equal(moduleName("kernel/lib/crc-itu-t.ko.zst"), "crc_itu_t");
+  assert.equal(moduleName("extra/kiln-hello.ko.xz"), "kiln_hello");
+  assert.equal(checkExtraModule("/m/renamed.ko", ko, RELEASE).module, "kiln_hello", "the .modinfo name= wins over the file name");
 });
