@@ -13,6 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GitStore } from "../effects/git.js";
+import { pidAlive } from "../effects/proc.js";
 import { InfraError, ProjectError } from "../errors.js";
 
 export type Verdict = "good" | "bad" | "skip";
@@ -105,16 +106,7 @@ export function sweepScratch(root: string): void {
     const m = /^bisect-(\d+)-/.exec(f);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === "EPERM";
-      }
-    }
-    if (!alive) rmSync(join(root, f), { recursive: true, force: true });
+    if (!(pid === process.pid || pidAlive(pid))) rmSync(join(root, f), { recursive: true, force: true });
   }
 }
 

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { run } from "../effects/proc.js";
+import { pidAlive, run } from "../effects/proc.js";
 import { atomicDir } from "../effects/fsx.js";
 import { ElfFormatError, readElfSections, SHT_NOBITS } from "../core/elf.js";
 import { HostError, ProjectError } from "../errors.js";
@@ -147,17 +147,8 @@ export async function stageExtraModules(o: { tree: { dir: string; release: strin
   for (const e of readdirSync(o.workDir)) {
     if (!e.startsWith("modules-") || e === name) continue;
     const tmpOf = /\.tmp-(\d+)-[0-9a-f]+$/.exec(e);
-    if (tmpOf ? processAlive(Number(tmpOf[1])) : Date.now() - statSync(join(o.workDir, e)).mtimeMs < SWEEP_AFTER_MS) continue;
+    if (tmpOf ? pidAlive(Number(tmpOf[1])) : Date.now() - statSync(join(o.workDir, e)).mtimeMs < SWEEP_AFTER_MS) continue;
     rmSync(join(o.workDir, e), { recursive: true, force: true });
   }
   return { dir, release };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -14,6 +14,20 @@ import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { InfraError, HostError } from "../errors.js";
 
+/**
+ * Whether a process with this id exists (signal 0). EPERM means it exists under another user.
+ * Sweeps use it to tell a killed run's leftovers from a live run's.
+ */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;

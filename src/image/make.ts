@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, ftruncateSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { run } from "../effects/proc.js";
+import { pidAlive, run } from "../effects/proc.js";
 import { sha256File, tmpName, writeFileAtomic } from "../effects/fsx.js";
 import { InfraError, ProjectError } from "../errors.js";
 import { IMAGE_BOOT, imageArchProblem } from "../tables/image_boot.js";
@@ -177,14 +177,6 @@ async function loaderFiles(arch: string, espDir: string, timestamp: number): Pro
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Removes what a killed image run left in a folder: dot-temp files (`.<name>.<pid>.<hex>.tmp`)

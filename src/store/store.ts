@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Paths } from "./paths.js";
 import { parseManifest, type Manifest } from "../core/manifest.js";
 import { KilnError } from "../errors.js";
+import { pidAlive } from "../effects/proc.js";
 
 export interface StoreEntry {
   release: string;
@@ -139,13 +140,7 @@ export function staleTmp(p: Paths): string[] {
   return readdirSync(p.storeTmp)
     .filter((n) => {
       const pid = Number(/\.(\d+)\.\d+$/.exec(n)?.[1]);
-      if (!pid) return true;
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
+      return !pid || !pidAlive(pid);
     })
     .map((n) => join(p.storeTmp, n));
 }
