@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { homedir } from "node:os";
 import { ProjectError, GateFailure, SourceError } from "../errors.js";
 import type { Project } from "../project/load.js";
@@ -253,7 +253,10 @@ export function registerShipCommands(prog: Command, check: Command, ctx: Context
           } else {
             const work = join(p.home, "tmp", `oci-${b.release}-${process.pid}`);
             try {
-              const res = await pushKernelOci({ client: r.client, entryDir: b.entry, release: b.release, kernelVersion: kv, timestamp: b.manifest.inputs.source.timestamp, key, ...(identity ? { identity } : {}), workDir: work });
+              // the devel artifact (when the target makes one) rides in the same signed manifest
+              const develName = (await import("../devel/index.js")).develArtifactName(artifactName(project), b.release, b.arch);
+              const devel = files.extra.find((f) => basename(f) === develName);
+              const res = await pushKernelOci({ client: r.client, entryDir: b.entry, release: b.release, kernelVersion: kv, timestamp: b.manifest.inputs.source.timestamp, key, ...(identity ? { identity } : {}), workDir: work, ...(devel ? { devel } : {}) });
               report.push({ remote: r.name, kind: "oci", where: r.where, release: b.release, arch: b.arch, digest: res.digest, tags: res.tags });
               ui.step("published", `${b.release} (${b.arch}) to ${r.name} (${r.where}) tags ${res.tags.join(", ")} digest ${res.digest} in ${fmtDuration(Date.now() - t0)}`);
             } finally {

@@ -15,7 +15,7 @@ import type http from "node:http";
 import { request as httpRequest } from "../effects/http.js";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { homedir } from "node:os";
 import { InfraError, SourceError, ProjectError } from "../errors.js";
 import { formatSha256Sums, parseSha256Sums, sha256File, listTree, writeTarZst } from "./artifact.js";
@@ -35,6 +35,7 @@ export const LAYER_TYPES = {
   config: "application/vnd.kiln.kernel.config.v1",
   systemMap: "application/vnd.kiln.kernel.system-map.v1",
   manifest: "application/vnd.kiln.kernel.manifest.v1+json",
+  devel: "application/vnd.kiln.kernel.devel.v1.tar+zstd",
   sums: "application/vnd.kiln.kernel.sha256sums.v1",
   signature: "application/vnd.kiln.kernel.minisig.v1",
 } as const;
@@ -288,6 +289,11 @@ export interface OciPushInput {
   identity?: string;
   /** Scratch folder for the modules tar and the sums. */
   workDir: string;
+  /**
+   * The devel layer's artifact (<name>-devel-<release>-<arch>.tar.zst), pushed as one more layer
+   * covered by the same signed SHA256SUMS; a pull takes it only when asked (`devel: true`).
+   */
+  devel?: string;
 }
 
 export interface OciPushResult {
@@ -315,6 +321,10 @@ export async function pushKernelOci(p: OciPushInput): Promise<OciPushResult> {
     const entries = listTree(p.entryDir, p.timestamp, (rel) => rel === "lib" || rel === "lib/modules" || rel === `lib/modules/${r}` || rel.startsWith(`lib/modules/${r}/`));
     await writeTarZst(entries, modsPath);
     files.splice(1, 0, { role: "modules", title: `modules-${r}.tar.zst`, path: modsPath });
+  }
+  if (p.devel) {
+    if (!existsSync(p.devel)) throw new ProjectError(`the devel artifact ${basename(p.devel)} is missing`, { file: p.devel }, "make it: kiln build with outputs = [\"devel\"]");
+    files.push({ role: "devel", title: basename(p.devel), path: p.devel });
   }
   const layers: Descriptor[] = [];
   const sums: { name: string; sha256: string }[] = [];
@@ -364,9 +374,10 @@ export interface OciPullResult {
 /**
  * Pulls `reference` (tag or digest) into `dest` (must not exist): every blob is checked against
  * its digest, the signature over SHA256SUMS against `trustedKeys`, each file against SHA256SUMS.
- * Files land in a temp folder renamed to `dest` at the end.
+ * Files land in a temp folder renamed to `dest` at the end. The devel layer is left out unless
+ * `devel` asks for it (then an artifact without one is refused).
  */
-export async function pullKernelOci(o: { client: RegistryClient; reference: string; dest: string; trustedKeys: MinisignPublicKey[]; allowUnsigned?: boolean }): Promise<OciPullResult> {
+export async function pullKernelOci(o: { client: RegistryClient; reference: string; dest: string; trustedKeys: MinisignPublicKey[]; allowUnsigned?: boolean; devel?: boolean }): Promise<OciPullResult> {
   const { bytes, digest } = await o.client.getManifest(o.reference);
   const where = o.client.url(`/v2/${o.client.repository}/manifests/${o.reference}`);
   let m: OciManifest;
@@ -378,6 +389,7 @@ export async function pullKernelOci(o: { client: RegistryClient; reference: stri
   if (m.artifactType !== KERNEL_ARTIFACT_TYPE || !Array.isArray(m.layers)) {
     throw new SourceError(`not a kiln kernel artifact (artifactType ${JSON.stringify(m.artifactType)})`, { url: where });
   }
+  if (o.devel && !m.layers.some((l) => l.mediaType === LAYER_TYPES.devel)) throw new SourceError("the artifact has no devel layer", { url: where }, 'publish it from a target whose outputs include "devel"');
   if (existsSync(o.dest)) throw new InfraError("pull destination already exists", { file: o.dest });
   const tmp = siblingTemp(o.dest, "kiln-pull");
   mkdirSync(tmp, { recursive: true });
@@ -388,6 +400,8 @@ export async function pullKernelOci(o: { client: RegistryClient; reference: stri
       if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(title)) throw new SourceError(`layer ${l.digest} has an unsafe or missing title ${JSON.stringify(title)}`, { url: where });
       if (!/^sha256:[0-9a-f]{64}$/.test(l.digest) || !Number.isSafeInteger(l.size) || l.size < 0) throw new SourceError(`layer ${title} has a malformed descriptor`, { url: where });
       if (files[title]) throw new SourceError(`two layers are titled ${title}`, { url: where });
+      // the devel layer is large and only a developer wants it: pulled when asked
+      if (l.mediaType === LAYER_TYPES.devel && !o.devel) continue;
       await o.client.pullBlob(l, join(tmp, title));
       files[title] = join(o.dest, title);
     }

@@ -11,7 +11,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { tmpdir } from "node:os";
 import { fakeInstallTree, RELEASE } from "../fixtures/ship/support.js";
 import { generateKeyPair } from "../../src/ship/minisign.js";
@@ -70,6 +70,28 @@ test("OCI: push and pull against docker-registry without auth", { skip: !hasRegi
   const reg = await startRegistry(join(base, "reg-open"));
   regs.push(reg);
   await roundTrip(new RegistryClient(reg.addr, "kernels/demo"), "open");
+});
+
+test("OCI: the devel artifact rides as one more signed layer; a pull takes it only when asked", { skip: !hasRegistry && "docker-registry is not installed" }, async () => {
+  const reg = regs[0] ?? (await startRegistry(join(base, "reg-devel")));
+  if (!regs.includes(reg)) regs.push(reg);
+  const client = new RegistryClient(reg.addr, "kernels/devel");
+  // a small stand-in for the devel tar.zst: its bytes only have to travel and verify
+  const devel = join(base, `demo-devel-${RELEASE}-x86_64.tar.zst`);
+  writeFileSync(devel, Buffer.from(`devel layer of ${RELEASE}\n`.repeat(4096)));
+  const pushed = await pushKernelOci({ client, entryDir: tree, release: RELEASE, kernelVersion: "6.12.0", timestamp: 1_700_000_000, key, workDir: join(base, "work-devel"), devel });
+  const layer = pushed.manifest.layers.find((l) => l.annotations!["org.opencontainers.image.title"] === basename(devel))!;
+  assert.equal(layer.mediaType, "application/vnd.kiln.kernel.devel.v1.tar+zstd");
+  const run = await pullKernelOci({ client, reference: RELEASE, dest: join(base, "pull-run-only"), trustedKeys: [key] });
+  assert.ok(!(basename(devel) in run.files), "a consumer's pull leaves the devel layer at the registry");
+  assert.ok(!existsSync(join(base, "pull-run-only", basename(devel))));
+  const dev = await pullKernelOci({ client, reference: RELEASE, dest: join(base, "pull-devel"), trustedKeys: [key], devel: true });
+  assert.ok(readFileSync(join(base, "pull-devel", basename(devel))).equals(readFileSync(devel)), "the devel layer arrives whole, checked against the signed SHA256SUMS");
+  assert.equal(dev.digest, run.digest);
+  // an artifact pushed without one: asking for it is refused, nothing is left
+  await pushKernelOci({ client: new RegistryClient(reg.addr, "kernels/nodevel"), entryDir: tree, release: RELEASE, kernelVersion: "6.12.0", timestamp: 1_700_000_000, key, workDir: join(base, "work-nodevel") });
+  await assert.rejects(pullKernelOci({ client: new RegistryClient(reg.addr, "kernels/nodevel"), reference: RELEASE, dest: join(base, "pull-nodevel"), trustedKeys: [key], devel: true }), (e: unknown) => e instanceof SourceError && /has no devel layer/.test(e.message));
+  assert.ok(!existsSync(join(base, "pull-nodevel")));
 });
 
 test("OCI: push and pull with htpasswd auth; credentials from env or docker config", { skip: (!hasRegistry || !hasHtpasswd) && "docker-registry or htpasswd is not installed" }, async () => {
