@@ -16,6 +16,9 @@ import { projectId } from "../../src/store/paths.js";
 import { createHash } from "node:crypto";
 import { TEST_CACHE } from "../support/trees.js";
 import { haveCommand, needs } from "../support/needs.js";
+import { startRegistry } from "./ship_cli_support.js";
+import { pullKernelOci, RegistryClient } from "../../src/ship/oci.js";
+import { parsePublicKey } from "../../src/ship/minisign.js";
 import { hasDebugInfo } from "../../src/devel/gdb.js";
 import { entryFor, parseCompileCommands, splitCommand, syntaxOnlyArgv, SRC_PLACEHOLDER, BUILD_PLACEHOLDER } from "../../src/devel/compdb.js";
 
@@ -90,7 +93,7 @@ test("kiln dev layer: compile_commands.json, vmlinux-gdb.py and the module set f
   assert.equal((JSON.parse(again.stdout) as { status: string }).status, "stored");
 });
 
-test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>.tar.zst from the stored layer; publish signs it beside the run artifact", { timeout: 5 * 60 * 1000 }, async () => {
+test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>.tar.zst from the stored layer; publish signs it beside the run artifact and in the OCI manifest", { timeout: 5 * 60 * 1000 }, async () => {
   assert.ok(existsSync(join(k.storeEntry, "devel", "devel.json")), "the layer test ran first and stored the layer");
   const dir = exampleCopy("devel-out");
   try {
@@ -126,6 +129,22 @@ test("outputs = [\"devel\"]: a reused build writes <name>-devel-<release>-<arch>
     if (haveCommand("minisign")) {
       const v = spawnSync("minisign", ["-V", "-p", join(keys, "kiln.pub"), "-m", join(rel, "SHA256SUMS")], { encoding: "utf8" });
       assert.equal(v.status, 0, v.stderr);
+    }
+    // the same publish to an OCI registry carries it as one more layer of the signed manifest;
+    // a pull takes it only when asked
+    const reg = await startRegistry(join(dir, "registry"));
+    try {
+      writeFileSync(toml, readFileSync(toml, "utf8") + `\n[remote.reg]\noci = "${reg.addr}/kernels/microvm"\ninsecure = true\n`);
+      const pubOci = await kiln(["-C", dir, "--json", "publish", "--release", k.release, "--remote", "reg"], { env: { KILN_SIGNING_KEY: join(keys, "kiln.key") } });
+      assert.equal(pubOci.code, 0, pubOci.stderr);
+      const client = new RegistryClient(reg.addr, "kernels/microvm");
+      const trusted = [parsePublicKey(readFileSync(join(keys, "kiln.pub"), "utf8"))];
+      const plain = await pullKernelOci({ client, reference: k.release, dest: join(dir, "oci-run"), trustedKeys: trusted });
+      assert.ok(!(`microvm-devel-${k.release}-${ARCH}.tar.zst` in plain.files), "a plain pull leaves the devel layer at the registry");
+      await pullKernelOci({ client, reference: k.release, dest: join(dir, "oci-devel"), trustedKeys: trusted, devel: true });
+      assert.ok(readFileSync(join(dir, "oci-devel", `microvm-devel-${k.release}-${ARCH}.tar.zst`)).equals(readFileSync(art)), "the registry's devel layer is the published artifact");
+    } finally {
+      reg.proc.kill();
     }
     // kiln fetch --devel: verified against the signed sums, unpacked into its own folder
     const fetchArgs = (dest: string, cache = "f-cache") => ["-C", dir, "--json", "fetch", `microvm@${k.release}`, "--remote", join(dir, "mirror"), "--arch", ARCH, "--trusted-key", join(keys, "kiln.pub"), "--boot-dir", join(dir, "f-boot"), "--root", join(dir, "f-root"), "--cache-dir", join(dir, cache), "--devel", dest];
