@@ -113,10 +113,10 @@ export function precheckExtraModules(files: string[]): void {
 export async function stageExtraModules(o: { tree: { dir: string; release: string }; files: string[]; workDir: string }): Promise<{ dir: string; release: string }> {
   const { release } = o.tree;
   const own = new Map(moduleFiles(o.tree.dir).map((f) => [moduleName(f), f]));
+  precheckExtraModules(o.files);
   const mods: ExtraModule[] = [];
   for (const f of o.files) {
     const abs = resolve(f);
-    if (!existsSync(abs) || !statSync(abs).isFile()) throw new ProjectError(`--module ${f}: no such file`, { file: abs }, HINT);
     const m = checkExtraModule(abs, readFileSync(abs), release);
     const twice = mods.find((x) => x.module === m.module || x.name === m.name);
     if (twice) throw new ProjectError(`--module ${f}: ${twice.file} is the same module ${m.module}`, { file: abs }, "rename one of them: the guest finds modules by name");
