@@ -165,8 +165,10 @@ export const ManifestSchema = z
         config: z.string(),
         vmlinux: z.string().optional(),
         modules: z.string().optional(),
+        dtbs: z.string().optional().describe("the dtbs_install folder, boot/dtbs/<release> in the store entry"),
       })
       .optional(),
+    dtbs: z.array(z.string()).optional().describe("device tree blobs dtbs_install laid out, relative to artifacts.dtbs"),
     modules: z
       .object({
         count: z.number().int(),

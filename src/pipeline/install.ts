@@ -20,6 +20,24 @@ export interface Installed {
   modules?: string;
   /** The installed modules (.ko), relative to lib/modules/<release>/, with their (stripped) sizes, by path. */
   module_files?: ModuleFile[];
+  /** The device trees `make dtbs_install` laid out (boot/dtbs/<release>), when the build made any. */
+  dtbs?: string;
+  /** The .dtb and .dtbo files under it, relative, sorted. */
+  dtb_files?: string[];
+}
+
+/** Every device tree blob (.dtb, .dtbo) under `dir`, relative paths, sorted. */
+export function listDtbs(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && /\.dtbo?$/.test(e.name)) out.push(r);
+    }
+  };
+  if (existsSync(dir)) walk("");
+  return out.sort();
 }
 
 /** Every .ko under `dir` (relative paths, sorted), with its size. */
@@ -62,6 +80,15 @@ export async function install(m: MakeEnv, arch: ArchSpec, release: string, dest:
     rmSync(join(mod, "source"), { force: true });
     out.modules = `lib/modules/${release}`;
     out.module_files = listModules(mod);
+  }
+  // device trees: make's default goal builds the dtbs of the enabled platforms (CONFIG_ARCH_*);
+  // when it made any, dtbs_install lays them out by vendor for images and boot loaders
+  if (listDtbs(join(m.build, "arch", arch.srcArch, "boot", "dts")).length > 0) {
+    const rel = `boot/dtbs/${release}`;
+    const r = await run(makeArgv(m, ["dtbs_install"], [`INSTALL_DTBS_PATH=${join(dest, rel)}`]), { env: m.env, allowFail: true });
+    if (r.exitCode !== 0) throw new BuildFailure(`dtbs_install failed:\n${r.all.trim().split("\n").slice(-10).join("\n")}`);
+    out.dtbs = rel;
+    out.dtb_files = listDtbs(join(dest, rel));
   }
   return out;
 }

@@ -128,6 +128,7 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
             config: join(r.installed.entry, r.installed.files.config),
             ...(r.installed.files.vmlinux ? { vmlinux: join(r.installed.entry, r.installed.files.vmlinux) } : {}),
             ...(r.installed.files.modules ? { modules: join(r.installed.entry, r.installed.files.modules) } : {}),
+            ...(r.installed.files.dtbs ? { dtbs: join(r.installed.entry, r.installed.files.dtbs) } : {}),
           },
         }
       : stored?.artifacts
@@ -137,6 +138,11 @@ export function cellManifest(r: FlowResults, run: ManifestRun): Manifest {
       ? { modules: moduleSummary(r.installed.files.module_files) }
       : !r.installed && stored?.modules
         ? { modules: stored.modules }
+        : {}),
+    ...(r.installed?.files.dtb_files
+      ? { dtbs: r.installed.files.dtb_files }
+      : !r.installed && stored?.dtbs
+        ? { dtbs: stored.dtbs }
         : {}),
     ...(id && r.worktree ? { build_dir: r.worktree.build } : {}),
     steps,
