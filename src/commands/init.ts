@@ -22,7 +22,7 @@ export function registerInitCommand(prog: Command, ctx: Context): void {
       const dest = resolve(dir ?? ".");
       if (existsSync(join(dest, "kiln.toml"))) throw new ProjectError(`${dest} already has a kiln.toml`, { file: join(dest, "kiln.toml") }, "choose an empty folder");
       mkdirSync(dest, { recursive: true });
-      cpSync(src, dest, { recursive: true, filter: (s) => !/kiln\.lock$/.test(s) });
+      cpSync(src, dest, { recursive: true, filter: (s) => !/kiln\.lock$/.test(s) && !/\/(vendor|out)$/.test(s.slice(src.length)) });
       ctx.ui.info(`created ${dest} from the ${o.example} example; build it with: kiln -C ${dest} build`);
     });
 }

@@ -50,12 +50,12 @@ export function kiln(args: string[], o: { home?: string; cwd?: string; env?: Rec
   return new Promise((res) => child.on("close", (code) => res({ code: code ?? 1, stdout, stderr, ms: Date.now() - t0 })));
 }
 
-/** A fresh copy of the bundled example in a temporary folder. */
-export function exampleCopy(tag: string): string {
+/** A fresh copy of a bundled example (default examples/microvm) in a temporary folder. */
+export function exampleCopy(tag: string, example = "microvm"): string {
   const root = join(TEST_CACHE, "projects");
   mkdirSync(root, { recursive: true });
   const dir = mkdtempSync(join(root, `${tag}-`));
-  cpSync(join(REPO, "examples", "microvm"), dir, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") });
+  cpSync(join(REPO, "examples", example), dir, { recursive: true, filter: (s) => !s.endsWith("kiln.lock") && !/\/examples\/[^/]+\/(vendor|out)$/.test(s) });
   return dir;
 }
 
