@@ -126,7 +126,19 @@ async function releaseFiles(project: Project, b: Built, p: Paths, ui: Ui): Promi
     if (!found.length) ui.warn(`no ${ext} packages for ${b.release} in ${dir}: they are made in the warm tree that compiled it (kiln build --tree); publishing without them`);
     packages.push(...found.map((f) => join(dir, f)));
   }
-  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : []), ...packages] };
+  // disk images made from this build (kiln image) ship beside it, in the same signed SHA256SUMS;
+  // publish takes the ones out/<release> holds, checked against their .sha256 first
+  const images: string[] = [];
+  const [{ imageTarget }, { imageFileName }] = await Promise.all([import("../image/project.js"), import("../image/layout.js")]);
+  for (const [name, decl] of Object.entries(project.decl.image)) {
+    if (imageTarget(project, decl) !== b.target) continue;
+    const f = join(dir, imageFileName(name, b.release, b.arch));
+    if (!existsSync(f)) continue;
+    const side = existsSync(`${f}.sha256`) ? readFileSync(`${f}.sha256`, "utf8").trim() : "";
+    if (side !== (await sha256File(f))) throw new ProjectError(`${basename(f)} does not match its .sha256: it changed after kiln image wrote it`, { file: f }, `make it again: kiln image ${name} --arch ${b.arch}`);
+    images.push(f);
+  }
+  return { artifact: art, extra: [join(dir, "manifest.json"), ...(wantBundle ? bundles().map((f) => join(dir, f)) : []), ...(wantDevel && existsSync(develArt) ? [develArt] : []), ...packages, ...images] };
 }
 
 

@@ -258,3 +258,29 @@ test("[ship].revision tags a re-release v<version>-r<N>; a tag names one release
   assert.equal(f.code, 0, f.stderr);
   assert.ok(existsSync(join(c.boot, `vmlinuz-${R2}`)));
 });
+
+test("a disk image kiln image wrote for the build ships in the same signed SHA256SUMS; one changed since is refused", async () => {
+  const R4 = release("dddddddddddd");
+  layStoreEntry(home, R4);
+  project(`publish = ["folder"]\ntrusted_keys = ["../keys/kiln.pub"]`);
+  writeFileSync(join(proj, "kiln.toml"), readFileSync(join(proj, "kiln.toml"), "utf8") + '\n[image.disk]\ntarget = "base"\nlayout = "gpt-ab"\n');
+  // what kiln image leaves in out/<release>: the .img.zst and its .sha256 (the bytes do not matter
+  // to publish; test/integration/image.test.ts makes and boots real ones)
+  const out = join(proj, "out", R4);
+  mkdirSync(out, { recursive: true });
+  const img = join(out, `disk-${R4}-x86_64.img.zst`);
+  execFileSync("zstd", ["-q", "-o", img], { input: Buffer.alloc(1 << 20, 7) });
+  const digest = execFileSync("sha256sum", [img], { encoding: "utf8" }).split(" ")[0]!;
+  writeFileSync(`${img}.sha256`, `${digest}\n`);
+  const r = await run(["-C", proj, "--json", "publish", "--release", R4], { KILN_SIGNING_KEY: join(keys, "kiln.key") });
+  assert.equal(r.code, 0, r.stderr);
+  const folder = join(base, "mirror-dir", NAME, R4);
+  const sums = readFileSync(join(folder, "SHA256SUMS"), "utf8");
+  assert.match(sums, new RegExp(`^${digest}  disk-${R4.replace(/\./g, "\\.")}-x86_64\\.img\\.zst$`, "m"));
+  assert.doesNotThrow(() => execFileSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: folder }));
+  // a byte changed after kiln image wrote it: publish refuses before uploading anything new
+  writeFileSync(img, Buffer.concat([readFileSync(img), Buffer.from([0])]));
+  const bad = await run(["-C", proj, "publish", "--release", R4], { KILN_SIGNING_KEY: join(keys, "kiln.key") });
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, new RegExp(`disk-${R4.replace(/\./g, "\\.")}-x86_64\\.img\\.zst does not match its \\.sha256: it changed after kiln image wrote it\\n  hint: make it again: kiln image disk --arch x86_64`));
+});
