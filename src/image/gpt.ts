@@ -102,3 +102,54 @@ export function parseGpt(head: Buffer, sectorSize = 512): Gpt {
 
 /** Bytes to read from a disk's start to parse its GPT (128 entries of 128 bytes after LBA 2). */
 export const GPT_HEAD_BYTES = 34 * 512;
+
+/* ---------------------------------------------------------------- MBR (rpi-ab) */
+
+export interface MbrPartition {
+  number: number;
+  /** 0x80 active, 0x00 inactive. */
+  status: number;
+  /** The partition type byte (0x0c FAT32 LBA, 0x83 Linux, 0xee GPT protective). */
+  type: number;
+  startLba: number;
+  sectors: number;
+  /** Byte offset and size in the disk. */
+  offset: number;
+  size: number;
+}
+
+export interface Mbr {
+  /** The disk identifier at byte 440, as sfdisk's label-id prints it (0x + 8 hex). */
+  diskId: string;
+  partitions: MbrPartition[];
+}
+
+/**
+ * Parses a DOS partition table from sector 0 (pure): the disk id at 440, the four primary
+ * entries at 446 (status, type at +4, LBA start at +8, sector count at +12), the 0x55AA
+ * signature. Empty entries (type 0) are left out. Throws an Error saying what is wrong.
+ */
+export function parseMbr(sector0: Buffer, sectorSize = 512): Mbr {
+  if (sector0.length < 512) throw new Error(`the disk is ${sector0.length} bytes: too small to hold an MBR`);
+  if (sector0[510] !== 0x55 || sector0[511] !== 0xaa) throw new Error("no MBR boot signature (0x55AA) in sector 0: not a partitioned disk");
+  const partitions: MbrPartition[] = [];
+  for (let i = 0; i < 4; i++) {
+    const e = sector0.subarray(446 + i * 16, 446 + (i + 1) * 16);
+    const type = e[4]!;
+    if (type === 0) continue;
+    const startLba = e.readUInt32LE(8);
+    const sectors = e.readUInt32LE(12);
+    partitions.push({ number: i + 1, status: e[0]!, type, startLba, sectors, offset: startLba * sectorSize, size: sectors * sectorSize });
+  }
+  return { diskId: `0x${sector0.readUInt32LE(440).toString(16).padStart(8, "0")}`, partitions };
+}
+
+/**
+ * Which table a disk has (pure): "gpt" when sector 0 holds the protective 0xEE entry, "mbr" for a
+ * DOS table without one; an Error message when sector 0 is no partition table at all.
+ */
+export function tableKind(sector0: Buffer): "gpt" | "mbr" | string {
+  if (sector0.length < 512 || sector0[510] !== 0x55 || sector0[511] !== 0xaa) return "no MBR boot signature (0x55AA) in sector 0: not a partitioned disk";
+  for (let i = 0; i < 4; i++) if (sector0[446 + i * 16 + 4] === 0xee) return "gpt";
+  return "mbr";
+}

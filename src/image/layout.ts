@@ -285,13 +285,16 @@ export function imageFileName(name: string, release: string, arch: string): stri
 export interface ImageRecord {
   format: "kiln-image v1";
   name: string;
-  layout: "gpt-ab";
+  layout: "gpt-ab" | "rpi-ab";
   arch: string;
   /** The release the image was made from (slot A and B at first). */
   release: string;
   /** The seed the GUIDs derive from (sha256 of the inputs). */
   seed: string;
   timestamp: number;
+  /** rpi-ab: the DTBs each boot partition holds (names at its root), and the one config.txt names. */
+  dtbs?: string[];
+  boardDtb?: string;
 }
 
 /* ---------------------------------------------------------------- U-Boot (aarch64) */
@@ -387,4 +390,270 @@ load virtio 0:\${part} \${ramdisk_addr_r} /${SLOT_FILES.initramfs}
 setenv bootargs "\${kiln_cmdline}"
 booti \${kernel_addr_r} \${ramdisk_addr_r}:\${filesize} \${fdtcontroladdr}
 `;
+}
+
+/* ---------------------------------------------------------------- rpi-ab (Raspberry Pi 4, arm64) */
+/*
+ * Disk (MBR, 512-byte sectors, 1 MiB aligned), see docs/adr/0111-rpi-ab-images.md:
+ *   1 control  FAT    autoboot.txt (which boot partition the firmware takes), kiln/image.json
+ *   2 boot-a   FAT32  kernel8.img, initramfs.img, config.txt, cmdline.txt, *.dtb, overlays/, firmware, kiln-slot.txt
+ *   3 boot-b   FAT32  the same, kiln.slot=B
+ *   4 data     ext4   the data payload
+ */
+
+export const MBR_FAT32_LBA = 0x0c;
+export const MBR_LINUX = 0x83;
+export type RpiRole = "control" | "boot-a" | "boot-b" | "data";
+export const RPI_ROLES: readonly RpiRole[] = ["control", "boot-a", "boot-b", "data"];
+export const RPI_CONTROL_MIB = 8;
+export const RPI_DEFAULT_BOARD_DTB = "broadcom/bcm2711-rpi-4-b.dtb";
+export const AUTOBOOT_PATH = "autoboot.txt";
+export const RPI_FILES = { kernel: "kernel8.img", initramfs: "initramfs.img", config: "config.txt", cmdline: "cmdline.txt", slot: "kiln-slot.txt", overlays: "overlays" } as const;
+
+export function rpiSlotRole(slot: Slot): RpiRole {
+  return slot === "A" ? "boot-a" : "boot-b";
+}
+
+/** The MBR partition number of a slot's boot partition (what autoboot.txt's boot_partition names). */
+export function rpiSlotPartition(slot: Slot): number {
+  return slot === "A" ? 2 : 3;
+}
+
+export interface MbrPartPlan {
+  role: RpiRole;
+  number: number;
+  type: number;
+  /** FAT volume id (8 hex digits) or ext4 UUID. */
+  fsId: string;
+  label: string;
+  startSector: number;
+  sizeSectors: number;
+}
+
+export interface MbrDiskPlan {
+  /** sfdisk's label-id: 0x + 8 hex digits, derived from the seed. */
+  diskId: string;
+  totalSectors: number;
+  parts: MbrPartPlan[];
+}
+
+export interface RpiSizes {
+  bootMiB: number;
+  dataMiB: number;
+}
+
+/** The rpi-ab partition plan (pure): control, boot-a, boot-b, data; 1 MiB aligned. */
+export function planRpiDisk(seed: string, sizes: RpiSizes): MbrDiskPlan {
+  const want: [RpiRole, number][] = [["control", RPI_CONTROL_MIB], ["boot-a", sizes.bootMiB], ["boot-b", sizes.bootMiB], ["data", sizes.dataMiB]];
+  let at = ALIGN_SECTORS;
+  const parts = want.map(([role, size], i): MbrPartPlan => {
+    const p: MbrPartPlan = {
+      role,
+      number: i + 1,
+      type: role === "data" ? MBR_LINUX : MBR_FAT32_LBA,
+      fsId: role === "data" ? derivedUuid(seed, "fs:data").toLowerCase() : derivedUuid(seed, `fs:${role}`).slice(0, 8),
+      label: role === "control" ? "KILNCTL" : role === "boot-a" ? "KILNBOOTA" : role === "boot-b" ? "KILNBOOTB" : "kiln-data",
+      startSector: at,
+      sizeSectors: size * ALIGN_SECTORS,
+    };
+    at += p.sizeSectors;
+    return p;
+  });
+  // a zero disk id means "none" to some tools: keep the derived one non-zero
+  let id = derivedUuid(seed, "mbr-disk-id").slice(0, 8).toLowerCase();
+  if (id === "00000000") id = "00000001";
+  return { diskId: `0x${id}`, totalSectors: at, parts };
+}
+
+export function rpiPart(plan: MbrDiskPlan, role: RpiRole): MbrPartPlan {
+  const p = plan.parts.find((x) => x.role === role);
+  if (!p) throw new Error(`no ${role} partition in the plan`);
+  return p;
+}
+
+/** sfdisk's input for an rpi-ab plan (pure). */
+export function rpiSfdiskScript(plan: MbrDiskPlan): string {
+  const lines = ["label: dos", `label-id: ${plan.diskId}`, "unit: sectors", "sector-size: 512", ""];
+  for (const p of plan.parts) lines.push(`start=${p.startSector}, size=${p.sizeSectors}, type=${p.type.toString(16)}`);
+  return lines.join("\n") + "\n";
+}
+
+/* autoboot.txt: the Pi firmware's A/B switch (tryboot_a_b=1; boot_partition per section) */
+
+export type AutobootSections = Record<string, Record<string, string>>;
+
+/** autoboot.txt for a normal and a tryboot partition (pure); the factory state is 2 and 3. */
+export function encodeAutoboot(o: { normal: number; tryboot: number } = { normal: 2, tryboot: 3 }): string {
+  return `[all]\ntryboot_a_b=1\nboot_partition=${o.normal}\n[tryboot]\nboot_partition=${o.tryboot}\n`;
+}
+
+/** Reads autoboot.txt into its sections (pure); a string saying what is wrong otherwise. */
+export function parseAutoboot(text: string): AutobootSections | string {
+  const out: AutobootSections = {};
+  let section: string | undefined;
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const h = /^\[([^\]]+)\]$/.exec(line);
+    if (h) {
+      section = h[1]!;
+      out[section] ??= {};
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (eq <= 0) return `line ${i + 1} ${JSON.stringify(line)} is not [section] or key=value`;
+    if (section === undefined) return `line ${i + 1} ${JSON.stringify(line)} comes before any [section]`;
+    out[section]![line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** The partitions a normal boot and a tryboot take (pure; undefined where autoboot.txt names none). */
+export function autobootBoots(a: AutobootSections): { normal?: number; tryboot?: number } {
+  const n = a.all?.boot_partition;
+  const t = a.tryboot?.boot_partition ?? n;
+  return { ...(n !== undefined ? { normal: Number(n) } : {}), ...(t !== undefined ? { tryboot: Number(t) } : {}) };
+}
+
+/** Problems with autoboot.txt for a disk whose FAT partitions are fatParts (pure); empty when sound. */
+export function autobootProblems(a: AutobootSections, fatParts: readonly number[]): string[] {
+  const out: string[] = [];
+  const known = new Set(["all", "tryboot"]);
+  for (const s of Object.keys(a)) if (!known.has(s)) out.push(`section [${s}] is not one kiln writes ([all], [tryboot])`);
+  if (!a.all) out.push("no [all] section");
+  if (!a.tryboot) out.push("no [tryboot] section: a tryboot would take the normal partition");
+  if (a.all && a.all.tryboot_a_b !== "1") out.push(`[all] tryboot_a_b is ${JSON.stringify(a.all.tryboot_a_b ?? "")}, expected 1 (without it the firmware ignores [tryboot] boot_partition)`);
+  const check = (sec: string) => {
+    const v = a[sec]?.boot_partition;
+    if (a[sec] && v === undefined) out.push(`[${sec}] has no boot_partition`);
+    else if (v !== undefined) {
+      if (v !== "2" && v !== "3") out.push(`[${sec}] boot_partition is ${JSON.stringify(v)}, expected 2 (boot-a) or 3 (boot-b)`);
+      else if (!fatParts.includes(Number(v))) out.push(`[${sec}] boot_partition=${v} names no FAT partition on the disk`);
+    }
+  };
+  check("all");
+  check("tryboot");
+  const b = autobootBoots(a);
+  if (b.normal !== undefined && b.tryboot !== undefined && b.normal === b.tryboot) out.push(`a normal boot and a tryboot both take partition ${b.normal}: there is nothing to try`);
+  return out;
+}
+
+/** Sets [tryboot] (arm) or [all] (commit) boot_partition, keeping the rest (pure). */
+export function setAutoboot(a: AutobootSections, o: { tryboot?: number; normal?: number }): { normal: number; tryboot: number } {
+  const b = autobootBoots(a);
+  const normal = o.normal ?? b.normal ?? 2;
+  let tryboot = o.tryboot ?? b.tryboot ?? 3;
+  if (o.normal !== undefined && o.tryboot === undefined && tryboot === normal) tryboot = normal === 2 ? 3 : 2;
+  return { normal, tryboot };
+}
+
+/* config.txt and cmdline.txt of a boot partition */
+
+/** config.txt (pure): 64-bit kernel8.img, the initramfs after the kernel, UART, the board's DTB. */
+export function rpiConfigTxt(o: { release: string; slot: Slot; deviceTree?: string }): string {
+  if (/[\n\r]/.test(o.release)) throw new Error("a release is one line");
+  return [
+    `# kiln rpi-ab slot ${o.slot}: ${o.release} (docs/adr/0111-rpi-ab-images.md). Written by kiln image.`,
+    "arm_64bit=1",
+    `kernel=${RPI_FILES.kernel}`,
+    `initramfs ${RPI_FILES.initramfs} followkernel`,
+    "enable_uart=1",
+    ...(o.deviceTree ? [`device_tree=${o.deviceTree}`] : []),
+    "",
+  ].join("\n");
+}
+
+export interface RpiConfig {
+  values: Record<string, string>;
+  initramfs?: string;
+}
+
+/** Reads config.txt's key=value lines and its initramfs line (pure; [sections] are read flat). */
+export function parseRpiConfig(text: string): RpiConfig {
+  const out: RpiConfig = { values: {} };
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line || /^\[.*\]$/.test(line)) continue;
+    const ini = /^initramfs\s+(\S+)/.exec(line);
+    if (ini) out.initramfs = ini[1]!;
+    const eq = line.indexOf("=");
+    if (eq > 0) out.values[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** Problems with a boot partition's config.txt given the files at its root (pure). */
+export function rpiConfigProblems(c: RpiConfig, files: readonly string[]): string[] {
+  const out: string[] = [];
+  const has = (f: string) => files.some((x) => x.toLowerCase() === f.toLowerCase());
+  if (c.values.arm_64bit !== "1") out.push(`arm_64bit is ${JSON.stringify(c.values.arm_64bit ?? "")}, expected 1: the firmware would start the arm64 kernel in 32-bit mode`);
+  const kernel = c.values.kernel ?? "kernel8.img";
+  if (!has(kernel)) out.push(`kernel=${kernel} is not on the partition`);
+  if (c.initramfs === undefined) out.push("no initramfs line: the kernel gets no initramfs");
+  else if (!has(c.initramfs)) out.push(`initramfs ${c.initramfs} is not on the partition`);
+  const dt = c.values.device_tree;
+  if (dt !== undefined && dt !== "" && !has(dt)) out.push(`device_tree=${dt} is not on the partition`);
+  return out;
+}
+
+/** cmdline.txt (pure): one line, the command line and kiln.slot= of its slot. */
+export function rpiCmdlineTxt(base: string, slot: Slot): string {
+  if (/[\n\r]/.test(base)) throw new Error("a kernel command line is one line");
+  return `${`${base} kiln.slot=${slot}`.trim()}\n`;
+}
+
+/** Problems with a slot's cmdline.txt (pure): one line, naming kiln.slot= of its own slot. */
+export function rpiCmdlineProblems(text: string, slot: Slot): string[] {
+  const lines = text.replace(/\n$/, "").split("\n");
+  const out: string[] = [];
+  if (lines.length !== 1) out.push(`cmdline.txt has ${lines.length} lines: the firmware passes only the first`);
+  const named = cmdlineSlot(lines[0] ?? "");
+  if (named !== slot) out.push(`cmdline.txt says kiln.slot=${named ?? "(nothing)"}: the booted slot would be misreported`);
+  return out;
+}
+
+/** The slot file on a boot partition: kiln_release= and kiln_cmdline= lines (pure). */
+export function parseSlotTxt(text: string): SlotInfo | string {
+  const get = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(text)?.[1];
+  const release = get("kiln_release");
+  const cmdline = get("kiln_cmdline");
+  if (release === undefined) return "no kiln_release line";
+  if (cmdline === undefined) return "no kiln_cmdline line";
+  return { release, cmdline };
+}
+
+/* DTBs: what of a dtbs_install folder goes onto the boot partitions */
+
+export interface DtbPlan {
+  /** [path under the dtbs folder, name at the partition root]. */
+  dtbs: [string, string][];
+  /** [path under the dtbs folder, name under overlays/]. */
+  overlays: [string, string][];
+  /** The DTB config.txt names (a root name), when there is one. */
+  boardDtb?: string;
+}
+
+/**
+ * Chooses the DTBs (pure) from every file under a dtbs_install folder (paths relative to it):
+ * want, else every .dtb; the .dtbo of the chosen DTBs' vendor folders' overlays/; the board DTB
+ * (board, else RPI_DEFAULT_BOARD_DTB when chosen). Throws an Error naming what is wrong.
+ */
+export function planDtbs(files: readonly string[], want?: readonly string[], board?: string): DtbPlan {
+  const all = new Set(files);
+  const dtbs = (want ?? files.filter((f) => f.endsWith(".dtb") && !f.split("/").includes("overlays"))).slice().sort();
+  for (const d of dtbs) if (!all.has(d)) throw new Error(`the DTB ${d} is not in the build's DTBs (it has ${files.filter((f) => f.endsWith(".dtb")).length} .dtb files)`);
+  const flat = new Map<string, string>();
+  for (const d of dtbs) {
+    const n = d.split("/").pop()!;
+    if (flat.has(n)) throw new Error(`${d} and ${flat.get(n)} have the same name at the partition root`);
+    flat.set(n, d);
+  }
+  const vendors = new Set(dtbs.map((d) => d.split("/").slice(0, -1).join("/")));
+  const overlays = files
+    .filter((f) => f.endsWith(".dtbo") && vendors.has(f.split("/").slice(0, -2).join("/")) && f.split("/").at(-2) === "overlays")
+    .sort()
+    .map((f): [string, string] => [f, f.split("/").pop()!]);
+  const b = board ?? (dtbs.includes(RPI_DEFAULT_BOARD_DTB) ? RPI_DEFAULT_BOARD_DTB : undefined);
+  if (b !== undefined && !dtbs.includes(b)) throw new Error(`board_dtb ${b} is not among the chosen DTBs`);
+  return { dtbs: dtbs.map((d): [string, string] => [d, d.split("/").pop()!]), overlays, ...(b ? { boardDtb: b.split("/").pop()! } : {}) };
 }

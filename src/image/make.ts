@@ -16,6 +16,7 @@ import { IMAGE_BOOT, imageArchProblem } from "../tables/image_boot.js";
 import {
   encodeEnv, factoryGrubenv, grubCfg, slotUbootEnv, ubootScript, GRUB_CFG_PATH, IMAGE_JSON_PATH, imageFileName, part, planDisk, SECTOR, SLOT_FILES, slotCfg, slotRole,
   sfdiskScript, SLOTS, type DiskPlan, type ImageRecord, type Sizes, type Slot,
+  AUTOBOOT_PATH, encodeAutoboot, planDtbs, planRpiDisk, rpiCmdlineTxt, rpiConfigTxt, RPI_FILES, rpiPart, rpiSfdiskScript, rpiSlotRole, type MbrDiskPlan,
 } from "./layout.js";
 
 export const ZSTD_IMAGE_LEVEL = 12;
@@ -314,4 +315,127 @@ export async function decompressImage(zst: string, disk: string): Promise<void> 
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/* ---------------------------------------------------------------- rpi-ab */
+
+export interface RpiImageInputs extends Omit<ImageInputs, "rootfs"> {
+  /** A dtbs_install folder: <vendor>/<board>.dtb, <vendor>/overlays/*.dtbo. */
+  dtbs: string;
+  /** A folder of the Pi's boot files (start4.elf, fixup4.dat, ...): the user's, kiln ships none. */
+  firmware?: string;
+  /** DTBs to put on the boot partitions (relative to dtbs); default every .dtb. */
+  dtbList?: string[];
+  boardDtb?: string;
+  bootMiB: number;
+}
+
+/** Every file under a folder, relative to it, in name order. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const n of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+      else out.push(r);
+    }
+  };
+  walk("");
+  return out;
+}
+
+export function rpiImageSeed(i: RpiImageInputs): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ v: 1, layout: "rpi-ab", name: i.name, arch: i.arch, release: i.release, cmdline: i.cmdline, sizes: i.sizes, bootMiB: i.bootMiB, dtbList: i.dtbList ?? null, boardDtb: i.boardDtb ?? null, timestamp: i.timestamp }));
+  for (const p of [i.kernel, i.initramfs, i.dtbs]) h.update(treeDigest(p));
+  if (i.firmware) h.update(`firmware\0${treeDigest(i.firmware)}`);
+  if (i.data) h.update(`data\0${treeDigest(i.data)}`);
+  return h.digest("hex");
+}
+
+/** Makes an rpi-ab image (MBR; control FAT, boot-a/boot-b FAT32, data ext4), as makeImage does gpt-ab. */
+export async function makeRpiImage(i: RpiImageInputs, o: { outDir: string; disk: string; scratch: string }): Promise<Omit<MadeImage, "plan"> & { plan: MbrDiskPlan }> {
+  const bad = imageArchProblem(i.arch, "rpi-ab");
+  if (bad) throw new ProjectError(bad, { symbol: i.arch });
+  for (const [what, p] of [["kernel", i.kernel], ["initramfs", i.initramfs], ["dtbs", i.dtbs], ["firmware", i.firmware], ["data", i.data]] as const) {
+    if (p !== undefined && !existsSync(p)) throw new ProjectError(`the image's ${what} ${p} does not exist`, { file: p });
+  }
+  let dtbPlan;
+  try {
+    dtbPlan = planDtbs(filesUnder(i.dtbs), i.dtbList, i.boardDtb);
+  } catch (e) {
+    throw new ProjectError((e as Error).message, { file: i.dtbs });
+  }
+  const phases: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    phases[name] = Math.round(now - t) / 1000;
+    t = now;
+  };
+  const seed = rpiImageSeed(i);
+  const plan = planRpiDisk(seed, { bootMiB: i.bootMiB, dataMiB: i.sizes.dataMiB });
+  for (const d of new Set([dirname(o.disk), o.outDir, dirname(o.scratch)])) sweepImageLeftovers(d);
+  rmSync(o.scratch, { recursive: true, force: true });
+  mkdirSync(o.scratch, { recursive: true });
+  mkdirSync(dirname(o.disk), { recursive: true });
+  const tmpDisk = tmpName(o.disk);
+  const env = toolEnv(i.timestamp);
+  const vfat = async (p: { fsId: string; label: string; startSector: number; sizeSectors: number }, fat32: boolean) =>
+    run(["mkfs.vfat", "--invariant", ...(fat32 ? ["-F", "32"] : []), "-i", p.fsId, "-n", p.label, `--offset=${p.startSector}`, tmpDisk, String((p.sizeSectors * SECTOR) / 1024)], { env, missingHint: "apt-get install dosfstools" });
+  try {
+    sparseFile(tmpDisk, plan.totalSectors * SECTOR);
+    await run(["sfdisk", "-q", "--no-reread", "--no-tell-kernel", tmpDisk], { input: rpiSfdiskScript(plan), env, missingHint: "apt-get install fdisk" });
+    lap("mbr");
+    const ctl = rpiPart(plan, "control");
+    const ctlDir = join(o.scratch, "control");
+    mkdirSync(join(ctlDir, dirname(IMAGE_JSON_PATH)), { recursive: true });
+    writeFileSync(join(ctlDir, AUTOBOOT_PATH), encodeAutoboot());
+    const record: ImageRecord = {
+      format: "kiln-image v1", name: i.name, layout: "rpi-ab", arch: i.arch, release: i.release, seed, timestamp: i.timestamp,
+      dtbs: dtbPlan.dtbs.map(([, n]) => n), ...(dtbPlan.boardDtb ? { boardDtb: dtbPlan.boardDtb } : {}),
+    };
+    writeFileSync(join(ctlDir, IMAGE_JSON_PATH), JSON.stringify(record, null, 2) + "\n");
+    pinTimes(ctlDir, i.timestamp);
+    await vfat(ctl, false);
+    await fillFat(tmpDisk, ctl.startSector * SECTOR, ctlDir, i.timestamp);
+    lap("control");
+    for (const slot of SLOTS) {
+      const p = rpiPart(plan, rpiSlotRole(slot));
+      const dir = join(o.scratch, `boot-${slot}`);
+      mkdirSync(join(dir, RPI_FILES.overlays), { recursive: true });
+      if (i.firmware) for (const f of filesUnder(i.firmware)) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        copyFileSync(join(i.firmware, f), join(dir, f));
+      }
+      copyFileSync(i.kernel, join(dir, RPI_FILES.kernel));
+      copyFileSync(i.initramfs, join(dir, RPI_FILES.initramfs));
+      for (const [from, to] of dtbPlan.dtbs) copyFileSync(join(i.dtbs, from), join(dir, to));
+      for (const [from, to] of dtbPlan.overlays) copyFileSync(join(i.dtbs, from), join(dir, RPI_FILES.overlays, to));
+      writeFileSync(join(dir, RPI_FILES.config), rpiConfigTxt({ release: i.release, slot, ...(dtbPlan.boardDtb ? { deviceTree: dtbPlan.boardDtb } : {}) }));
+      const cmd = rpiCmdlineTxt(i.cmdline, slot);
+      writeFileSync(join(dir, RPI_FILES.cmdline), cmd);
+      writeFileSync(join(dir, RPI_FILES.slot), slotUbootEnv({ release: i.release, cmdline: cmd.trim() }));
+      pinTimes(dir, i.timestamp);
+      await vfat(p, true);
+      await fillFat(tmpDisk, p.startSector * SECTOR, dir, i.timestamp);
+      lap(`boot-${slot}`);
+    }
+    const d = rpiPart(plan, "data");
+    const dataDir = join(o.scratch, "data");
+    mkdirSync(dataDir, { recursive: true });
+    if (i.data) await run(["cp", "-a", "--no-preserve=ownership", `${i.data}/.`, dataDir]);
+    pinTimes(dataDir, i.timestamp);
+    await mke2fs(tmpDisk, { offset: d.startSector * SECTOR, sizeBytes: d.sizeSectors * SECTOR, label: d.label, uuid: d.fsId, dir: dataDir, timestamp: i.timestamp });
+    lap("data");
+    renameSync(tmpDisk, o.disk);
+  } catch (e) {
+    rmSync(tmpDisk, { force: true });
+    throw e;
+  } finally {
+    rmSync(o.scratch, { recursive: true, force: true });
+  }
+  const shipped = await compressImage(o.disk, join(o.outDir, imageFileName(i.name, i.release, i.arch)));
+  lap("zstd");
+  return { disk: o.disk, ...shipped, seed, plan, phases };
 }

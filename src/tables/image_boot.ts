@@ -70,11 +70,40 @@ export const IMAGE_BOOT: Readonly<Record<string, ImageBootSpec>> = {
 };
 
 /** The layouts kiln can lay out. */
-export const IMAGE_LAYOUTS = ["gpt-ab"] as const;
+export const IMAGE_LAYOUTS = ["gpt-ab", "rpi-ab"] as const;
 export type ImageLayout = (typeof IMAGE_LAYOUTS)[number];
 
-/** Why an image cannot be made for an arch (said in errors); undefined when it can. */
-export function imageArchProblem(arch: string): string | undefined {
-  if (IMAGE_BOOT[arch]) return undefined;
-  return `kiln makes gpt-ab images for ${Object.keys(IMAGE_BOOT).join(", ")} only`;
+/** What each layout needs and can do (data): see docs/adr/0080 and docs/adr/0111-rpi-ab-images.md. */
+export interface ImageLayoutSpec {
+  /** The arches kiln makes this layout for. */
+  arches: readonly string[];
+  /** The host tools make, inspect and update run, and the Debian packages that provide them. */
+  tools: readonly string[];
+  debianPackages: readonly string[];
+  /** Whether kiln boot --image can boot it under QEMU, and why not when it cannot. */
+  qemuBoots: boolean;
+  qemuReason?: string;
+}
+
+export const IMAGE_LAYOUT_SPECS: Readonly<Record<ImageLayout, ImageLayoutSpec>> = {
+  "gpt-ab": {
+    arches: Object.keys(IMAGE_BOOT),
+    tools: ["sfdisk", "mkfs.vfat", "mmd", "mcopy", "mke2fs", "debugfs", "zstd"],
+    debianPackages: [...TOOLS, "zstd"],
+    qemuBoots: true,
+  },
+  "rpi-ab": {
+    arches: ["aarch64"],
+    tools: ["sfdisk", "mkfs.vfat", "mmd", "mcopy", "mtype", "mdir", "mke2fs", "debugfs", "zstd"],
+    debianPackages: [...TOOLS, "zstd"],
+    qemuBoots: false,
+    qemuReason: "QEMU 7.2 (Debian 12's) has no raspi4b machine, and its raspi3b does not run the Pi 4 firmware's autoboot.txt/tryboot logic: an rpi-ab image boots on the board only",
+  },
+};
+
+/** Why an image of a layout cannot be made for an arch (said in errors); undefined when it can. */
+export function imageArchProblem(arch: string, layout: ImageLayout = "gpt-ab"): string | undefined {
+  const spec = IMAGE_LAYOUT_SPECS[layout];
+  if (spec.arches.includes(arch)) return undefined;
+  return `kiln makes ${layout} images for ${spec.arches.join(", ")} only`;
 }
