@@ -58,6 +58,30 @@ async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageRep
     const kernel = existsSync(m.artifacts.image) ? m.artifacts.image : join(manifestEntry(m, await ctx.paths()), "boot", `vmlinuz-${release}`);
     const disk = diskPath(project, cell.name, cell.arch);
     const t0 = performance.now();
+    const scratch = join(project.dir, "out", "disks", `.${cell.name}-${cell.arch}.scratch-${process.pid}`);
+    if (cell.decl.layout === "rpi-ab") {
+      // the board's device trees come from the build's dtbs_install folder in the store entry
+      const dtbs = m.artifacts.dtbs ?? join(manifestEntry(m, await ctx.paths()), "boot", "dtbs", release);
+      if (!existsSync(dtbs)) throw new BuildFailure(`the build of ${cell.target}/${cell.arch} installed no DTBs, and image "${cell.name}" (rpi-ab) needs the board's`, { file: dtbs }, "enable the board's platform (e.g. CONFIG_ARCH_BCM2835=y) so make builds its dtbs, then build again");
+      const made = await L.makeRpiImage(
+        {
+          name: cell.name, arch: cell.arch, release, kernel, initramfs, dtbs,
+          cmdline: kernelCmdline(ARCHES[cell.arch]!, { mode: kilnInit ? "smoke" : undefined, append: cell.decl.cmdline }),
+          ...(cell.decl.firmware ? { firmware: resolve(project.dir, cell.decl.firmware) } : {}),
+          ...(cell.decl.data ? { data: resolve(project.dir, cell.decl.data) } : {}),
+          ...(cell.decl.dtbs ? { dtbList: cell.decl.dtbs } : {}),
+          ...(cell.decl.board_dtb ? { boardDtb: cell.decl.board_dtb } : {}),
+          bootMiB: cell.decl.boot_mib,
+          sizes: { espMiB: cell.decl.esp_mib, systemMiB: cell.decl.system_mib, dataMiB: cell.decl.data_mib },
+          timestamp: m.inputs.source.timestamp,
+        },
+        { outDir: outDir(project, release), disk, scratch },
+      );
+      const bytes = statSync(made.zst).size;
+      ctx.ui.step("image", `${basename(made.zst)} (${fmtBytes(bytes)}, sha256 ${made.sha256.slice(0, 16)}…) in ${fmtDuration(performance.now() - t0)}; disk ${disk}`);
+      out.push({ name: cell.name, arch: cell.arch, release, disk, image: made.zst, sha256: made.sha256, bytes, phases: made.phases });
+      continue;
+    }
     const made = await L.makeImage(
       {
         name: cell.name, arch: cell.arch, release, kernel, initramfs,
@@ -67,7 +91,7 @@ async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageRep
         sizes: { espMiB: cell.decl.esp_mib, systemMiB: cell.decl.system_mib, dataMiB: cell.decl.data_mib },
         timestamp: m.inputs.source.timestamp,
       },
-      { outDir: outDir(project, release), disk, scratch: join(project.dir, "out", "disks", `.${cell.name}-${cell.arch}.scratch-${process.pid}`) },
+      { outDir: outDir(project, release), disk, scratch },
     );
     const bytes = statSync(made.zst).size;
     ctx.ui.step("image", `${basename(made.zst)} (${fmtBytes(bytes)}, sha256 ${made.sha256.slice(0, 16)}…) in ${fmtDuration(performance.now() - t0)}; disk ${disk}`);
@@ -89,6 +113,9 @@ export async function bootImageCommand(ctx: Context, image: string, o: { arch?: 
     const project = await ctx.project();
     const cells = L.selectImages(project, image, o.arch);
     const cell = cells[0]!;
+    const { IMAGE_LAYOUT_SPECS } = await import("../tables/image_boot.js");
+    const spec = IMAGE_LAYOUT_SPECS[cell.decl.layout];
+    if (!spec.qemuBoots) throw new ProjectError(`kiln cannot boot image "${cell.name}" (${cell.decl.layout}): ${spec.qemuReason ?? "no QEMU machine runs it"}`, { file: project.file }, `check it with kiln image inspect out/disks/${cell.name}-${cell.arch}.img, and boot its kernel under QEMU's virt machine with kiln boot ${cell.target} --arch ${cell.arch}`);
     arch = cell.arch;
     disk = diskPath(project, cell.name, cell.arch);
     if (!existsSync(disk)) await makeCells(ctx, [cell]);

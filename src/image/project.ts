@@ -32,7 +32,7 @@ export function imageTarget(project: Project, decl: ImageDecl): string | undefin
 export function imageArches(project: Project, decl: ImageDecl, target: string | undefined): string[] {
   if (decl.arches) return decl.arches;
   const t = target ? project.targets[target] : undefined;
-  return (t?.arches ?? []).filter((a) => imageArchProblem(a) === undefined);
+  return (t?.arches ?? []).filter((a) => imageArchProblem(a, decl.layout) === undefined);
 }
 
 /** Every problem of the selected images (reads only the project folder). */
@@ -52,12 +52,12 @@ export function imageProblems(project: Project, names: readonly string[], arch?:
     const arches = imageArches(project, decl, target);
     if (arch && !arches.includes(arch)) out.push({ line: at(decl.arches ? "arches" : undefined), message: `image "${name}" is not made for ${arch} (its arches: ${arches.join(", ") || "none"})` });
     for (const a of arch ? [arch] : arches) {
-      const bad = imageArchProblem(a);
+      const bad = imageArchProblem(a, decl.layout);
       if (bad) out.push({ line: at("arches"), message: `image "${name}" for ${a}: ${bad}` });
       else if (target && project.targets[target] && !project.targets[target]!.arches.includes(a)) out.push({ line: at("arches"), message: `image "${name}" is made for ${a}, but target "${target}" does not build ${a}` });
     }
     if (arches.length === 0) out.push({ line: at(), message: `image "${name}" has no arch kiln can make it for (its target builds ${project.targets[target ?? ""]?.arches.join(", ") ?? "nothing"})` });
-    const paths: [keyof ImageDecl, "file" | "dir" | "any"][] = [["initramfs", "file"], ["rootfs", "any"], ["data", "dir"]];
+    const paths: [keyof ImageDecl, "file" | "dir" | "any"][] = [["initramfs", "file"], ["rootfs", "any"], ["data", "dir"], ["firmware", "dir"]];
     for (const [key, kind] of paths) {
       const v = decl[key] as string | undefined;
       if (v === undefined || (key === "initramfs" && v === "kiln")) continue;
@@ -70,7 +70,7 @@ export function imageProblems(project: Project, names: readonly string[], arch?:
       }
       if (!existsSync(abs)) out.push({ line: at(key), message: `${key} "${v}" of image "${name}" does not exist` });
       else if (kind === "file" && !statSync(abs).isFile()) out.push({ line: at(key), message: `initramfs "${v}" of image "${name}" is not a file (give a cpio archive, or "kiln")` });
-      else if (kind === "dir" && !statSync(abs).isDirectory()) out.push({ line: at(key), message: `data "${v}" of image "${name}" is not a folder` });
+      else if (kind === "dir" && !statSync(abs).isDirectory()) out.push({ line: at(key), message: `${key} "${v}" of image "${name}" is not a folder` });
     }
   }
   return out;

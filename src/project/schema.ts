@@ -248,6 +248,18 @@ export const ImageSchema = z.strictObject({
   esp_mib: z.number().int().min(8).max(4096).default(32),
   system_mib: z.number().int().min(8).max(65536).default(64),
   data_mib: z.number().int().min(4).max(1048576).default(16),
+  /** rpi-ab: a folder of the Pi's boot files (start4.elf, fixup4.dat, ...) you supply; kiln ships none. */
+  firmware: z.string().min(1).optional(),
+  /** rpi-ab: the DTBs to lay out, relative to the build's dtbs_install folder (default: every .dtb). */
+  dtbs: z.array(z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\.dtb$/, "expected a path such as broadcom/bcm2711-rpi-4-b.dtb")).min(1).optional(),
+  /** rpi-ab: the board's DTB config.txt names (default broadcom/bcm2711-rpi-4-b.dtb when built). */
+  board_dtb: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\.dtb$/, "expected a path such as broadcom/bcm2711-rpi-4-b.dtb").optional(),
+  /** rpi-ab: the size of Boot A and Boot B (FAT32 needs at least 33 MiB). */
+  boot_mib: z.number().int().min(33).max(4096).default(64),
+}).superRefine((d, ctx) => {
+  const rpiOnly = ["firmware", "dtbs", "board_dtb"] as const;
+  if (d.layout !== "rpi-ab") for (const k of rpiOnly) if (d[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: `${k} is for layout = "rpi-ab"; a ${d.layout} image does not take it` });
+  if (d.layout === "rpi-ab" && d.rootfs !== undefined) ctx.addIssue({ code: "custom", path: ["rootfs"], message: 'an rpi-ab image has no System partitions for a rootfs: put it in the initramfs, or use layout = "gpt-ab"' });
 });
 export type ImageDecl = z.infer<typeof ImageSchema>;
 
