@@ -188,7 +188,13 @@ test("[image.<name>]: defaults, and every problem with its kiln.toml line", () =
   assert.ok(problems.some((p) => /for riscv64: kiln makes gpt-ab images for x86_64, aarch64 only/.test(p.message) && p.line === 12), JSON.stringify(lines));
   assert.ok(problems.some((p) => /initramfs "missing.cpio" of image "appliance" does not exist/.test(p.message) && p.line === 13));
   assert.throws(() => selectImages(bad, "appliance"), /kiln\.toml:11: image "appliance" uses target "nope"/);
-  assert.throws(() => parseProject(`${TOML}[image.appliance]\nlayout = "rpi-ab"\n`, "/x/kiln.toml"), /image\.appliance\.layout/);
+  assert.throws(() => parseProject(`${TOML}[image.appliance]\nlayout = "mbr-abc"\n`, "/x/kiln.toml"), /image\.appliance\.layout/);
+  // rpi-ab: aarch64 only; its keys are refused on a gpt-ab image, a rootfs on an rpi-ab one
+  const rpi = parseProject(`${TOML}[image.pi]\nlayout = "rpi-ab"\narches = ["x86_64"]\n`, "/nonexistent/kiln.toml");
+  assert.ok(imageProblems(rpi, ["pi"]).some((p) => /for x86_64: kiln makes rpi-ab images for aarch64 only/.test(p.message) && p.line === 12), JSON.stringify(imageProblems(rpi, ["pi"])));
+  assert.deepEqual(selectImages(parseProject(`${TOML}[image.pi]\nlayout = "rpi-ab"\n`, "/x/kiln.toml"), undefined).map((c) => c.arch), ["aarch64"]);
+  assert.throws(() => parseProject(`${TOML}[image.appliance]\nfirmware = "fw/"\n`, "/x/kiln.toml"), /firmware is for layout = "rpi-ab"; a gpt-ab image does not take it/);
+  assert.throws(() => parseProject(`${TOML}[image.pi]\nlayout = "rpi-ab"\nrootfs = "r/"\n`, "/x/kiln.toml"), /an rpi-ab image has no System partitions for a rootfs/);
   assert.throws(() => selectImages(parseProject(TOML, "/x/kiln.toml"), undefined), /declares no image/);
 });
 
