@@ -115,7 +115,7 @@ export async function bootImageCommand(ctx: Context, image: string, o: { arch?: 
     const cell = cells[0]!;
     const { IMAGE_LAYOUT_SPECS } = await import("../tables/image_boot.js");
     const spec = IMAGE_LAYOUT_SPECS[cell.decl.layout];
-    if (!spec.qemuBoots) throw new ProjectError(`kiln cannot boot image "${cell.name}" (${cell.decl.layout}): ${spec.qemuReason ?? "no QEMU machine runs it"}`, { file: project.file }, `check it with kiln image inspect out/disks/${cell.name}-${cell.arch}.img, and boot its kernel under QEMU's virt machine with kiln boot ${cell.target} --arch ${cell.arch}`);
+    if (!spec.qemuBoots) throw new ProjectError(`kiln cannot boot image "${cell.name}" (${cell.decl.layout}): ${spec.qemuReason ?? "no QEMU machine runs it"}`, { file: project.file }, `boot its kernel under QEMU's virt machine with kiln boot ${cell.target} --arch ${cell.arch}; the disk itself boots on the board`);
     arch = cell.arch;
     disk = diskPath(project, cell.name, cell.arch);
     if (!existsSync(disk)) await makeCells(ctx, [cell]);
