@@ -59,6 +59,11 @@ async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageRep
     const disk = diskPath(project, cell.name, cell.arch);
     const t0 = performance.now();
     const scratch = join(project.dir, "out", "disks", `.${cell.name}-${cell.arch}.scratch-${process.pid}`);
+    const report = (made: { zst: string; sha256: string; phases: Record<string, number> }) => {
+      const bytes = statSync(made.zst).size;
+      ctx.ui.step("image", `${basename(made.zst)} (${fmtBytes(bytes)}, sha256 ${made.sha256.slice(0, 16)}…) in ${fmtDuration(performance.now() - t0)}; disk ${disk}`);
+      out.push({ name: cell.name, arch: cell.arch, release, disk, image: made.zst, sha256: made.sha256, bytes, phases: made.phases });
+    };
     if (cell.decl.layout === "rpi-ab") {
       // the board's device trees come from the build's dtbs_install folder in the store entry
       const dtbs = m.artifacts.dtbs ?? join(manifestEntry(m, await ctx.paths()), "boot", "dtbs", release);
@@ -77,9 +82,7 @@ async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageRep
         },
         { outDir: outDir(project, release), disk, scratch },
       );
-      const bytes = statSync(made.zst).size;
-      ctx.ui.step("image", `${basename(made.zst)} (${fmtBytes(bytes)}, sha256 ${made.sha256.slice(0, 16)}…) in ${fmtDuration(performance.now() - t0)}; disk ${disk}`);
-      out.push({ name: cell.name, arch: cell.arch, release, disk, image: made.zst, sha256: made.sha256, bytes, phases: made.phases });
+      report(made);
       continue;
     }
     const made = await L.makeImage(
@@ -93,9 +96,7 @@ async function makeCells(ctx: Context, cells: ImageCell[]): Promise<MadeImageRep
       },
       { outDir: outDir(project, release), disk, scratch },
     );
-    const bytes = statSync(made.zst).size;
-    ctx.ui.step("image", `${basename(made.zst)} (${fmtBytes(bytes)}, sha256 ${made.sha256.slice(0, 16)}…) in ${fmtDuration(performance.now() - t0)}; disk ${disk}`);
-    out.push({ name: cell.name, arch: cell.arch, release, disk, image: made.zst, sha256: made.sha256, bytes, phases: made.phases });
+    report(made);
   }
   return out;
 }
