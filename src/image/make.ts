@@ -195,6 +195,14 @@ export function sweepImageLeftovers(dir: string): string[] {
   return gone;
 }
 
+/** The Data partition of either layout: the data payload (or nothing) as ext4 at the partition's offset. */
+async function dataPartition(disk: string, d: { startSector: number; sizeSectors: number; label: string; fsId: string }, dir: string, i: { data?: string; timestamp: number }): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  if (i.data) await run(["cp", "-a", "--no-preserve=ownership", `${i.data}/.`, dir]);
+  pinTimes(dir, i.timestamp);
+  await mke2fs(disk, { offset: d.startSector * SECTOR, sizeBytes: d.sizeSectors * SECTOR, label: d.label, uuid: d.fsId, dir, timestamp: i.timestamp });
+}
+
 /** Writes a sparse file of n bytes. */
 function sparseFile(path: string, n: number): void {
   const fd = openSync(path, "w");
@@ -268,12 +276,7 @@ export async function makeImage(i: ImageInputs, o: { outDir: string; disk: strin
       await mke2fs(tmpDisk, { offset: p.startSector * SECTOR, sizeBytes: p.sizeSectors * SECTOR, label: p.label, uuid: p.fsId, dir, timestamp: i.timestamp });
       lap(`system-${slot}`);
     }
-    const d = part(plan, "data");
-    const dataDir = join(o.scratch, "data");
-    mkdirSync(dataDir, { recursive: true });
-    if (i.data) await run(["cp", "-a", "--no-preserve=ownership", `${i.data}/.`, dataDir]);
-    pinTimes(dataDir, i.timestamp);
-    await mke2fs(tmpDisk, { offset: d.startSector * SECTOR, sizeBytes: d.sizeSectors * SECTOR, label: d.label, uuid: d.fsId, dir: dataDir, timestamp: i.timestamp });
+    await dataPartition(tmpDisk, part(plan, "data"), join(o.scratch, "data"), i);
     lap("data");
     renameSync(tmpDisk, o.disk);
   } catch (e) {
@@ -421,12 +424,7 @@ export async function makeRpiImage(i: RpiImageInputs, o: { outDir: string; disk:
       await fillFat(tmpDisk, p.startSector * SECTOR, dir, i.timestamp);
       lap(`boot-${slot}`);
     }
-    const d = rpiPart(plan, "data");
-    const dataDir = join(o.scratch, "data");
-    mkdirSync(dataDir, { recursive: true });
-    if (i.data) await run(["cp", "-a", "--no-preserve=ownership", `${i.data}/.`, dataDir]);
-    pinTimes(dataDir, i.timestamp);
-    await mke2fs(tmpDisk, { offset: d.startSector * SECTOR, sizeBytes: d.sizeSectors * SECTOR, label: d.label, uuid: d.fsId, dir: dataDir, timestamp: i.timestamp });
+    await dataPartition(tmpDisk, rpiPart(plan, "data"), join(o.scratch, "data"), i);
     lap("data");
     renameSync(tmpDisk, o.disk);
   } catch (e) {

@@ -28,30 +28,26 @@ export interface Installed {
 
 /** Every device tree blob (.dtb, .dtbo) under `dir`, relative paths, sorted. */
 export function listDtbs(dir: string): string[] {
+  return filesNamed(dir, /\.dtbo?$/);
+}
+
+/** Every regular file under `dir` whose name matches, as relative paths in code-point order ([] when there is no dir). */
+function filesNamed(dir: string, name: RegExp): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(r);
-      else if (e.isFile() && /\.dtbo?$/.test(e.name)) out.push(r);
+      else if (e.isFile() && name.test(e.name)) out.push(r);
     }
   };
   if (existsSync(dir)) walk("");
-  return out.sort();
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Every .ko under `dir` (relative paths, sorted), with its size. */
 export function listModules(dir: string): ModuleFile[] {
-  const out: ModuleFile[] = [];
-  const walk = (rel: string) => {
-    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else if (e.isFile() && /\.ko(\.(gz|xz|zst))?$/.test(e.name)) out.push({ path: r, bytes: lstatSync(join(dir, r)).size });
-    }
-  };
-  if (existsSync(dir)) walk("");
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return filesNamed(dir, /\.ko(\.(gz|xz|zst))?$/).map((path) => ({ path, bytes: lstatSync(join(dir, path)).size }));
 }
 
 export async function install(m: MakeEnv, arch: ArchSpec, release: string, dest: string, jobs: number): Promise<Installed> {
